@@ -1,0 +1,94 @@
+"""The small interface every backend implements, and what workers report back."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Any, Callable, Mapping, Sequence
+from runner.spec import ConfigError
+
+ChunkFunction = Callable[[int, int], Any]
+START_METHODS = ("fork", "spawn", "forkserver")
+
+
+class WorkerError(RuntimeError):
+    """A chunk could not be computed: the function raised, or its worker died."""
+
+
+@dataclass(frozen=True)
+class ChunkResult:
+    """One chunk's partial result, the CPU seconds its worker spent, and when it began.
+
+    ``began_at`` is a ``time.perf_counter()`` reading taken by the worker as it started the
+    chunk. On Linux that clock is system-wide, so readings from worker processes compare
+    with the dispatcher's.
+    """
+
+    value: Any
+    cpu_s: float
+    began_at: float
+
+
+def timed_chunk(fn: ChunkFunction, start: int, end: int) -> ChunkResult:
+    """Run one chunk in the calling thread, measuring that thread's CPU time."""
+    began = time.perf_counter()
+    cpu0 = time.thread_time()
+    value = fn(start, end)
+    return ChunkResult(value, time.thread_time() - cpu0, began)
+
+
+def describe_exception(exc: BaseException) -> str:
+    return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+
+
+class Backend:
+    """Runs the chunks of one repetition on ``workers`` threads or processes.
+
+    Lifecycle: ``start()`` once per trial (pools and clusters get ready here, outside the
+    timed repetitions), ``run()`` once per repetition, ``close()`` once at the end. Backends
+    that create their workers inside every repetition (threading, multiprocessing: the
+    classic scripts) set ``workers_per_repetition`` so that their start-up is reported from
+    inside the repetition instead.
+    """
+
+    name: str = ""
+    uses_workers: bool = True
+    workers_per_repetition: bool = False
+
+    def __init__(self, workers: int, options: Mapping[str, Any]) -> None:
+        self.workers = workers
+        self.options = dict(options)
+
+    @classmethod
+    def check_options(cls, options: Mapping[str, Any]) -> dict[str, Any]:
+        """Validate the backend's own config keys (beyond ``name``); return plain data."""
+        if options:
+            key = next(iter(options))
+            raise ConfigError(f"backend.{key}", options[key], f"{cls.name} takes no options")
+        return {}
+
+    def start(self) -> None:
+        """Get workers ready (pools); nothing for backends that start workers per repetition."""
+
+    def run(self, fn: ChunkFunction, chunks: Sequence[tuple[int, int]]) -> list[ChunkResult]:
+        raise NotImplementedError
+
+    def close(self) -> None:
+        """Release every thread and process the backend started."""
+
+    def __enter__(self) -> "Backend":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def check_start_method(cls: type[Backend], options: Mapping[str, Any]) -> dict[str, Any]:
+    """Options of the process-based backends: just ``start_method``."""
+    for key in options:
+        if key != "start_method":
+            raise ConfigError(f"backend.{key}", options[key], f"unknown key; {cls.name} takes: start_method")
+    method = options.get("start_method", "fork")
+    if method not in START_METHODS:
+        raise ConfigError("backend.start_method", method, f"must be one of: {', '.join(START_METHODS)}")
+    return {"start_method": method}

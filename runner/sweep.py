@@ -1,0 +1,101 @@
+"""Expanding a sweep into trials, validating all of them before any runs.
+
+:func:`plan_sweep` is what the tracking callback calls before a sweep starts: it expands
+the sweep exactly as Hydra's basic sweeper does (preset ``hydra.sweeper.params`` plus
+command-line overrides), runs ``serial`` once per (workload, n) whatever ``workers`` says,
+composes every job's config and validates it. :class:`ParsweepSweeper` is Hydra's basic
+sweeper with that same serial rule (it lives in ``hydra_plugins.parsweep_sweeper``, where
+Hydra requires plugins to be), so what runs is what was validated.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Optional
+
+from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
+from hydra.core.config_store import ConfigStore
+from hydra.core.global_hydra import GlobalHydra
+from hydra.core.override_parser.overrides_parser import OverridesParser
+from omegaconf import DictConfig
+
+from runner.spec import ConfigError, TrialSpec, build_spec
+
+
+def sweep_arguments(config: DictConfig) -> list[str]:
+    """The sweep as override strings: preset params first, the command line after (it wins)."""
+    params = config.hydra.sweeper.get("params") or {}
+    arguments = [f"{key}={value}" for key, value in params.items()]
+    arguments += list(config.hydra.overrides.task)
+    return arguments
+
+
+def serial_once(jobs: list[list[str]], primary: DictConfig) -> list[list[str]]:
+    """Collapse the ``workers`` variants of serial jobs into one job with ``workers=1``.
+
+    Order is kept: the serial job stands where its first variant stood.
+    """
+    default_backend = primary.hydra.runtime.choices.get("backend")
+    seen: set[tuple[str, ...]] = set()
+    planned = []
+    for job in jobs:
+        backend = next((o.split("=", 1)[1] for o in job if o.startswith("backend=")), default_backend)
+        if backend == "serial":
+            job = [("workers=1" if o.startswith("workers=") else o) for o in job]
+        key = tuple(job)
+        if key not in seen:
+            seen.add(key)
+            planned.append(job)
+    return planned
+
+
+@dataclass
+class PlannedTrial:
+    overrides: list[str]
+    spec: TrialSpec
+
+
+def plan_sweep(config: DictConfig) -> list[PlannedTrial]:
+    """Every trial of the sweep, composed and validated; raises :class:`ConfigError` on the first bad one."""
+    loader = GlobalHydra.instance().config_loader()
+    parser = OverridesParser.create(config_loader=loader)
+    try:
+        overrides = parser.parse_overrides(sweep_arguments(config))
+    except Exception as exc:
+        raise ConfigError("overrides", " ".join(sweep_arguments(config)), _first_line(exc)) from None
+    jobs = serial_once(BasicSweeper.split_arguments(overrides, None)[0], config)
+    planned = []
+    for job in jobs:
+        try:
+            job_config = loader.load_sweep_config(config, list(job))
+        except Exception as exc:
+            raise ConfigError(" ".join(job), "", _first_line(exc)) from None
+        planned.append(PlannedTrial(job, build_spec(job_config)))
+    return planned
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
+@dataclass
+class ParsweepSweeperConf:
+    _target_: str = "hydra_plugins.parsweep_sweeper.ParsweepSweeper"
+    max_batch_size: Optional[int] = None
+    params: Optional[Any] = None
+
+
+def register_sweeper() -> None:
+    """Make ``hydra/sweeper=parsweep`` available, whether or not Hydra's plugin scan sees it.
+
+    (An editable install hides ``hydra_plugins`` from the scan, so the class is registered
+    explicitly, through the API Hydra offers for that.)
+    """
+    from hydra.core.plugins import Plugins
+
+    plugins = Plugins.instance()  # scan first: the scan re-executes BasicSweeper's module
+    from hydra_plugins.parsweep_sweeper import ParsweepSweeper
+
+    plugins.register(ParsweepSweeper)
+    ConfigStore.instance().store(group="hydra/sweeper", name="parsweep", node=ParsweepSweeperConf, provider="parsweep")
