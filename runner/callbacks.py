@@ -173,17 +173,15 @@ class TrackingCallback(Callback):
             raise SystemExit(EXIT_TRIALS_FAILED)
 
     def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
-        from analysis.load import runs_to_frame
-        from analysis.table import format_speedup_table, speedup_table
+        from analysis.publish import publish_sweep
 
         assert self.experiment_id is not None and self.parent_run_id is not None
         runs = self.tracker.children(self.experiment_id, self.parent_run_id)
         failed = [run for run in runs if run.info.status != "FINISHED"]
         missing = (self.total or 0) - len(runs)
         self.tracker.finish(self.parent_run_id, "FAILED" if failed or missing > 0 else "FINISHED")
-        frame = runs_to_frame(runs)
         print()
-        print(format_speedup_table(speedup_table(frame)))
+        print(publish_sweep(self.uri, self.parent_run_id))
         print()
         print(f"Browse the runs: make ui   (or: mlflow ui --backend-store-uri {self.uri} --host 127.0.0.1)")
         print(f"This sweep's run id: {self.parent_run_id}", flush=True)

@@ -36,7 +36,9 @@ _UNDERSCORE_INT = re.compile(r"^[+-]?\d+(_\d+)*$")
 
 def parse_count(key: str, value: Any, minimum: int) -> int:
     """An integral count: ``100000000``, ``1e8`` and ``100_000_000`` are all 10**8."""
-    allowed = f"must be a whole number >= {minimum} (e.g. 100000000, 1e8 or 100_000_000)"
+    allowed = f"must be a whole number >= {minimum}"
+    if key == "n":
+        allowed += " (100000000, 1e8 and 100_000_000 all work)"
     if isinstance(value, bool) or value is None:
         raise ConfigError(key, value, allowed)
     number: Any = value
