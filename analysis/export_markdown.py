@@ -1,0 +1,37 @@
+"""The report as GitHub-flavoured markdown (also the sweep's description in the MLflow UI)."""
+
+from __future__ import annotations
+
+from analysis.report import Report
+from analysis.views import Section, legend, sections, summary_lines
+
+
+def _escape(cell: object) -> str:
+    return str(cell).replace("|", "\\|").replace("\n", " ")
+
+
+def markdown_table(section: Section) -> str:
+    """One section as a markdown table (numbers right-aligned)."""
+    columns = list(section.cells.columns)
+    head = "| " + " | ".join(_escape(c) for c in columns) + " |"
+    rule = "|" + "|".join("---:" if c in section.right else ":---" for c in columns) + "|"
+    body = ["| " + " | ".join(_escape(v) for v in row) + " |" for row in section.cells.itertuples(index=False, name=None)]
+    return "\n".join([head, rule, *body])
+
+
+def to_markdown(report: Report, plots: list[str] | None = None) -> str:
+    """The whole report: title, one table per host and workload, fits, crossovers, notes.
+
+    ``plots``: image paths (relative to where the markdown will live) to show at the end.
+    """
+    parts = [f"## {report.title}"]
+    if report.table.empty:
+        parts.append("No finished trials to tabulate.")
+    for section in sections(report):
+        parts.append(f"**{_escape(section.heading)}**\n\n{markdown_table(section)}")
+    parts.append("\n".join(f"- {_escape(line)}" for line in summary_lines(report)))
+    if not report.table.empty:
+        parts.append(f"_{legend(report)}_")
+    for plot in plots or []:
+        parts.append(f"![{plot}]({plot})")
+    return "\n\n".join(parts) + "\n"

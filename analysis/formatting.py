@@ -1,0 +1,66 @@
+"""Numbers as people read them, shared by every text rendering."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import pandas as pd
+
+BLANK = "-"
+
+
+def is_blank(value: Any) -> bool:
+    """True for None, NaN and pandas' NA."""
+    try:
+        return value is None or bool(pd.isna(value))
+    except (TypeError, ValueError):
+        return False
+
+
+def format_n(n: Any) -> str:
+    """``10000000`` -> ``1e7``, ``3000000`` -> ``3e6``, ``12345`` -> ``12_345``."""
+    if is_blank(n):
+        return BLANK
+    from runner.terminal import format_n as runner_format_n
+
+    return runner_format_n(int(n))
+
+
+def format_seconds(seconds: Any) -> str:
+    """``2.345`` -> ``2.345 s``, ``0.0123`` -> ``12.30 ms``, ``1.2e-5`` -> ``12.0 us``."""
+    if is_blank(seconds):
+        return BLANK
+    from runner.terminal import format_seconds as runner_format_seconds
+
+    return runner_format_seconds(float(seconds))
+
+
+def format_ratio(value: Any) -> str:
+    """A speedup: ``1.93x``."""
+    return BLANK if is_blank(value) else f"{float(value):.2f}x"
+
+
+def format_interval(low: Any, high: Any) -> str:
+    """A confidence interval of a speedup: ``1.88-1.97``."""
+    if is_blank(low) or is_blank(high):
+        return BLANK
+    return f"{float(low):.2f}–{float(high):.2f}"
+
+
+def format_percent(value: Any) -> str:
+    return BLANK if is_blank(value) else f"{float(value):.0%}"
+
+
+def format_fraction(value: Any) -> str:
+    """A serial fraction: ``0.052``."""
+    return BLANK if is_blank(value) else f"{float(value):.3f}"
+
+
+def format_ceiling(fraction: Any, ceiling: Any) -> str:
+    """Amdahl's ceiling: ``19.2x``; ``∞`` when the fitted serial fraction is <= 0."""
+    if is_blank(fraction):
+        return BLANK
+    if is_blank(ceiling) or math.isinf(float(ceiling)):
+        return "∞"
+    return f"{float(ceiling):.1f}x"

@@ -1,0 +1,184 @@
+"""PNG plots of a report (matplotlib, Agg backend: no display needed).
+
+Per (host, workload): speedup vs workers (one panel per n, ideal line, CI bars), an
+efficiency heatmap (backend x workers, one panel per n), and median wall time vs n on
+log-log axes (one panel per backend, a line per worker count). Each carries the host's CPU
+model in its caption.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from analysis.formatting import format_n
+from analysis.report import Report
+from analysis.views import backend_labels, host_caption
+
+MAX_COLUMNS = 3
+
+
+def _pyplot() -> Any:
+    import matplotlib
+
+    matplotlib.use("Agg", force=True)
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def _grid(plt: Any, panels: int, width: float = 4.6, height: float = 3.6) -> tuple[Any, list[Any]]:
+    columns = min(MAX_COLUMNS, max(1, panels))
+    rows = math.ceil(max(1, panels) / columns)
+    figure, axes = plt.subplots(
+        rows, columns, figsize=(width * columns, height * rows + 0.9), squeeze=False, layout="constrained"
+    )
+    flat = list(axes.flat)
+    for extra in flat[panels:]:
+        extra.set_visible(False)
+    return figure, flat[:panels]
+
+
+def _finish(figure: Any, title: str, caption: str) -> None:
+    figure.suptitle(title, fontweight="bold")
+    figure.supxlabel(caption, fontsize=8, color="#555")
+
+
+def plot_speedup(report: Report, host: str, workload: str) -> Any:
+    """Speedup vs serial against workers, one panel per n, a line per backend, CI error bars."""
+    plt = _pyplot()
+    from matplotlib import ticker
+
+    rows = report.table[(report.table["host"] == host) & (report.table["workload"] == workload)].copy()
+    rows["label"] = backend_labels(rows)
+    parallel = rows[rows["backend"] != "serial"]
+    ns = sorted(rows["n"].unique())
+    facts = report.hosts[report.hosts["host"] == host]["host_cpu_usable"].dropna()
+    usable = int(float(facts.iloc[0])) if len(facts) else 0
+    figure, axes = _grid(plt, len(ns))
+    for ax, n in zip(axes, ns):
+        at_n = parallel[parallel["n"] == n]
+        top = max(2, int(at_n["workers"].max()) if not at_n.empty else 2)
+        ax.plot([1, top], [1, top], linestyle="--", color="#999", linewidth=1, label="ideal (speedup = workers)")
+        ax.axhline(1, color="#bbb", linewidth=0.8, linestyle=":")
+        for label, line in at_n.groupby("label", sort=False):
+            line = line.sort_values("workers")
+            low = (line["speedup"] - line["speedup_ci_low"]).clip(lower=0).fillna(0)
+            high = (line["speedup_ci_high"] - line["speedup"]).clip(lower=0).fillna(0)
+            ax.errorbar(line["workers"], line["speedup"], yerr=[low, high], marker="o", capsize=3, label=label)
+        ax.set_title(f"n = {format_n(n)}")
+        ax.set_xlabel("workers (threads or processes)")
+        ax.set_ylabel("speedup vs serial (×)")
+        if usable and usable < top:
+            ax.axvline(usable, color="#c66", linewidth=0.8, linestyle=":", label=f"usable CPUs ({usable})")
+        ax.set_xlim(0.5, top + 0.5)
+        tested = sorted(set(at_n["workers"].astype(int)) | {1})
+        if len(tested) <= 12:
+            ax.set_xticks(tested)
+        else:
+            ax.xaxis.set_major_locator(ticker.MaxNLocator(integer=True))
+        highest = at_n[["speedup", "speedup_ci_high"]].max().max()
+        # the ideal line leaves the plot rather than flatten what was measured
+        ax.set_ylim(0, max(2.0, 1.15 * float(highest)) if pd.notna(highest) else top)
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=7)
+    _finish(figure, f"Speedup vs workers · workload {workload} (bars: {report.confidence:.0%} CI)", host_caption(report, host))
+    return figure
+
+
+def plot_efficiency(report: Report, host: str, workload: str) -> Any:
+    """Parallel efficiency (speedup / workers) as a backend x workers heatmap, one panel per n."""
+    plt = _pyplot()
+    rows = report.table[(report.table["host"] == host) & (report.table["workload"] == workload)].copy()
+    rows["label"] = backend_labels(rows)
+    ns = sorted(rows["n"].unique())
+    figure, axes = _grid(plt, len(ns), width=5.2)
+    top = max(1.0, float(np.nanmax(rows["efficiency"].to_numpy(dtype=float))) if rows["efficiency"].notna().any() else 1.0)
+    image = None
+    for ax, n in zip(axes, ns):
+        grid = rows[rows["n"] == n].pivot_table(index="label", columns="workers", values="efficiency", aggfunc="first", sort=False)
+        values = grid.to_numpy(dtype=float)
+        image = ax.imshow(values, cmap="viridis", vmin=0, vmax=top, aspect="auto")
+        ax.set_xticks(range(len(grid.columns)), [str(w) for w in grid.columns])
+        ax.set_yticks(range(len(grid.index)), list(grid.index))
+        if values.size <= 120:
+            for (i, j), value in np.ndenumerate(values):
+                if not np.isnan(value):
+                    ax.text(j, i, f"{value:.0%}", ha="center", va="center", fontsize=7, color="white" if value < top * 0.6 else "black")
+        ax.set_title(f"n = {format_n(n)}")
+        ax.set_xlabel("workers (threads or processes)")
+        if ax is axes[0]:
+            ax.set_ylabel("backend")
+    if image is not None:
+        figure.colorbar(image, ax=axes, label="efficiency (speedup / workers)", shrink=0.8)
+    _finish(figure, f"Parallel efficiency · workload {workload}", host_caption(report, host))
+    return figure
+
+
+def plot_wall_time(report: Report, host: str, workload: str) -> Any:
+    """Median wall time against n on log-log axes, one panel per backend, a line per worker count."""
+    plt = _pyplot()
+    from matplotlib import ticker
+
+    rows = report.table[(report.table["host"] == host) & (report.table["workload"] == workload)].copy()
+    rows["label"] = backend_labels(rows)
+    labels = list(dict.fromkeys(rows["label"]))
+    figure, axes = _grid(plt, len(labels))
+    for ax, label in zip(axes, labels):
+        for workers, line in rows[rows["label"] == label].groupby("workers"):
+            line = line.sort_values("n")
+            ax.plot(line["n"], line["wall_time_s"], marker="o", label=f"{workers} worker{'s' if workers != 1 else ''}")
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+        # plain-text tick labels (matplotlib's default log labels are mathtext, slow to lay out),
+        # at 1-2-5 steps when the data spans less than two decades
+        for axis, values, formatter in (
+            (ax.xaxis, rows["n"], lambda v, _: format_n(round(v)) if v >= 1 else f"{v:g}"),
+            (ax.yaxis, rows["wall_time_s"], lambda v, _: f"{v:g}"),
+        ):
+            low, high = float(values.min()), float(values.max())
+            if low > 0 and high / low < 100:
+                axis.set_major_locator(ticker.LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
+            axis.set_major_formatter(ticker.FuncFormatter(formatter))
+            axis.set_minor_formatter(ticker.NullFormatter())
+        ax.set_title(label)
+        ax.set_xlabel("n (range size, items)")
+        ax.set_ylabel("median wall time (s)")
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=7, ncol=2 if rows["workers"].nunique() > 6 else 1)
+    _finish(figure, f"Wall time vs n · workload {workload}", host_caption(report, host))
+    return figure
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_.]+", "-", text).strip("-") or "x"
+
+
+def write_plots(report: Report, out_dir: str | Path, dpi: int = 110) -> list[Path]:
+    """Write every plot of the report as PNG into ``out_dir``; returns the paths written.
+
+    Files: ``speedup_vs_workers.png``, ``efficiency_heatmap.png``, ``wall_time_vs_n.png``,
+    suffixed ``-<host>-<workload>`` when the report spans more than one of those.
+    """
+    plt = _pyplot()
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    table = report.table
+    if table.empty:
+        return []
+    pairs = list(table[["host", "workload"]].drop_duplicates().itertuples(index=False, name=None))
+    written = []
+    for host, workload in pairs:
+        suffix = "" if len(pairs) == 1 else f"-{_slug(str(host))}-{_slug(str(workload))}"
+        for name, draw in (("speedup_vs_workers", plot_speedup), ("efficiency_heatmap", plot_efficiency), ("wall_time_vs_n", plot_wall_time)):
+            figure = draw(report, host, workload)
+            path = out / f"{name}{suffix}.png"
+            figure.savefig(path, dpi=dpi)
+            plt.close(figure)
+            written.append(path)
+    return written

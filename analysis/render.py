@@ -1,0 +1,54 @@
+"""One report, every rendering: pick a format, or write them all (plus the plots) to a directory."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Callable
+
+from analysis.export_csv import to_csv
+from analysis.export_html import to_html
+from analysis.export_json import to_json
+from analysis.export_markdown import to_markdown
+from analysis.report import Report
+from analysis.terminal import render_terminal
+
+FORMATS = ("table", "markdown", "csv", "html", "json")
+#: File name of each format when written to a directory.
+FILE_NAMES = {"table": "report.txt", "markdown": "report.md", "csv": "report.csv", "html": "report.html", "json": "report.json"}
+
+
+def render(report: Report, fmt: str = "table") -> str:
+    """The report as text in one of :data:`FORMATS`."""
+    renderers: dict[str, Callable[[Report], str]] = {
+        "table": lambda r: render_terminal(r) + "\n",
+        "markdown": to_markdown,
+        "csv": to_csv,
+        "html": to_html,
+        "json": to_json,
+    }
+    if fmt not in renderers:
+        raise ValueError(f"format={fmt}: one of {', '.join(FORMATS)}")
+    return renderers[fmt](report)
+
+
+def write_all(report: Report, out_dir: str | Path, formats: tuple[str, ...] = FORMATS, plots: bool = True) -> list[Path]:
+    """Write ``formats`` (``report.txt``, ``.md``, ``.csv``, ``.html``, ``.json``) and the PNG
+    plots into ``out_dir``; the markdown and HTML show the plots. Returns the paths written."""
+    from analysis.plots import write_plots
+
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    images = write_plots(report, out) if plots else []
+    names = [p.name for p in images]
+    written = []
+    for fmt in formats:
+        if fmt == "markdown":
+            text = to_markdown(report, names)
+        elif fmt == "html":
+            text = to_html(report, names)
+        else:
+            text = render(report, fmt)
+        path = out / FILE_NAMES[fmt]
+        path.write_text(text, encoding="utf-8")
+        written.append(path)
+    return written + images
