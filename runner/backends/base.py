@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import threading
 import time
 from dataclasses import dataclass
 from typing import Any, Callable, Mapping, Sequence
@@ -21,20 +23,42 @@ class ChunkResult:
 
     ``began_at`` is a ``time.perf_counter()`` reading taken by the worker as it started the
     chunk. On Linux that clock is system-wide, so readings from worker processes compare
-    with the dispatcher's.
+    with the dispatcher's. ``wall_s`` is how long the worker was busy with the chunk and
+    ``worker`` names the thread or process that ran it (per-worker busy time, imbalance).
     """
 
     value: Any
     cpu_s: float
     began_at: float
+    wall_s: float = 0.0
+    worker: str = ""
 
 
-def timed_chunk(fn: ChunkFunction, start: int, end: int) -> ChunkResult:
-    """Run one chunk in the calling thread, measuring that thread's CPU time."""
+def default_worker_label() -> str:
+    """``<pid>/<native thread id>``: tells apart the workers of a pool (threads or processes)."""
+    return f"{os.getpid()}/{threading.get_native_id()}"
+
+
+def timed_chunk(fn: ChunkFunction, start: int, end: int, worker: str | None = None) -> ChunkResult:
+    """Run one chunk in the calling thread, measuring that thread's CPU time and the chunk's wall time."""
     began = time.perf_counter()
     cpu0 = time.thread_time()
     value = fn(start, end)
-    return ChunkResult(value, time.thread_time() - cpu0, began)
+    cpu = time.thread_time() - cpu0
+    wall = time.perf_counter() - began
+    return ChunkResult(value, cpu, began, wall, worker or default_worker_label())
+
+
+def deal_round_robin(chunks: Sequence[tuple[int, int]], workers: int) -> list[list[tuple[int, tuple[int, int]]]]:
+    """Deal ``(index, chunk)`` pairs to workers like cards: worker ``w`` gets chunks ``w, w+workers, ...``.
+
+    With as many chunks as workers each worker gets one (the classic scripts). Workers that
+    would get nothing (fewer chunks than workers) are left out.
+    """
+    return [
+        [(index, chunks[index]) for index in range(first, len(chunks), workers)]
+        for first in range(min(workers, len(chunks)))
+    ]
 
 
 def describe_exception(exc: BaseException) -> str:
@@ -49,11 +73,24 @@ class Backend:
     that create their workers inside every repetition (threading, multiprocessing: the
     classic scripts) set ``workers_per_repetition`` so that their start-up is reported from
     inside the repetition instead.
+
+    ``run()`` receives the repetition's chunks (``chunks``, default one per worker) and
+    returns one :class:`ChunkResult` per chunk, in chunk order. How chunks meet workers:
+
+    * threading, multiprocessing: ``workers`` threads/processes are started, and the chunks
+      are dealt to them round-robin up front (:func:`deal_round_robin`), as a hand-written
+      script would split its work; a worker runs its chunks one after the other.
+    * thread_pool, process_pool: the pool's ``workers`` take the next waiting chunk whenever
+      they are free, so with more chunks than workers an unbalanced load evens out.
+    * serial: one chunk, in the calling thread.
     """
 
     name: str = ""
     uses_workers: bool = True
     workers_per_repetition: bool = False
+    # False when the workers live outside the trial's process tree (cluster daemons): their
+    # CPU cannot be told apart from other processes', so that check is skipped.
+    workers_in_process_tree: bool = True
 
     def __init__(self, workers: int, options: Mapping[str, Any]) -> None:
         self.workers = workers
@@ -72,6 +109,10 @@ class Backend:
 
     def run(self, fn: ChunkFunction, chunks: Sequence[tuple[int, int]]) -> list[ChunkResult]:
         raise NotImplementedError
+
+    def tags(self) -> dict[str, str]:
+        """Facts about where the work runs, known after ``start()`` (clusters: ``cluster.*``)."""
+        return {}
 
     def close(self) -> None:
         """Release every thread and process the backend started."""

@@ -1,8 +1,10 @@
-"""A new ``multiprocessing.Process`` per chunk in every repetition, results over a Queue.
+"""New ``multiprocessing.Process`` workers in every repetition, results over a Queue.
 
-This is the classic two-process script. Each worker reports the CPU time of its whole
-process (``time.process_time()``), so a spawned worker's interpreter start-up counts too:
-it is CPU the parallel version really spends.
+This is the classic two-process script: ``workers`` processes are started per repetition,
+the chunks are dealt to them round-robin (one each by default), and each process sends
+back all its partial results at once. The CPU time reported is that of the whole worker
+process (``time.process_time()``, its first chunk carrying the start-up), so a spawned
+worker's interpreter start-up counts too: it is CPU the parallel version really spends.
 """
 
 from __future__ import annotations
@@ -18,18 +20,26 @@ from runner.backends.base import (
     ChunkResult,
     WorkerError,
     check_start_method,
+    deal_round_robin,
     describe_exception,
 )
 
 
-def _process_main(fn: ChunkFunction, start: int, end: int, index: int, results: Any) -> None:
-    began = time.perf_counter()
+def _process_main(fn: ChunkFunction, assigned: list[tuple[int, tuple[int, int]]], worker: int, results: Any) -> None:
+    done = []
+    cpu_mark = 0.0  # a new process's CPU clock starts at zero
     try:
-        value = fn(start, end)
+        for index, (start, end) in assigned:
+            began = time.perf_counter()
+            value = fn(start, end)
+            wall = time.perf_counter() - began
+            cpu = time.process_time()
+            done.append((index, value, cpu - cpu_mark, began, wall))
+            cpu_mark = cpu
     except BaseException as exc:
-        results.put((index, False, describe_exception(exc), time.process_time(), began))
+        results.put((worker, False, describe_exception(exc)))
     else:
-        results.put((index, True, value, time.process_time(), began))
+        results.put((worker, True, done))
 
 
 def describe_exit(pid: int | None, exitcode: int) -> str:
@@ -62,8 +72,8 @@ class MultiprocessingBackend(Backend):
         # one locked or half-written.
         results_queue = self.context.Queue()
         processes = [
-            self.context.Process(target=_process_main, args=(fn, start, end, i, results_queue), daemon=True)
-            for i, (start, end) in enumerate(chunks)
+            self.context.Process(target=_process_main, args=(fn, assigned, w, results_queue), daemon=True)
+            for w, assigned in enumerate(deal_round_robin(chunks, self.workers))
         ]
         try:
             for process in processes:
@@ -83,20 +93,21 @@ class MultiprocessingBackend(Backend):
     @staticmethod
     def _collect(results_queue: Any, processes: list[Any], count: int) -> list[ChunkResult]:
         results: list[ChunkResult | None] = [None] * count
-        pending = count
-        while pending:
+        reported = [False] * len(processes)
+        while not all(reported):
             try:
-                index, ok, value, cpu_s, began = results_queue.get(timeout=0.05)
+                worker, ok, payload = results_queue.get(timeout=0.05)
             except queue.Empty:
                 # Only reached while waiting: a result that is ready returns at once.
-                for process in processes:
-                    if process.exitcode not in (None, 0) and results[processes.index(process)] is None:
+                for w, process in enumerate(processes):
+                    if process.exitcode not in (None, 0) and not reported[w]:
                         raise WorkerError(describe_exit(process.pid, process.exitcode)) from None
                 continue
             if not ok:
-                raise WorkerError(value)
-            results[index] = ChunkResult(value, cpu_s, began)
-            pending -= 1
+                raise WorkerError(payload)
+            reported[worker] = True
+            for index, value, cpu_s, began, wall in payload:
+                results[index] = ChunkResult(value, cpu_s, began, wall, f"process-{worker}")
         return results  # type: ignore[return-value]
 
 

@@ -12,7 +12,7 @@ class SerialBackend(Backend):
     uses_workers = False  # always one chunk in the calling thread, whatever `workers` says
 
     def run(self, fn: ChunkFunction, chunks: Sequence[tuple[int, int]]) -> list[ChunkResult]:
-        return [timed_chunk(fn, start, end) for start, end in chunks]
+        return [timed_chunk(fn, start, end, "main") for start, end in chunks]
 
 
 BACKEND = SerialBackend

@@ -1,11 +1,23 @@
-"""A new ``threading.Thread`` per chunk in every repetition, as the classic script does."""
+"""New ``threading.Thread`` workers in every repetition, as the classic script does.
+
+``workers`` threads are started per repetition; the chunks are dealt to them round-robin
+(one each by default), and each thread runs its chunks in turn.
+"""
 
 from __future__ import annotations
 
 import threading
 from typing import Sequence
 
-from runner.backends.base import Backend, ChunkFunction, ChunkResult, WorkerError, describe_exception, timed_chunk
+from runner.backends.base import (
+    Backend,
+    ChunkFunction,
+    ChunkResult,
+    WorkerError,
+    deal_round_robin,
+    describe_exception,
+    timed_chunk,
+)
 
 
 class ThreadingBackend(Backend):
@@ -16,15 +28,16 @@ class ThreadingBackend(Backend):
         results: list[ChunkResult | None] = [None] * len(chunks)
         errors: list[str] = []
 
-        def work(index: int, start: int, end: int) -> None:
+        def work(worker: int, assigned: list[tuple[int, tuple[int, int]]]) -> None:
             try:
-                results[index] = timed_chunk(fn, start, end)
+                for index, (start, end) in assigned:
+                    results[index] = timed_chunk(fn, start, end, f"thread-{worker}")
             except BaseException as exc:  # reported to the dispatcher, never lost in a thread
                 errors.append(describe_exception(exc))
 
         threads = [
-            threading.Thread(target=work, args=(i, start, end), name=f"parsweep-worker-{i}", daemon=True)
-            for i, (start, end) in enumerate(chunks)
+            threading.Thread(target=work, args=(w, assigned), name=f"parsweep-worker-{w}", daemon=True)
+            for w, assigned in enumerate(deal_round_robin(chunks, self.workers))
         ]
         for thread in threads:
             thread.start()

@@ -45,8 +45,14 @@ def resolve(ref: str, pythonpath: str | None) -> Callable[..., Any]:
     module_name, _, attr = ref.partition(":")
     if pythonpath and pythonpath not in sys.path:
         sys.path.insert(0, pythonpath)
-    module = importlib.import_module(module_name)
-    return getattr(module, attr)
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as exc:
+        raise ImportError(f"{ref}: cannot import module '{module_name}' ({exc}); check workload.pythonpath") from None
+    function = getattr(module, attr, None)
+    if not callable(function):
+        raise AttributeError(f"{ref}: module '{module_name}' has no function '{attr}'")
+    return function
 
 
 class CallChunk:

@@ -1,0 +1,148 @@
+"""Each warning fires when its condition is made real: a CPU-spinning background process,
+a tiny n, workers above the usable cores, repetitions that disagree, frequency scaling
+(a sysfs tree with a scaling governor). Warnings reach the terminal and the run's
+``parsweep.warnings`` tag."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from conftest import TINY, all_runs, run_parsweep, runs_with_role, sqlite_uri
+from runner import noise
+from runner.hostinfo import collect_cpufreq
+from runner.isolation import run_isolated
+from runner.spec import build_spec
+from runner.trial import run_trial
+
+pytestmark = pytest.mark.timeout(180)
+
+SPIN = "import sys, time\ntime.sleep(float(sys.argv[1]))\nprint('spinning', flush=True)\nwhile True:\n    pass\n"
+
+
+def spinner(delay_s: float = 0.0) -> subprocess.Popen:
+    """A real background process that keeps one core busy (after ``delay_s``)."""
+    busy = subprocess.Popen([sys.executable, "-c", SPIN, str(delay_s)], stdout=subprocess.PIPE, text=True)
+    if delay_s == 0:
+        assert busy.stdout is not None and busy.stdout.readline().strip() == "spinning"  # it is, now
+    return busy
+
+
+def trial(hydra_conf, *overrides: str):
+    return run_trial(build_spec(hydra_conf("config", overrides=list(overrides))))
+
+
+def isolated_trial(hydra_conf, *overrides: str):
+    """In its own process, as parsweep runs it: the spinner is then not of the trial's process tree
+    (run in-process, the test's own child would count as the trial's CPU)."""
+    return run_isolated(build_spec(hydra_conf("config", overrides=list(overrides))))
+
+
+def test_a_busy_background_process_is_reported(hydra_conf, usable_cores: int) -> None:
+    busy = spinner()
+    try:
+        result = isolated_trial(hydra_conf, "backend=serial", "n=5e6", "repeats=3", "warmup=3")  # watched while warming up
+    finally:
+        busy.kill()
+        busy.wait()
+    assert result.correct
+    text = "\n".join(result.warnings)
+    assert "the machine was already busy at start" in text, text
+    assert "other processes used CPU during the trial" in text, text
+    threshold = noise.other_cpu_threshold(usable_cores)
+    assert result.metrics()["other_cpu_cores"] >= threshold
+    assert result.metrics()["busy_cores_at_start"] >= threshold
+
+
+def test_a_process_that_starts_spinning_mid_trial_is_seen(hydra_conf) -> None:
+    busy = spinner(delay_s=1.0)  # starts after the warm-up look at the machine (there is no warm-up here)
+    try:
+        result = isolated_trial(
+            hydra_conf, "backend=serial", "workload=sleep", "n=1e5", "workload.sleep_per_item_s=2e-6", "repeats=8", "warmup=0"
+        )
+    finally:
+        busy.kill()
+        busy.wait()
+    assert any("other processes used CPU during the trial" in w for w in result.warnings), result.warnings
+
+
+def test_a_tiny_n_says_raise_n(hydra_conf) -> None:
+    result = trial(hydra_conf, "backend=serial", "n=100", "repeats=3", "warmup=0")
+    short = [w for w in result.warnings if "under 1 ms" in w]
+    assert short and "raise n" in short[0], result.warnings
+    assert "n=1e" in short[0]
+
+
+def test_unstable_repetitions_are_reported(hydra_conf, tmp_path: Path) -> None:
+    # A user function whose repetitions really alternate between 5 ms and 25 ms.
+    (tmp_path / "trust_wobble.py").write_text(
+        textwrap.dedent(
+            """\
+            import time
+
+            calls = [0]
+
+
+            def wobble(start, end):
+                calls[0] += 1
+                time.sleep(0.005 if calls[0] % 2 else 0.025)
+                return sum(range(start, end))
+            """
+        )
+    )
+    result = trial(
+        hydra_conf, "backend=serial", "workload=custom", "workload.function=trust_wobble:wobble",
+        "workload.allow=[trust_wobble]", f"workload.pythonpath={tmp_path}", "n=1000", "repeats=6", "warmup=0",
+    )
+    unstable = [w for w in result.warnings if w.startswith("unstable timings")]
+    assert unstable, result.warnings
+    assert "of the mean" in unstable[0] and "quiet the machine" in unstable[0]
+
+
+def test_frequency_scaling_is_read_from_sysfs_and_reported(tmp_path: Path) -> None:
+    root = tmp_path / "cpu"
+    for cpu, cur in ((0, 1_200_000), (1, 1_400_000)):
+        d = root / f"cpu{cpu}" / "cpufreq"
+        d.mkdir(parents=True)
+        (d / "scaling_governor").write_text("powersave\n")
+        (d / "scaling_cur_freq").write_text(f"{cur}\n")
+        (d / "cpuinfo_max_freq").write_text("2600000\n")
+    (root / "intel_pstate").mkdir()
+    (root / "intel_pstate" / "no_turbo").write_text("0\n")
+    facts: dict = {}
+    collect_cpufreq(facts, root)
+    assert facts == {"cpu_governor": "powersave", "cpu_turbo": True}
+    governors, ratio = noise.frequency_state([0, 1], root)
+    assert governors == ["powersave"] and ratio == pytest.approx(2.6 / 5.2)
+    warnings = noise.frequency_warnings(governors, ratio)
+    assert len(warnings) == 2
+    assert "governor powersave" in warnings[0] and "performance" in warnings[0]
+    assert "50% of its maximum" in warnings[1]
+    # The performance governor at full clock: nothing to say.
+    for cpu in (0, 1):
+        (root / f"cpu{cpu}" / "cpufreq" / "scaling_governor").write_text("performance\n")
+        (root / f"cpu{cpu}" / "cpufreq" / "scaling_cur_freq").write_text("2600000\n")
+    assert noise.frequency_warnings(*noise.frequency_state([0, 1], root)) == []
+
+
+def test_warnings_reach_the_terminal_and_the_run(launch_dir: Path, usable_cores: int) -> None:
+    """A real launch with workers above the usable cores and a tiny n."""
+    uri = sqlite_uri(launch_dir / "mlflow.db")
+    workers = usable_cores + 1
+    launch = run_parsweep(["backend=thread_pool", f"workers={workers}", "n=100", "repeats=3", "warmup=1"], launch_dir, uri=uri)
+    assert launch.returncode == 0, launch.explain()
+    assert f"workers={workers} is more than the {usable_cores} usable CPU cores" in launch.stderr
+    assert "raise n" in launch.stderr
+    (run,) = runs_with_role(all_runs(uri), "trial")
+    tag = run.data.tags["parsweep.warnings"]
+    assert f"workers={workers} is more than the {usable_cores} usable CPU cores" in tag
+    assert "under 1 ms" in tag
+    metrics = run.data.metrics
+    for name in ("wall_time_s", "wall_time_min_s", "wall_time_std_s", "wall_time_mean_s", "wall_time_iqr_s",
+                 "wall_time_ci_low_s", "wall_time_ci_high_s", "cpu_utilization", "load_imbalance", "repeats_done"):
+        assert name in metrics, name
+    assert run.data.params["chunks"] == str(workers)
