@@ -3,22 +3,29 @@
 Threads cannot be stopped from inside a process, and worker processes can outlive a
 crashed parent. So every trial runs in a child process that leads its own process group;
 the launcher waits for its result with a deadline and, whatever happens (result, crash,
-timeout, Ctrl-C), finally kills the whole group, so nothing of a trial outlives it.
+timeout, Ctrl-C, SIGTERM), finally kills the whole group and any descendant that left it,
+so nothing of a trial outlives it.
 
 Children come from a fork server that has preloaded only :mod:`runner.trial` (no Hydra,
 no MLflow, no sqlite connections, no threads): forking from it is cheap (a few ms) and
 safe, and the trial starts from the same clean state every time.
+
+Trials of one host queue on a host-wide lock (:mod:`runner.hostlock`), so that concurrent
+launchers never time each other. Ctrl-C and SIGTERM become :class:`Interrupted` in the
+launcher (see :func:`install_signal_handlers`), which stops the running trial on its way out.
 """
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing
 import os
 import signal
 import time
 from multiprocessing.connection import Connection, wait
-from typing import Any
+from typing import Any, Iterator
 
+from runner.hostlock import host_lock
 from runner.measure import RepetitionHook
 from runner.results import TrialResult
 from runner.spec import TrialSpec
@@ -28,8 +35,70 @@ _CONTEXT.set_forkserver_preload(["runner.trial"])
 EXIT_GRACE_S = 10.0
 
 
+class Interrupted(KeyboardInterrupt):
+    """SIGINT or SIGTERM reached the launcher; ``exit_code`` is 128 + the signal (130, 143)."""
+
+    def __init__(self, signum: int) -> None:
+        self.signum = signum
+        self.exit_code = 128 + signum
+        super().__init__(signal.Signals(signum).name)
+
+    @property
+    def reason(self) -> str:
+        return "interrupted (Ctrl-C, SIGINT)" if self.signum == signal.SIGINT else f"stopped by {signal.Signals(self.signum).name}"
+
+
+_deferring = 0
+_received: int | None = None  # sticky: a signal raised inside a finalizer is swallowed by Python
+_stopping = False
+POLL_S = 0.25  # how often a waiting launcher looks for a signal that was swallowed
+
+
+def _on_signal(signum: int, frame: Any) -> None:
+    global _received
+    _received = signum
+    if not _deferring and not _stopping:
+        raise Interrupted(signum)
+
+
+def check_interrupted() -> None:
+    """Raise :class:`Interrupted` if a signal came and was not acted on (call at safe points)."""
+    if _received is not None and not _deferring and not _stopping:
+        raise Interrupted(_received)
+
+
+def stopping() -> None:
+    """The launcher is cleaning up after an interrupt: no more :class:`Interrupted` from here on."""
+    global _stopping
+    _stopping = True
+
+
+def install_signal_handlers() -> None:
+    """Make SIGINT and SIGTERM raise :class:`Interrupted` in the launcher (main thread only).
+
+    SIGTERM would otherwise end the launcher on the spot, leaving the running trial's
+    processes (which lead their own process group) behind and its run RUNNING forever.
+    """
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, _on_signal)
+
+
+@contextlib.contextmanager
+def signals_deferred() -> Iterator[None]:
+    """Hold back SIGINT/SIGTERM for the block (e.g. while a finished trial is logged), then raise."""
+    global _deferring
+    _deferring += 1
+    try:
+        yield
+    finally:
+        _deferring -= 1
+    check_interrupted()
+
+
 def _trial_main(spec: TrialSpec, conn: Connection) -> None:
     os.setpgid(0, 0)  # lead a new process group: the launcher can kill the trial whole
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, signal.SIG_DFL)
     from runner.trial import run_trial
 
     def report(done: int, total: int, wall_s: float) -> None:
@@ -40,20 +109,47 @@ def _trial_main(spec: TrialSpec, conn: Connection) -> None:
     conn.close()
 
 
-def kill_group(pgid: int) -> None:
-    """SIGKILL every process left in a trial's process group (none left is fine)."""
+def descendants(pid: int) -> list[int]:
+    """Every living descendant of ``pid`` (empty without psutil or when it is gone)."""
+    try:
+        import psutil
+
+        return [child.pid for child in psutil.Process(pid).children(recursive=True)]
+    except Exception:
+        return []
+
+
+def kill_group(pgid: int, also: list[int] | None = None) -> None:
+    """SIGKILL every process left in a trial's process group, and ``also`` (none left is fine)."""
     try:
         os.killpg(pgid, signal.SIGKILL)
     except (ProcessLookupError, PermissionError):
         pass
+    for pid in also or []:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.kill(pid, signal.SIGKILL)
+
+
+def trial_label(spec: TrialSpec) -> str:
+    return f"{spec.backend} workers={spec.workers} n={spec.n}"
 
 
 def run_isolated(spec: TrialSpec, on_repetition: RepetitionHook | None = None) -> TrialResult:
     """Run ``spec`` in a fresh trial process; always returns, with ``error`` set on failure.
 
-    ``spec.timeout_s`` bounds the whole trial. KeyboardInterrupt and SystemExit still
-    propagate, after the trial's processes are gone.
+    Waits for the host lock first (the wait is reported as a warning of the result);
+    ``spec.timeout_s`` bounds the trial itself. :class:`Interrupted` / KeyboardInterrupt and
+    SystemExit still propagate, after the trial's processes are gone.
     """
+    check_interrupted()
+    with host_lock(trial_label(spec), check=check_interrupted) as lock_wait:
+        result = _run_in_child(spec, on_repetition)
+    if lock_wait.holder or lock_wait.waited_s >= 1.0:
+        result.warnings.append(lock_wait.message())
+    return result
+
+
+def _run_in_child(spec: TrialSpec, on_repetition: RepetitionHook | None) -> TrialResult:
     began = time.perf_counter()
     deadline = None if spec.timeout_s is None else began + spec.timeout_s
     receiver, sender = _CONTEXT.Pipe(duplex=False)
@@ -64,11 +160,12 @@ def run_isolated(spec: TrialSpec, on_repetition: RepetitionHook | None = None) -
     try:
         result = _receive(receiver, process, deadline, on_repetition)
         if result is None:
-            result = TrialResult(error=f"timed out after {spec.timeout_s:g} s (timeout_s)")
+            result = TrialResult(error=f"timed out after {spec.timeout_s:g} s (timeout_s): every process and thread of the trial was stopped")
         elif not result.failed:
             wait([process.sentinel], EXIT_GRACE_S)  # let it exit on its own before the sweep
     finally:
-        kill_group(pgid)
+        # Descendants that left the group (setsid) are found through the process tree.
+        kill_group(pgid, descendants(pgid))
         process.join()
         receiver.close()
     if not result.duration_s:
@@ -81,10 +178,13 @@ def _receive(
 ) -> TrialResult | None:
     """Messages from the trial until its result; None on timeout; an error result on a crash."""
     while True:
-        timeout = None if deadline is None else max(0.0, deadline - time.perf_counter())
+        check_interrupted()
+        timeout = POLL_S if deadline is None else min(POLL_S, max(0.0, deadline - time.perf_counter()))
         ready = wait([receiver, process.sentinel], timeout)
         if not ready:
-            return None
+            if deadline is not None and time.perf_counter() >= deadline:
+                return None
+            continue
         if receiver in ready:
             try:
                 message = receiver.recv()

@@ -1,0 +1,178 @@
+"""``parsweep-reproduce RUN_ID`` and reproducing from files alone.
+
+End to end: a real sweep, then its re-run (whole, and one trial) from what MLflow logged,
+with the comparison table and the ``parsweep.reproduces`` tags; a trial's ``.hydra`` folder
+re-run with ``parsweep --config-dir DIR --config-name config`` and logged like any run; a
+logged custom workload refused unless allowed locally or ``--trust``. Below, the pieces:
+the Mann-Whitney U test, the safety checks and the environment comparison.
+"""
+
+from __future__ import annotations
+
+import random
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from conftest import all_runs, clean_env, multirun_trial_dirs, run_parsweep, runs_with_role, sqlite_uri
+from runner.reproduce import config_problems, environment_differences, hydra_settings_for, mann_whitney_u, noise_verdict
+
+SMALL = ["n=1e4", "repeats=3", "warmup=0"]
+
+
+def reproduce(args: list[str], cwd: Path, uri: str, **env: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "runner.reproduce", *args, "--tracking-uri", uri],
+        cwd=cwd, capture_output=True, text=True, env=clean_env(**env), timeout=240,
+    )
+
+
+@pytest.fixture(scope="module")
+def logged(tmp_path_factory) -> tuple[Path, str, object]:
+    cwd = tmp_path_factory.mktemp("original")
+    uri = sqlite_uri(cwd / "mlflow.db")
+    launch = run_parsweep(["-m", "backend=serial,threading", "workers=2", *SMALL], cwd, uri=uri)
+    assert launch.returncode == 0, launch.explain()
+    (sweep,) = runs_with_role(all_runs(uri), "sweep")
+    return cwd, uri, sweep
+
+
+def test_reproduce_a_sweep(logged) -> None:
+    cwd, uri, sweep = logged
+    originals = {r.info.run_id: r for r in runs_with_role(all_runs(uri), "trial")}
+    done = reproduce([sweep.info.run_id], cwd, uri)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "within noise?" in done.stdout and "Mann-Whitney p=" in done.stdout
+    assert "all 2 re-run(s) gave the right answer" in done.stdout
+    runs = all_runs(uri)
+    (new_sweep,) = [r for r in runs_with_role(runs, "sweep") if r.info.run_id != sweep.info.run_id]
+    assert new_sweep.data.tags["parsweep.reproduces"] == sweep.info.run_id
+    new_trials = [r for r in runs_with_role(runs, "trial") if r.data.tags["mlflow.parentRunId"] == new_sweep.info.run_id]
+    assert len(new_trials) == 2
+    for trial in new_trials:
+        original = originals[trial.data.tags["parsweep.reproduces"]]
+        assert trial.data.tags["parsweep.config_hash"] == original.data.tags["parsweep.config_hash"]
+        assert trial.data.params == original.data.params
+        assert trial.data.metrics["correct"] == 1.0
+
+
+def test_reproduce_one_trial(logged) -> None:
+    cwd, uri, sweep = logged
+    trial = next(r for r in runs_with_role(all_runs(uri), "trial") if r.data.params["backend"] == "threading"
+                 and "parsweep.reproduces" not in r.data.tags)
+    done = reproduce([trial.info.run_id], cwd, uri)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "threading" in done.stdout and "x  " in done.stdout  # the ratio column
+    new = [r for r in runs_with_role(all_runs(uri), "trial") if r.data.tags.get("parsweep.reproduces") == trial.info.run_id]
+    assert new and new[-1].data.params == trial.data.params and "mlflow.parentRunId" not in new[-1].data.tags
+
+
+def test_reproduce_from_files_alone(logged, tmp_path: Path) -> None:
+    cwd, uri, _ = logged
+    job = next(d for d in multirun_trial_dirs(cwd) if "threading" in (d / ".hydra" / "overrides.yaml").read_text())
+    before = {r.info.run_id for r in all_runs(uri)}
+    launch = run_parsweep(["--config-dir", str(job / ".hydra"), "--config-name", "config"], tmp_path, uri=uri)
+    assert launch.returncode == 0, launch.explain()
+    assert "threading" in launch.stdout and "workers=2" in launch.stdout
+    (new,) = [r for r in all_runs(uri) if r.info.run_id not in before]
+    assert new.data.tags["parsweep.role"] == "trial"
+    assert new.data.params["backend"] == "threading" and new.data.params["workers"] == "2"
+
+
+def test_unknown_run_id_is_one_line(logged) -> None:
+    cwd, uri, _ = logged
+    done = reproduce(["0" * 32], cwd, uri)
+    assert done.returncode == 2 and "no such run" in done.stderr
+
+
+WORK = textwrap.dedent(
+    """
+    def work(start, end):
+        return sum(range(start, end))
+
+
+    def expected(n):
+        return n * (n - 1) // 2
+    """
+)
+
+
+def test_custom_workload_refused_unless_trusted(tmp_path: Path) -> None:
+    (tmp_path / "mywork.py").write_text(WORK)
+    uri = sqlite_uri(tmp_path / "mlflow.db")
+    launch = run_parsweep(["workload=custom", "workload.function=mywork:work", "workload.expected=mywork:expected",
+                           "workload.allow=[mywork]", *SMALL], tmp_path, uri=uri)
+    assert launch.returncode == 0, launch.explain()
+    (trial,) = all_runs(uri)
+    refused = reproduce([trial.info.run_id], tmp_path, uri)
+    assert refused.returncode == 2, refused.stdout + refused.stderr
+    assert "refused" in refused.stderr and "'mywork' is not on your allowlist" in refused.stderr and "--trust" in refused.stderr
+    assert len(all_runs(uri)) == 1, "something ran"
+    trusted = reproduce([trial.info.run_id, "--trust"], tmp_path, uri)
+    assert trusted.returncode == 0, trusted.stdout + trusted.stderr
+    assert len(all_runs(uri)) == 2
+
+
+# -- the pieces ------------------------------------------------------------------------------
+
+
+def test_mann_whitney_matches_scipy() -> None:
+    stats = pytest.importorskip("scipy.stats")
+    rng = random.Random(5)
+    for n1, n2, shift in [(5, 5, 0.0), (5, 5, 3.0), (3, 7, 1.0), (12, 15, 0.5), (30, 30, 0.2)]:
+        a = [rng.gauss(0, 1) for _ in range(n1)]
+        b = [rng.gauss(shift, 1) for _ in range(n2)]
+        u, p = mann_whitney_u(a, b)
+        expected = stats.mannwhitneyu(a, b, alternative="two-sided")
+        assert u == pytest.approx(expected.statistic)
+        assert p == pytest.approx(expected.pvalue, rel=0.05, abs=1e-3), (n1, n2)
+    tied = [1.0, 1.0, 2.0, 3.0, 3.0]
+    other = [2.0, 3.0, 4.0, 4.0, 5.0]
+    u, p = mann_whitney_u(tied, other)
+    expected = stats.mannwhitneyu(tied, other, alternative="two-sided", method="asymptotic")
+    assert p == pytest.approx(expected.pvalue, rel=1e-6)
+
+
+def test_noise_verdict() -> None:
+    same = [1.00, 1.01, 0.99, 1.02, 0.98]
+    assert noise_verdict(same, [1.005, 0.995, 1.015, 0.985, 1.0])[0] is True
+    assert noise_verdict(same, [1.5, 1.6, 1.55, 1.52, 1.58])[0] is False
+    assert noise_verdict([1.0], [1.0])[0] is None
+
+
+def test_config_problems() -> None:
+    base = {"backend": {"name": "serial"}, "workload": {"name": "sum_range"}, "workers": 1, "n": 10, "repeats": 1}
+    assert config_problems(base, []) == []
+    custom = {**base, "workload": {"name": "custom", "function": "evil:run", "allow": ["evil"], "pythonpath": "${hydra:runtime.cwd}"}}
+    assert any("'evil' is not on your allowlist" in p for p in config_problems(custom, []))
+    assert config_problems(custom, ["evil"]) == []
+    assert any("pythonpath" in p for p in config_problems({**custom, "workload": {**custom["workload"], "pythonpath": "/tmp/x"}}, ["evil"]))
+    assert any("hydra" in p for p in config_problems({**base, "hydra": {"callbacks": {}}}, []))
+    assert any("_target_" in p for p in config_problems({**base, "backend": {"name": "serial", "_target_": "os.system"}}, []))
+    assert any("interpolation" in p for p in config_problems({**base, "experiment": "${oc.env:AWS_SECRET_ACCESS_KEY}"}, []))
+
+
+def test_environment_differences_name_each() -> None:
+    original = {"host": {"name": "a", "cpu_model": "X", "cpu_usable": 2}, "python": {"version": "3.11.7", "build": "main"},
+                "packages": {"mlflow": "3.17.1", "pandas": "3.1.0"}, "git": {"commit": "abc", "dirty": False}}
+    current = {"host": {"name": "b", "cpu_model": "X", "cpu_usable": 2}, "python": {"version": "3.12.1", "build": "main"},
+               "packages": {"mlflow": "3.17.2", "pandas": "3.1.0"}, "git": {"commit": "def", "dirty": False}}
+    lines = environment_differences(original, current)
+    assert any(line.startswith("host differs: name") for line in lines)
+    assert any(line.startswith("Python build differs: version") for line in lines)
+    assert any(line.startswith("package version differs: mlflow") for line in lines)
+    assert any(line.startswith("git commit differs: commit") for line in lines)
+    assert len(lines) == 4
+    assert environment_differences(original, original) == []
+
+
+def test_hydra_settings_only_for_composed_configs(tmp_path: Path) -> None:
+    (tmp_path / "config.yaml").write_text("backend:\n  name: serial\nn: 10\n")
+    settings = hydra_settings_for(str(tmp_path), "config")
+    assert f"--config-path={tmp_path.resolve()}" in settings
+    assert "++hydra.callbacks.tracking._target_=runner.callbacks.TrackingCallback" in settings
+    (tmp_path / "own.yaml").write_text("defaults:\n  - _self_\nhydra:\n  run:\n    dir: x\n")
+    assert hydra_settings_for(str(tmp_path), "own") == []
