@@ -1,0 +1,124 @@
+"""Ray, for real: a local cluster started with ``ray start --head`` on 127.0.0.1 (one per module,
+always ``ray stop``-ped), joined with ``address=auto`` by the ``ray`` backend and by Hydra's Ray
+launcher, whose sweep logs every trial over HTTP to a real ``mlflow server``."""
+
+from __future__ import annotations
+
+import socket
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("ray", reason="the cluster extra is not installed: pip install 'parsweep[cluster]'")
+
+import _cluster_services as services  # noqa: E402
+from conftest import client_for, run_parsweep  # noqa: E402
+
+pytestmark = pytest.mark.timeout(300)
+
+HEAD_CPUS = 2
+
+
+@pytest.fixture(scope="module")
+def workdir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("ray")
+
+
+@pytest.fixture(scope="module")
+def ray_cluster(workdir: Path):
+    with services.ray_head(workdir, num_cpus=HEAD_CPUS) as address:
+        yield address
+
+
+@pytest.fixture(scope="module")
+def tracking_server(workdir: Path):
+    with services.mlflow_server(f"sqlite:///{workdir / 'server.db'}", workdir) as url:
+        yield url
+
+
+def ray_spec(n: int, workers: int, address: str | None):
+    from runner.spec import build_spec
+
+    return build_spec({
+        "backend": {"name": "ray", "address": address},
+        "workload": {"name": "sum_range"},
+        "workers": workers, "n": n, "repeats": 2, "warmup": 1, "timeout_s": 120, "experiment": "t",
+    })
+
+
+@pytest.mark.parametrize("n, workers", [(1, 1), (100_003, 2), (1_000_000, 3)])
+def test_ray_backend_joins_a_running_cluster_and_sums_right(ray_cluster: str, n: int, workers: int) -> None:
+    from runner.isolation import run_isolated
+
+    result = run_isolated(ray_spec(n, workers, "auto"))
+
+    assert result.error is None and result.correct
+    assert len(result.wall_times_s) == 2 and result.startup_s and result.startup_s > 0
+    assert result.tags["cluster.kind"] == "ray"
+    assert result.tags["cluster.address"] == "auto"
+    assert result.tags["cluster.nodes"] == "1"
+    assert result.tags["cluster.cpus"] == str(HEAD_CPUS)
+    assert result.tags["cluster.name"] == socket.gethostname()  # the whole cluster is this host
+
+
+def test_ray_backend_starts_its_own_local_instance_by_default(ray_cluster: str) -> None:
+    """With a cluster running here, backend.address=null still gets a new instance of `workers` CPUs."""
+    from runner.isolation import run_isolated
+
+    result = run_isolated(ray_spec(300_001, 3, None))
+
+    assert result.error is None and result.correct
+    assert result.tags["cluster.address"] == "local"
+    assert result.tags["cluster.cpus"] == "3"
+
+
+def test_ray_options_are_checked_before_anything_runs() -> None:
+    from runner.backends import get
+    from runner.spec import ConfigError
+
+    with pytest.raises(ConfigError, match=r"^backend\.adress=auto: unknown key; ray takes: address$"):
+        get("ray").check_options({"adress": "auto"})
+
+
+def test_hydra_ray_launcher_sweep_logs_every_trial_to_a_tracking_server(
+    ray_cluster: str, tracking_server: str, workdir: Path
+) -> None:
+    """hydra/launcher=ray on the running cluster (address=auto: the launcher's injected
+    object_store_memory would make ray.init refuse it), tracking=server over HTTP."""
+    pytest.importorskip("hydra_plugins.hydra_ray_launcher", reason="pip install --no-deps hydra-ray-launcher==1.2.2")
+    launch = workdir / "launch"
+    launch.mkdir()
+    done = run_parsweep(
+        [
+            "-m", "hydra/launcher=ray", "hydra.launcher.ray.init.address=auto",
+            "tracking=server", f"tracking.uri={tracking_server}", "experiment=ray-launcher",
+            "backend=serial,thread_pool", "workers=1,2", "n=100_000", "repeats=2", "warmup=0",
+            f"hydra.sweep.dir={launch / 'multirun'}",
+        ],
+        launch,
+        timeout=240,
+    )
+    assert done.returncode == 0, done.explain()
+    assert "may run on other machines" not in done.stderr  # an http store reaches them
+
+    client = client_for(tracking_server)
+    parent, trials = services.sweep_runs(client, "ray-launcher")
+    assert parent.info.status == "FINISHED"
+    assert parent.data.tags["parsweep.trials_total"] == "3"
+    assert sorted((t.data.params["backend"], t.data.params["workers"]) for t in trials) == [
+        ("serial", "1"), ("thread_pool", "1"), ("thread_pool", "2")
+    ]
+    for trial in trials:
+        services.assert_trial_contract(client, trial, n=100_000)
+    assert not (launch / "mlflow.db").exists()  # nothing went to a local store
+
+
+def test_hydra_ray_launcher_config_keeps_existing_clusters_joinable(hydra_conf) -> None:
+    """The shipped config sets object_store_memory (to null), so the launcher's setdefault of
+    75 MB never reaches ray.init when joining a cluster; credentials travel in runtime_env."""
+    pytest.importorskip("hydra_plugins.hydra_ray_launcher", reason="pip install --no-deps hydra-ray-launcher==1.2.2")
+    cfg = hydra_conf("config", overrides=["hydra/launcher=ray", "hydra.launcher.ray.init.address=auto"], return_hydra_config=True)
+    init = cfg.hydra.launcher.ray.init
+    assert init.address == "auto"
+    assert "object_store_memory" in init and init.object_store_memory is None
+    assert set(init.runtime_env.env_vars) >= {"MLFLOW_TRACKING_USERNAME", "MLFLOW_TRACKING_PASSWORD"}
