@@ -1,0 +1,229 @@
+"""Shared helpers for parsweep's tests: real ``parsweep`` subprocesses, real sqlite stores.
+
+Nothing here mocks Hydra, MLflow or multiprocessing. Subprocess launches get a clean
+environment (no MLFLOW_* or PARSWEEP_* variables from the caller) plus a unique marker
+variable, so a test can find every process a launch left behind.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterable
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+TESTS_DIR = Path(__file__).resolve().parent
+CONF_DIR = REPO / "conf"
+MARKER = "PARSWEEP_TEST_MARKER"
+
+# Tiny, fast trials: the tests check behaviour, not speed.
+TINY = ["n=1e4", "repeats=2", "warmup=0"]
+
+# Every process the test session starts (fork servers, trial processes, their workers)
+# inherits this, so leftovers can be told apart from the rest of the machine.
+os.environ.setdefault(MARKER, f"session-{uuid.uuid4().hex}")
+
+# Trials queue on a host-wide lock (runner.hostlock). The tests check behaviour, not speed,
+# so they queue only among themselves, never behind someone else's benchmark on this host.
+LOCK_FILE = Path(tempfile.gettempdir()) / f"parsweep-tests-{os.getpid()}-{uuid.uuid4().hex[:8]}.lock"
+os.environ["PARSWEEP_LOCK_FILE"] = str(LOCK_FILE)
+
+
+def parsweep_command() -> list[str]:
+    """The installed ``parsweep`` console script next to this interpreter, else ``python -m runner``."""
+    script = Path(sys.executable).with_name("parsweep")
+    return [str(script)] if script.exists() else [sys.executable, "-m", "runner"]
+
+
+def clean_env(**extra: str) -> dict[str, str]:
+    """The caller's environment without MLflow or parsweep settings, plus ``extra``."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("MLFLOW_", "PARSWEEP_"))}
+    env["PARSWEEP_LOCK_FILE"] = str(LOCK_FILE)
+    env.update(extra)
+    return env
+
+
+def sqlite_uri(path: Path) -> str:
+    return f"sqlite:///{path}"
+
+
+@dataclass
+class Launch:
+    """A finished ``parsweep`` subprocess."""
+
+    args: list[str]
+    cwd: Path
+    returncode: int
+    stdout: str
+    stderr: str
+    marker: str
+    duration_s: float
+    env: dict[str, str] = field(repr=False, default_factory=dict)
+
+    @property
+    def stderr_lines(self) -> list[str]:
+        return [line for line in self.stderr.splitlines() if line.strip()]
+
+    def explain(self) -> str:
+        return f"parsweep {' '.join(self.args)} -> {self.returncode}\n--- stdout\n{self.stdout}\n--- stderr\n{self.stderr}"
+
+
+def run_parsweep(
+    args: Iterable[str],
+    cwd: Path,
+    *,
+    uri: str | None = None,
+    env: dict[str, str] | None = None,
+    command: list[str] | None = None,
+    timeout: float = 180,
+) -> Launch:
+    """Run ``parsweep ARGS`` in ``cwd``; ``uri`` becomes MLFLOW_TRACKING_URI when given."""
+    marker = f"launch-{uuid.uuid4().hex}"
+    full_env = clean_env(**(env or {}))
+    full_env[MARKER] = marker
+    if uri is not None:
+        full_env["MLFLOW_TRACKING_URI"] = uri
+    argv = list(args)
+    began = time.perf_counter()
+    done = subprocess.run(
+        (command or parsweep_command()) + argv,
+        cwd=cwd,
+        env=full_env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+    return Launch(argv, cwd, done.returncode, done.stdout, done.stderr, marker, time.perf_counter() - began, full_env)
+
+
+def processes_with_marker(marker: str, exclude_pgid: int | None = None) -> list[Any]:
+    """Live (non-zombie) processes whose environment carries ``MARKER=marker``."""
+    import psutil
+
+    found = []
+    for process in psutil.process_iter(["pid", "status"]):
+        try:
+            if process.info["status"] == psutil.STATUS_ZOMBIE:
+                continue
+            if process.environ().get(MARKER) != marker:
+                continue
+            if exclude_pgid is not None and os.getpgid(process.pid) == exclude_pgid:
+                continue
+            found.append(process)
+        except (psutil.Error, ProcessLookupError, PermissionError):
+            continue
+    return found
+
+
+def wait_for_no_processes(marker: str, exclude_pgid: int | None = None, within_s: float = 10.0) -> list[Any]:
+    """Poll until no process carries ``marker`` (or ``within_s`` passes); return what is left."""
+    deadline = time.monotonic() + within_s
+    while True:
+        left = processes_with_marker(marker, exclude_pgid)
+        if not left or time.monotonic() > deadline:
+            return left
+        time.sleep(0.1)
+
+
+def describe_processes(processes: list[Any]) -> str:
+    lines = []
+    for process in processes:
+        try:
+            lines.append(f"{process.pid}: {' '.join(process.cmdline())}")
+        except Exception:
+            lines.append(str(process.pid))
+    return "\n".join(lines)
+
+
+# -- reading a store ---------------------------------------------------------------------
+
+
+def count_runs_in_db(path: Path) -> int:
+    """Runs in a sqlite MLflow store, read with sqlite3 (0 when the file or table is missing)."""
+    if not path.exists():
+        return 0
+    with sqlite3.connect(path) as connection:
+        try:
+            return connection.execute("SELECT COUNT(*) FROM runs").fetchone()[0]
+        except sqlite3.OperationalError:
+            return 0
+
+
+def client_for(uri: str) -> Any:
+    from mlflow.tracking import MlflowClient
+
+    return MlflowClient(tracking_uri=uri)
+
+
+def all_runs(uri: str) -> list[Any]:
+    """Every run in every experiment of the store, oldest first."""
+    from mlflow.entities import ViewType
+
+    client = client_for(uri)
+    experiments = client.search_experiments(view_type=ViewType.ALL)
+    ids = [e.experiment_id for e in experiments]
+    if not ids:
+        return []
+    return list(client.search_runs(ids, max_results=10000, order_by=["attributes.start_time ASC"]))
+
+
+def runs_with_role(runs: Iterable[Any], role: str) -> list[Any]:
+    return [run for run in runs if run.data.tags.get("parsweep.role") == role]
+
+
+def read_artifact(uri: str, run_id: str, path: str, dst: Path) -> str:
+    """The text of one artifact of a run."""
+    dst.mkdir(parents=True, exist_ok=True)
+    local = client_for(uri).download_artifacts(run_id, path, str(dst))
+    return Path(local).read_text()
+
+
+def multirun_trial_dirs(cwd: Path) -> list[Path]:
+    """Job output directories (with a ``.hydra``) under ``cwd/multirun`` and ``cwd/outputs``."""
+    found = []
+    for top in ("multirun", "outputs"):
+        base = cwd / top
+        if base.exists():
+            found += [p.parent for p in base.rglob(".hydra")]
+    return found
+
+
+# -- fixtures ----------------------------------------------------------------------------
+
+
+@pytest.fixture()
+def launch_dir(tmp_path: Path) -> Path:
+    """An empty directory to launch ``parsweep`` from."""
+    directory = tmp_path / "launch"
+    directory.mkdir()
+    return directory
+
+
+@pytest.fixture(scope="session")
+def usable_cores() -> int:
+    from runner.hostinfo import host_facts
+
+    return int(host_facts()["host"]["cpu_usable"])
+
+
+@pytest.fixture()
+def hydra_conf():
+    """``compose`` against the checkout's ``conf/`` with the schema and sweeper registered."""
+    import runner.app  # noqa: F401  registers the schema, the sweeper and the resolver
+    from hydra import compose, initialize_config_dir
+
+    with initialize_config_dir(version_base="1.3", config_dir=str(CONF_DIR), job_name="test"):
+        yield compose
+
+
+def pytest_sessionfinish(session, exitstatus) -> None:
+    LOCK_FILE.unlink(missing_ok=True)
