@@ -9,14 +9,15 @@ from __future__ import annotations
 
 import os
 import sys
+import warnings
 
 import hydra
 from omegaconf import DictConfig, OmegaConf
 
-from runner import terminal
+from runner import progress, terminal
 from runner.config import check_overrides, register_schema
 from runner.hostinfo import host_facts
-from runner.isolation import run_isolated
+from runner.isolation import install_signal_handlers, run_isolated
 from runner.paths import config_path
 from runner.results import TrialResult
 from runner.spec import ConfigError, TrialSpec, build_spec
@@ -32,6 +33,9 @@ def workers_up_to_cores(factor: str | int = 2) -> str:
 
 
 register_schema()
+# conf/hydra/launcher/{ray,submitit_*}.yaml refine the launcher plugins' own configs of the same
+# names on purpose; Hydra still validates them against the plugins' schemas, so no need to warn.
+warnings.filterwarnings("ignore", message=r"(?s).*is validated against ConfigStore schema with the same name")
 register_sweeper()
 OmegaConf.register_new_resolver("parsweep.workers_up_to_cores", workers_up_to_cores, replace=True)
 
@@ -49,7 +53,7 @@ def run_task(cfg: DictConfig) -> TrialResult:
     """Run the trial a composed config describes; failures come back in the result, not raised."""
     try:
         spec = build_spec(cfg)
-        result = run_isolated(spec)
+        result = run_isolated(spec, on_repetition=progress.repetition_hook())
         result.warnings += oversubscription_warnings(spec, int(host_facts()["host"]["cpu_usable"]))
         return result
     except ConfigError as exc:
@@ -63,16 +67,53 @@ def hydra_main(cfg: DictConfig) -> TrialResult:
     return run_task(cfg)
 
 
+def show_callback_errors_as_warnings() -> None:
+    """Hydra turns an exception in a callback into a Python warning printed as two lines with
+    Hydra's file path; show it as one parsweep warning line instead."""
+    original = warnings.showwarning
+
+    def show(message, category, filename, lineno, file=None, line=None):  # type: ignore[no-untyped-def]
+        if filename.replace(os.sep, "/").endswith("hydra/_internal/callbacks.py"):
+            terminal.warn(" ".join(str(message).split()))
+        else:
+            original(message, category, filename, lineno, file, line)
+
+    warnings.showwarning = show
+
+
 def main() -> None:
     """Console entry: check the command line first, so that mistakes get one clear line."""
     os.environ.setdefault("MLFLOW_LOGGING_LEVEL", "WARNING")  # no INFO chatter about DB tables
-    arguments = sys.argv[1:]
+    # Hydra's own parser tells overrides from its flags' values (`--cfg job`, `-cn NAME`).
+    from hydra._internal.utils import get_args_parser
+
+    args, _ = get_args_parser().parse_known_args(sys.argv[1:])
+    if args.shell_completion or args.help or args.hydra_help or args.info:
+        hydra_main()  # completion, help and info modes: their words are not overrides
+        return
     try:
-        check_overrides(arguments)
+        check_overrides(args.overrides)
     except ConfigError as exc:
         terminal.error(str(exc))
         raise SystemExit(2) from None
-    multirun = any(a in ("-m", "--multirun") for a in arguments)
-    if multirun and not any(not a.startswith("-") for a in arguments):
+    settings: list[str] = []
+    if args.config_dir:  # e.g. a trial's .hydra folder: its config.yaml lacks the hydra section
+        from runner.reproduce import hydra_settings_for
+
+        settings = hydra_settings_for(args.config_dir, args.config_name)
+        sys.argv[1:1] = [a for a in settings if a.startswith("-")]  # flags before the overrides
+        sys.argv += [a for a in settings if not a.startswith("-")]
+    if args.multirun and not args.overrides and not settings:
         sys.argv.append(QUICK_PRESET)
-    hydra_main()
+    install_signal_handlers()
+    show_callback_errors_as_warnings()
+    try:
+        hydra_main()
+    except KeyboardInterrupt as exc:  # Ctrl-C or SIGTERM (runner.isolation.Interrupted)
+        progress.deactivate()  # end the live display before saying what was stopped
+        from runner.callbacks import abort_live_runs
+        from runner.isolation import stopping
+
+        stopping()
+        abort_live_runs(getattr(exc, "reason", "interrupted (Ctrl-C)"))
+        raise SystemExit(getattr(exc, "exit_code", 130)) from None

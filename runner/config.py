@@ -30,9 +30,15 @@ class ParsweepConf:
     workers: Any = 1
     n: Any = 10_000_000
     repeats: Any = 5
+    target_rel_ci: Any = 0.02
+    max_repeats: Any = 50
+    max_time_s: Any = 30
+    chunks: Any = None
     warmup: Any = 1
     timeout_s: Any = 600
     experiment: Any = "parsweep"
+    quiet: Any = False
+    resume: Any = False
 
 
 def register_schema() -> None:

@@ -125,6 +125,51 @@ def _read_cfs(directory: Path) -> float | None:
     return None if quota <= 0 or period <= 0 else quota / period
 
 
+CPU_SYSFS = Path("/sys/devices/system/cpu")
+
+
+def _read_text(path: Path) -> str | None:
+    try:
+        return path.read_text().strip()
+    except OSError:
+        return None
+
+
+def cpu_frequencies(root: Path = CPU_SYSFS) -> list[dict[str, Any]]:
+    """Per CPU with a ``cpufreq`` directory: ``cpu``, ``governor``, ``cur_khz``, ``max_khz`` (what exists)."""
+    found = []
+    for directory in sorted(root.glob("cpu[0-9]*/cpufreq"), key=lambda d: int(d.parent.name[3:])):
+        entry: dict[str, Any] = {"cpu": int(directory.parent.name[3:])}
+        governor = _read_text(directory / "scaling_governor")
+        if governor:
+            entry["governor"] = governor
+        for key, names in (("cur_khz", ("scaling_cur_freq", "cpuinfo_cur_freq")), ("max_khz", ("cpuinfo_max_freq", "scaling_max_freq"))):
+            for name in names:
+                text = _read_text(directory / name)
+                if text and text.isdigit():
+                    entry[key] = int(text)
+                    break
+        found.append(entry)
+    return found
+
+
+def collect_cpufreq(facts: Facts, root: Path = CPU_SYSFS) -> None:
+    """Frequency scaling as the kernel shows it (``cpufreq`` in sysfs): governors and turbo.
+
+    Skipped quietly where there is no cpufreq (most VMs and containers).
+    """
+    cpus = cpu_frequencies(root)
+    governors = sorted({c["governor"] for c in cpus if "governor" in c})
+    if governors:
+        facts["cpu_governor"] = ",".join(governors)
+    no_turbo = _read_text(root / "intel_pstate" / "no_turbo")
+    boost = _read_text(root / "cpufreq" / "boost")
+    if no_turbo in ("0", "1"):
+        facts["cpu_turbo"] = no_turbo == "0"
+    elif boost in ("0", "1"):
+        facts["cpu_turbo"] = boost == "1"
+
+
 def collect_memory(facts: Facts) -> None:
     try:
         import psutil
@@ -193,6 +238,7 @@ def _static_facts() -> dict[str, Facts]:
     host: Facts = {}
     collect_system(host)
     collect_cpu(host)
+    collect_cpufreq(host)
     collect_memory(host)
     python: Facts = {}
     collect_python(python)

@@ -28,7 +28,29 @@ def _show(value: Any) -> str:
     return str(value)
 
 
-TOP_LEVEL_KEYS = ("workers", "n", "repeats", "warmup", "timeout_s", "experiment")
+TOP_LEVEL_KEYS = (
+    "workers",
+    "n",
+    "repeats",
+    "warmup",
+    "timeout_s",
+    "experiment",
+    "quiet",
+    "chunks",
+    "target_rel_ci",
+    "max_repeats",
+    "max_time_s",
+    "resume",
+)
+
+AUTO = "auto"
+# Defaults of the keys that came with repeats=auto and chunks (also in conf/config.yaml), used
+# when a plain config dict does not carry them.
+DEFAULT_TARGET_REL_CI = 0.02
+DEFAULT_MAX_REPEATS = 50
+DEFAULT_MAX_TIME_S = 30.0
+# The 95% CI of the median needs 6 repetitions (see runner.stats).
+MIN_MAX_REPEATS = 6
 GROUPS = ("backend", "workload", "tracking", "sweep")
 
 _UNDERSCORE_INT = re.compile(r"^[+-]?\d+(_\d+)*$")
@@ -76,6 +98,51 @@ def parse_seconds(key: str, value: Any) -> float | None:
     return seconds
 
 
+def parse_repeats(value: Any) -> int | str:
+    """``repeats``: a whole number >= 1, or ``auto`` (repeat until the median is known well enough)."""
+    if isinstance(value, str) and value.strip().lower() == AUTO:
+        return AUTO
+    try:
+        return parse_count("repeats", value, 1)
+    except ConfigError:
+        raise ConfigError(
+            "repeats", value, "must be a whole number >= 1, or auto (repeat until the median's 95% CI is within target_rel_ci)"
+        ) from None
+
+
+def parse_chunks(value: Any) -> int | None:
+    """``chunks``: the number of tasks a repetition is cut into; null means one per worker."""
+    if value is None:
+        return None
+    try:
+        return parse_count("chunks", value, 1)
+    except ConfigError:
+        raise ConfigError("chunks", value, "must be a whole number >= 1, or null for one chunk per worker") from None
+
+
+def parse_fraction(key: str, value: Any) -> float:
+    """A fraction strictly between 0 and 1 (``0.02`` is 2%)."""
+    allowed = "must be a fraction between 0 and 1 (0.02 means 2%)"
+    if isinstance(value, bool) or value is None:
+        raise ConfigError(key, value, allowed)
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        raise ConfigError(key, value, allowed) from None
+    if not math.isfinite(number) or not 0 < number < 1:
+        raise ConfigError(key, value, allowed)
+    return number
+
+
+def parse_max_repeats(value: Any) -> int:
+    try:
+        return parse_count("max_repeats", value, MIN_MAX_REPEATS)
+    except ConfigError:
+        raise ConfigError(
+            "max_repeats", value, f"must be a whole number >= {MIN_MAX_REPEATS} (the median's 95% CI needs {MIN_MAX_REPEATS} repetitions)"
+        ) from None
+
+
 def parse_name(key: str, value: Any) -> str:
     if not isinstance(value, str) or not value.strip():
         raise ConfigError(key, value, "must be a non-empty name")
@@ -89,18 +156,49 @@ def check_value(key: str, value: Any) -> None:
     elif key == "n":
         parse_count(key, value, 1)
     elif key == "repeats":
-        parse_count(key, value, 1)
+        parse_repeats(value)
     elif key == "warmup":
         parse_count(key, value, 0)
     elif key == "timeout_s":
         parse_seconds(key, value)
     elif key == "experiment":
         parse_name(key, value)
+    elif key == "chunks":
+        parse_chunks(value)
+    elif key == "target_rel_ci":
+        parse_fraction(key, value)
+    elif key == "max_repeats":
+        parse_max_repeats(value)
+    elif key == "max_time_s":
+        parse_seconds(key, value)
+    elif key in ("quiet", "resume"):
+        parse_flag(key, value)
+
+
+def parse_flag(key: str, value: Any) -> bool:
+    """A yes/no switch: ``true`` / ``false`` (Hydra parses them to booleans)."""
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in ("true", "yes", "1"):
+        return True
+    if text in ("false", "no", "0"):
+        return False
+    raise ConfigError(key, value, "must be true or false")
+
+
+LOCATION_OPTIONS = ("allow", "pythonpath")  # workload options that are not part of a trial's identity
 
 
 @dataclass(frozen=True)
 class TrialSpec:
-    """Everything one trial needs, as plain picklable data (no Hydra, no MLflow)."""
+    """Everything one trial needs, as plain picklable data (no Hydra, no MLflow).
+
+    ``repeats`` is a count, or ``"auto"``: then repetitions go on until the median's 95% CI
+    half-width is within ``target_rel_ci`` of it, ``max_repeats`` have run, or the next one
+    would end after ``max_time_s``. ``chunks`` (None: one per worker) is how many tasks a
+    repetition is cut into.
+    """
 
     backend: str
     backend_options: dict[str, Any]
@@ -108,14 +206,32 @@ class TrialSpec:
     workload_options: dict[str, Any]
     workers: int
     n: int
-    repeats: int
+    repeats: int | str
     warmup: int
     timeout_s: float | None
     experiment: str
+    chunks: int | None = None
+    target_rel_ci: float = DEFAULT_TARGET_REL_CI
+    max_repeats: int = DEFAULT_MAX_REPEATS
+    max_time_s: float | None = DEFAULT_MAX_TIME_S
 
     @property
     def start_method(self) -> str:
         return str(self.backend_options.get("start_method") or "none")
+
+    @property
+    def auto_repeats(self) -> bool:
+        return self.repeats == AUTO
+
+    @property
+    def repeats_planned(self) -> int:
+        """Recorded repetitions planned: ``repeats``, or ``max_repeats`` with auto (an upper bound)."""
+        return self.max_repeats if self.auto_repeats else int(self.repeats)
+
+    @property
+    def chunk_count(self) -> int:
+        """How many chunks one repetition runs: ``chunks``, else one per worker."""
+        return self.chunks if self.chunks is not None else self.workers
 
     def config_hash(self) -> str:
         """Identity of the measurement: same hash, same experiment (tracking and limits excluded)."""
@@ -123,12 +239,18 @@ class TrialSpec:
             "backend": self.backend,
             "backend_options": self.backend_options,
             "workload": self.workload,
-            "workload_options": self.workload_options,
+            # Where modules are looked for and who allowed them do not change the measurement.
+            "workload_options": {k: v for k, v in self.workload_options.items() if k not in LOCATION_OPTIONS},
             "workers": self.workers,
             "n": self.n,
             "repeats": self.repeats,
             "warmup": self.warmup,
         }
+        # Keys added later join the identity only when set, so older configs keep their hash.
+        if self.chunks is not None:
+            identity["chunks"] = self.chunks
+        if self.auto_repeats:
+            identity.update(target_rel_ci=self.target_rel_ci, max_repeats=self.max_repeats, max_time_s=self.max_time_s)
         text = json.dumps(identity, sort_keys=True, default=str)
         return hashlib.sha256(text.encode()).hexdigest()[:16]
 
@@ -153,8 +275,18 @@ def build_spec(cfg: Mapping[str, Any]) -> TrialSpec:
     workload_options = workload_cls.check_options(workload_cfg)
 
     workers = parse_count("workers", cfg.get("workers"), 1)
+    chunks = parse_chunks(cfg.get("chunks"))
     if not backend_cls.uses_workers:
-        workers = 1
+        workers, chunks = 1, None
+    repeats = parse_repeats(cfg.get("repeats"))
+    timeout_s = parse_seconds("timeout_s", cfg.get("timeout_s"))
+    max_time_s = parse_seconds("max_time_s", cfg.get("max_time_s", DEFAULT_MAX_TIME_S))
+    if repeats == AUTO and timeout_s is not None and max_time_s is not None and max_time_s >= timeout_s:
+        raise ConfigError(
+            "max_time_s",
+            cfg.get("max_time_s", DEFAULT_MAX_TIME_S),
+            f"with repeats=auto it must be below timeout_s={timeout_s:g}, or the trial is stopped whole",
+        )
     return TrialSpec(
         backend=backend_name,
         backend_options=backend_options,
@@ -162,10 +294,14 @@ def build_spec(cfg: Mapping[str, Any]) -> TrialSpec:
         workload_options=workload_options,
         workers=workers,
         n=parse_count("n", cfg.get("n"), 1),
-        repeats=parse_count("repeats", cfg.get("repeats"), 1),
+        repeats=repeats,
         warmup=parse_count("warmup", cfg.get("warmup"), 0),
-        timeout_s=parse_seconds("timeout_s", cfg.get("timeout_s")),
+        timeout_s=timeout_s,
         experiment=parse_name("experiment", cfg.get("experiment")),
+        chunks=chunks,
+        target_rel_ci=parse_fraction("target_rel_ci", cfg.get("target_rel_ci", DEFAULT_TARGET_REL_CI)),
+        max_repeats=parse_max_repeats(cfg.get("max_repeats", DEFAULT_MAX_REPEATS)),
+        max_time_s=max_time_s,
     )
 
 

@@ -5,7 +5,8 @@ the sweep exactly as Hydra's basic sweeper does (preset ``hydra.sweeper.params``
 command-line overrides), runs ``serial`` once per (workload, n) whatever ``workers`` says,
 composes every job's config and validates it. :class:`ParsweepSweeper` is Hydra's basic
 sweeper with that same serial rule (it lives in ``hydra_plugins.parsweep_sweeper``, where
-Hydra requires plugins to be), so what runs is what was validated.
+Hydra requires plugins to be), so what runs is what was validated. With ``resume=true``,
+:func:`jobs_to_launch` leaves out the trials that already have a FINISHED run.
 """
 
 from __future__ import annotations
@@ -31,9 +32,11 @@ def sweep_arguments(config: DictConfig) -> list[str]:
 
 
 def serial_once(jobs: list[list[str]], primary: DictConfig) -> list[list[str]]:
-    """Collapse the ``workers`` variants of serial jobs into one job with ``workers=1``.
+    """Collapse the ``workers`` and ``chunks`` variants of serial jobs into one job.
 
-    Order is kept: the serial job stands where its first variant stood.
+    Serial runs one chunk in one thread whatever those say, so it runs once per (workload, n)
+    with ``workers=1`` (and ``chunks`` left at its default). Order is kept: the serial job
+    stands where its first variant stood.
     """
     default_backend = primary.hydra.runtime.choices.get("backend")
     seen: set[tuple[str, ...]] = set()
@@ -41,12 +44,17 @@ def serial_once(jobs: list[list[str]], primary: DictConfig) -> list[list[str]]:
     for job in jobs:
         backend = next((o.split("=", 1)[1] for o in job if o.startswith("backend=")), default_backend)
         if backend == "serial":
-            job = [("workers=1" if o.startswith("workers=") else o) for o in job]
+            job = [("workers=1" if o.startswith("workers=") else o) for o in job if not o.startswith("chunks=")]
         key = tuple(job)
         if key not in seen:
             seen.add(key)
             planned.append(job)
     return planned
+
+
+# Jobs (override lists) plan_sweep has composed and validated in this process: the sweeper
+# need not compose them again before launching (see ParsweepSweeper.validate_batch_is_legal).
+VALIDATED_JOBS: set[tuple[str, ...]] = set()
 
 
 @dataclass
@@ -71,7 +79,40 @@ def plan_sweep(config: DictConfig) -> list[PlannedTrial]:
         except Exception as exc:
             raise ConfigError(" ".join(job), "", _first_line(exc)) from None
         planned.append(PlannedTrial(job, build_spec(job_config)))
+    VALIDATED_JOBS.update(tuple(trial.overrides) for trial in planned)
     return planned
+
+
+def resume_enabled(config: DictConfig) -> bool:
+    """``resume=true``: skip the trials that already have a FINISHED run (see :func:`skipped_by_resume`)."""
+    from runner.spec import parse_flag
+
+    return parse_flag("resume", config.get("resume", False))
+
+
+def skipped_by_resume(config: DictConfig, plan: list[PlannedTrial], tracker: Any) -> list[PlannedTrial]:
+    """The planned trials whose config hash already has a FINISHED run in their experiment."""
+    if not plan:
+        return []
+    done = tracker.finished_hashes(tracker.experiment_id(plan[0].spec.experiment))
+    return [trial for trial in plan if trial.spec.config_hash() in done]
+
+
+def jobs_to_launch(jobs: list[list[str]], config: DictConfig) -> list[list[str]]:
+    """What the sweeper launches: :func:`serial_once`, then with ``resume=true`` only the unfinished.
+
+    The tracking callback makes the same choice in ``on_multirun_start`` (and says so).
+    """
+    jobs = serial_once(jobs, config)
+    if not resume_enabled(config):
+        return jobs
+    from runner.tracking import Tracker, resolve_uri
+
+    loader = GlobalHydra.instance().config_loader()
+    plan = [PlannedTrial(job, build_spec(loader.load_sweep_config(config, list(job)))) for job in jobs]
+    tracker = Tracker(resolve_uri(config.tracking.get("uri"), config.hydra.runtime.cwd))
+    skip = {tuple(trial.overrides) for trial in skipped_by_resume(config, plan, tracker)}
+    return [job for job in jobs if tuple(job) not in skip]
 
 
 def _first_line(exc: BaseException) -> str:

@@ -15,7 +15,7 @@ from runner.spec import ConfigError
 
 __all__ = ["Backend", "ChunkResult", "WorkerError", "available", "get"]
 
-_HELPER_MODULES = {"base", "pools"}
+_HELPER_MODULES = {"base", "pools", "cluster"}
 
 
 def available() -> list[str]:
