@@ -12,7 +12,7 @@ Hydra requires plugins to be), so what runs is what was validated. With ``resume
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Optional
+from typing import Any, Optional, Sequence
 
 from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
 from hydra.core.config_store import ConfigStore
@@ -52,9 +52,19 @@ def serial_once(jobs: list[list[str]], primary: DictConfig) -> list[list[str]]:
     return planned
 
 
-# Jobs (override lists) plan_sweep has composed and validated in this process: the sweeper
-# need not compose them again before launching (see ParsweepSweeper.validate_batch_is_legal).
-VALIDATED_JOBS: set[tuple[str, ...]] = set()
+# What plan_sweep composed and validated in this process, by job (its override list). A Hydra
+# compose costs ~40 ms; with these the sweeper need not validate a job again
+# (ParsweepSweeper.validate_batch_is_legal), resume needs no compose for the specs, and the
+# local launcher runs the very config that was validated (ParsweepLauncher) instead of
+# composing it again. Configs are kept only for sweeps of a size whose configs fit in memory.
+VALIDATED_JOBS: dict[tuple[str, ...], TrialSpec] = {}
+COMPOSED_JOBS: dict[tuple[str, ...], DictConfig] = {}
+MAX_KEPT_CONFIGS = 2000
+
+
+def take_composed(job: Sequence[str]) -> DictConfig | None:
+    """The config plan_sweep composed for ``job``, handed out once (None if not kept)."""
+    return COMPOSED_JOBS.pop(tuple(job), None)
 
 
 @dataclass
@@ -73,13 +83,17 @@ def plan_sweep(config: DictConfig) -> list[PlannedTrial]:
         raise ConfigError("overrides", " ".join(sweep_arguments(config)), _first_line(exc)) from None
     jobs = serial_once(BasicSweeper.split_arguments(overrides, None)[0], config)
     planned = []
+    composed = {}
     for job in jobs:
         try:
             job_config = loader.load_sweep_config(config, list(job))
         except Exception as exc:
             raise ConfigError(" ".join(job), "", _first_line(exc)) from None
         planned.append(PlannedTrial(job, build_spec(job_config)))
-    VALIDATED_JOBS.update(tuple(trial.overrides) for trial in planned)
+        if len(jobs) <= MAX_KEPT_CONFIGS:
+            composed[tuple(job)] = job_config
+    VALIDATED_JOBS.update((tuple(trial.overrides), trial.spec) for trial in planned)
+    COMPOSED_JOBS.update(composed)
     return planned
 
 
@@ -109,7 +123,11 @@ def jobs_to_launch(jobs: list[list[str]], config: DictConfig) -> list[list[str]]
     from runner.tracking import Tracker, resolve_uri
 
     loader = GlobalHydra.instance().config_loader()
-    plan = [PlannedTrial(job, build_spec(loader.load_sweep_config(config, list(job)))) for job in jobs]
+    def spec_of(job: list[str]) -> TrialSpec:
+        known = VALIDATED_JOBS.get(tuple(job))
+        return known if known is not None else build_spec(loader.load_sweep_config(config, list(job)))
+
+    plan = [PlannedTrial(job, spec_of(job)) for job in jobs]
     tracker = Tracker(resolve_uri(config.tracking.get("uri"), config.hydra.runtime.cwd))
     skip = {tuple(trial.overrides) for trial in skipped_by_resume(config, plan, tracker)}
     return [job for job in jobs if tuple(job) not in skip]
@@ -118,6 +136,11 @@ def jobs_to_launch(jobs: list[list[str]], config: DictConfig) -> list[list[str]]
 def _first_line(exc: BaseException) -> str:
     text = str(exc).strip()
     return text.splitlines()[0] if text else type(exc).__name__
+
+
+@dataclass
+class ParsweepLauncherConf:
+    _target_: str = "hydra_plugins.parsweep_sweeper.ParsweepLauncher"
 
 
 @dataclass
@@ -136,7 +159,10 @@ def register_sweeper() -> None:
     from hydra.core.plugins import Plugins
 
     plugins = Plugins.instance()  # scan first: the scan re-executes BasicSweeper's module
-    from hydra_plugins.parsweep_sweeper import ParsweepSweeper
+    from hydra_plugins.parsweep_sweeper import ParsweepLauncher, ParsweepSweeper
 
     plugins.register(ParsweepSweeper)
-    ConfigStore.instance().store(group="hydra/sweeper", name="parsweep", node=ParsweepSweeperConf, provider="parsweep")
+    plugins.register(ParsweepLauncher)
+    store = ConfigStore.instance()
+    store.store(group="hydra/sweeper", name="parsweep", node=ParsweepSweeperConf, provider="parsweep")
+    store.store(group="hydra/launcher", name="parsweep", node=ParsweepLauncherConf, provider="parsweep")

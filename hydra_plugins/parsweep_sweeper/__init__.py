@@ -1,13 +1,45 @@
-"""parsweep's sweeper. Hydra only accepts sweeper classes defined under ``hydra_plugins``."""
+"""parsweep's sweeper and launcher. Hydra only accepts plugin classes defined under ``hydra_plugins``."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import List, Optional, Sequence
 
+from hydra._internal.core_plugins.basic_launcher import BasicLauncher
 from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
 from hydra.core.override_parser.types import Override
+from hydra.core.utils import JobReturn, run_job, setup_globals
+from omegaconf import open_dict
 
-from runner.sweep import VALIDATED_JOBS, jobs_to_launch
+from runner.sweep import VALIDATED_JOBS, jobs_to_launch, take_composed
+
+
+class ParsweepLauncher(BasicLauncher):
+    """Hydra's basic launcher (jobs one after another, in this process), running the config
+    the tracking callback composed and validated for each job instead of composing it again."""
+
+    def launch(self, job_overrides: Sequence[Sequence[str]], initial_job_idx: int) -> Sequence[JobReturn]:
+        setup_globals()
+        assert self.hydra_context is not None and self.config is not None and self.task_function is not None
+        Path(str(self.config.hydra.sweep.dir)).mkdir(parents=True, exist_ok=True)
+        runs: List[JobReturn] = []
+        for idx, overrides in enumerate(job_overrides, start=initial_job_idx):
+            sweep_config = take_composed(overrides)
+            if sweep_config is None:
+                sweep_config = self.hydra_context.config_loader.load_sweep_config(self.config, list(overrides))
+            with open_dict(sweep_config):
+                sweep_config.hydra.job.id = idx
+                sweep_config.hydra.job.num = idx
+            runs.append(
+                run_job(
+                    hydra_context=self.hydra_context,
+                    task_function=self.task_function,
+                    config=sweep_config,
+                    job_dir_key="hydra.sweep.dir",
+                    job_subdir_key="hydra.sweep.subdir",
+                )
+            )
+        return runs
 
 
 class ParsweepSweeper(BasicSweeper):
