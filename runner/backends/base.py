@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import multiprocessing
 import os
 import threading
 import time
@@ -124,12 +125,19 @@ class Backend:
         self.close()
 
 
-def check_start_method(cls: type[Backend], options: Mapping[str, Any]) -> dict[str, Any]:
-    """Options of the process-based backends: just ``start_method``."""
-    for key in options:
-        if key != "start_method":
-            raise ConfigError(f"backend.{key}", options[key], f"unknown key; {cls.name} takes: start_method")
-    method = options.get("start_method", "fork")
-    if method not in START_METHODS:
-        raise ConfigError("backend.start_method", method, f"must be one of: {', '.join(START_METHODS)}")
-    return {"start_method": method}
+class ProcessBackend(Backend):
+    """A backend that starts local processes: its one option is ``start_method``."""
+
+    def __init__(self, workers: int, options: Mapping[str, Any]) -> None:
+        super().__init__(workers, options)
+        self.context = multiprocessing.get_context(self.options["start_method"])
+
+    @classmethod
+    def check_options(cls, options: Mapping[str, Any]) -> dict[str, Any]:
+        for key in options:
+            if key != "start_method":
+                raise ConfigError(f"backend.{key}", options[key], f"unknown key; {cls.name} takes: start_method")
+        method = options.get("start_method", "fork")
+        if method not in START_METHODS:
+            raise ConfigError("backend.start_method", method, f"must be one of: {', '.join(START_METHODS)}")
+        return {"start_method": method}

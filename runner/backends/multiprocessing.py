@@ -9,17 +9,15 @@ worker's interpreter start-up counts too: it is CPU the parallel version really 
 
 from __future__ import annotations
 
-import multiprocessing
 import queue
 import time
-from typing import Any, Mapping, Sequence
+from typing import Any, Sequence
 
 from runner.backends.base import (
-    Backend,
     ChunkFunction,
     ChunkResult,
     WorkerError,
-    check_start_method,
+    ProcessBackend,
     deal_round_robin,
     describe_exception,
 )
@@ -55,17 +53,9 @@ def describe_exit(pid: int | None, exitcode: int) -> str:
     return f"worker process {pid} {how} before returning its result"
 
 
-class MultiprocessingBackend(Backend):
+class MultiprocessingBackend(ProcessBackend):
     name = "multiprocessing"
     workers_per_repetition = True
-
-    def __init__(self, workers: int, options: Mapping[str, Any]) -> None:
-        super().__init__(workers, options)
-        self.context = multiprocessing.get_context(self.options["start_method"])
-
-    @classmethod
-    def check_options(cls, options: Mapping[str, Any]) -> dict[str, Any]:
-        return check_start_method(cls, options)
 
     def run(self, fn: ChunkFunction, chunks: Sequence[tuple[int, int]]) -> list[ChunkResult]:
         # A fresh Queue per repetition: a worker killed while writing could leave a shared

@@ -2,24 +2,15 @@
 
 from __future__ import annotations
 
-import multiprocessing
 from concurrent.futures import Executor, ProcessPoolExecutor
-from typing import Any, Mapping
+from typing import Any
 
-from runner.backends.base import check_start_method
+from runner.backends.base import ProcessBackend
 from runner.backends.pools import PoolBackend, set_barrier
 
 
-class ProcessPoolBackend(PoolBackend):
+class ProcessPoolBackend(ProcessBackend, PoolBackend):
     name = "process_pool"
-
-    def __init__(self, workers: int, options: Mapping[str, Any]) -> None:
-        super().__init__(workers, options)
-        self.context = multiprocessing.get_context(self.options["start_method"])
-
-    @classmethod
-    def check_options(cls, options: Mapping[str, Any]) -> dict[str, Any]:
-        return check_start_method(cls, options)
 
     def make_barrier(self) -> Any:
         # Handed to each worker at creation (initargs), the only way a process barrier travels.
