@@ -84,10 +84,16 @@ def show_callback_errors_as_warnings() -> None:
 def main() -> None:
     """Console entry: check the command line first, so that mistakes get one clear line."""
     os.environ.setdefault("MLFLOW_LOGGING_LEVEL", "WARNING")  # no INFO chatter about DB tables
+    os.environ.setdefault("MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT", "true")  # no "View run" line per run
     # Hydra's own parser tells overrides from its flags' values (`--cfg job`, `-cn NAME`).
     from hydra._internal.utils import get_args_parser
 
     args, _ = get_args_parser().parse_known_args(sys.argv[1:])
+    modes = [flag for flag, on in (("-m", args.multirun), ("--cfg", args.cfg), ("--info", args.info),
+                                   ("--shell-completion", args.shell_completion)) if on]
+    if len(modes) > 1:
+        terminal.error(f"{' and '.join(modes)}: choose one of these modes (to see a sweep's config: parsweep --cfg job KEY=VALUE)")
+        raise SystemExit(2)
     if args.shell_completion or args.help or args.hydra_help or args.info:
         hydra_main()  # completion, help and info modes: their words are not overrides
         return

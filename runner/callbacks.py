@@ -103,6 +103,13 @@ def remote_launcher(config: DictConfig) -> str | None:
     return None
 
 
+def browse_hint(uri: str, experiment_id: str | None) -> str:
+    """How to look at the runs: the server's page, or the command that serves a local store."""
+    if uri.startswith(("http://", "https://")):
+        return f"Browse the runs: {uri.rstrip('/')}/#/experiments/{experiment_id}/runs"
+    return f"Browse the runs: make ui   (or: mlflow ui --backend-store-uri {uri} --host 127.0.0.1)"
+
+
 class TrackingCallback(Callback):
     def __init__(self, reproduces: str | None = None) -> None:
         self.reproduces = str(reproduces) if reproduces else None
@@ -159,7 +166,7 @@ class TrackingCallback(Callback):
         """A live display when jobs run in this process on a terminal; plain lines otherwise."""
         with user_errors():
             self.quiet = parse_flag("quiet", config.get("quiet", False))
-        local = str(config.hydra.launcher.get("_target_", "")).endswith(".BasicLauncher")
+        local = str(config.hydra.launcher.get("_target_", "")).endswith((".BasicLauncher", ".ParsweepLauncher"))
         progress.activate(progress.SweepProgress(self.total or 1, progress.choose_mode(self.quiet, local)))
 
     def _display(self) -> progress.SweepProgress:
@@ -237,6 +244,8 @@ class TrackingCallback(Callback):
             "parsweep.backend": spec.backend,
             **facts_as_tags(self._facts),
         }
+        if spec.workload == "custom":
+            tags["parsweep.workload_function"] = str(spec.workload_options.get("function"))
         if self.parent_run_id:
             tags[SWEEP_TAG] = self.parent_run_id
         if self.reproduces:
@@ -429,7 +438,7 @@ class TrackingCallback(Callback):
             terminal.warn(f"could not build the speedup table: {terminal.describe(exc)}")
         if not self.quiet:
             print()
-            print(f"Browse the runs: make ui   (or: mlflow ui --backend-store-uri {self.uri} --host 127.0.0.1)")
+            print(browse_hint(str(self.uri), self.experiment_id))
             print(f"This sweep's run id: {self.parent_run_id}", flush=True)
         if failed or missing > 0:
             print(f"\n{len(failed)} of {self.total} trials failed:", file=sys.stderr)

@@ -42,7 +42,9 @@ def format_seconds(seconds: float | None) -> str:
 def trial_name(spec: TrialSpec) -> str:
     """How a trial is named in run lists: ``multiprocessing · 2 workers · n=1e8``."""
     parts = [spec.backend]
-    if spec.workload != "sum_range":
+    if spec.workload == "custom":  # name the user's function: custom runs must be told apart
+        parts.append(str(spec.workload_options.get("function")))
+    elif spec.workload != "sum_range":
         parts.append(spec.workload)
     if spec.backend != "serial":
         parts.append(f"{spec.workers} worker{'s' if spec.workers != 1 else ''}")
