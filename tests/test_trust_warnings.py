@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import TINY, all_runs, run_parsweep, runs_with_role, sqlite_uri
+from conftest import all_runs, run_parsweep, runs_with_role, sqlite_uri
 from runner import noise
 from runner.hostinfo import collect_cpufreq
 from runner.isolation import run_isolated

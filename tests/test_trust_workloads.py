@@ -4,7 +4,6 @@ chunks than workers even out count_primes' unbalanced load."""
 
 from __future__ import annotations
 
-import os
 import textwrap
 from pathlib import Path
 
