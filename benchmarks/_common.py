@@ -1,0 +1,167 @@
+"""Helpers shared by the benchmark scripts: the machine, the `parsweep` command, the store.
+
+Nothing here imports parsweep's own code: the benchmarks drive parsweep the way a user
+does, through its console script, and read what it logged through MLflow's public client.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import os
+import platform
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any, Iterator, Sequence
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith(("model name", "Model", "cpu model")):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"
+
+
+def usable_cores() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        return os.cpu_count() or 1
+
+
+def load_average() -> str:
+    try:
+        return " ".join(f"{x:.2f}" for x in os.getloadavg())
+    except (AttributeError, OSError):
+        return "n/a"
+
+
+def machine_lines() -> list[str]:
+    """The machine and the moment, as labelled lines for the top of a report."""
+    now = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    return [
+        f"date         {now}",
+        f"machine      {cpu_model()}, {os.cpu_count()} logical cores ({usable_cores()} usable)",
+        f"python       {platform.python_implementation()} {platform.python_version()} ({sys.executable})",
+        f"os           {platform.system()} {platform.release()}",
+        f"load average {load_average()}  (1, 5, 15 min)",
+    ]
+
+
+def parsweep_command() -> list[str]:
+    """The real console script of the interpreter running this benchmark."""
+    beside = Path(sys.executable).parent / "parsweep"  # not resolved: a venv's python is a symlink
+    if beside.exists():
+        return [str(beside)]
+    found = shutil.which("parsweep")
+    if found:
+        return [found]
+    raise SystemExit("parsweep: command not found; install the project (make run) or activate its venv")
+
+
+@contextlib.contextmanager
+def scratch_dir(prefix: str) -> Iterator[Path]:
+    """A temporary directory that is removed whatever happens."""
+    path = Path(tempfile.mkdtemp(prefix=prefix))
+    try:
+        yield path
+    finally:
+        shutil.rmtree(path, ignore_errors=True)
+
+
+def clean_env(workdir: Path | None = None) -> dict[str, str]:
+    """The environment for parsweep: no stray MLflow run or store from the caller's shell.
+
+    With ``workdir``, parsweep's host-wide trial lock is a private file in it: the benchmark
+    still pays for taking the lock, but never waits for other people's sweeps on the host
+    (their load is noise like any other; waiting for their trials would count as overhead).
+    """
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MLFLOW_")}
+    env["PYTHONUNBUFFERED"] = "1"
+    if workdir is not None:
+        env["PARSWEEP_LOCK_FILE"] = str(workdir / "host.lock")
+    return env
+
+
+def run_parsweep(arguments: Sequence[str], workdir: Path, quiet: bool = True) -> float:
+    """Run ``parsweep ARGUMENTS`` from ``workdir``; return its wall time in seconds.
+
+    Hydra's output dirs and the tracking store are the caller's business (pass them as
+    overrides pointing into ``workdir``). A non-zero exit stops the benchmark.
+    """
+    command = [*parsweep_command(), *arguments]
+    t0 = time.perf_counter()
+    done = subprocess.run(command, cwd=workdir, env=clean_env(workdir), capture_output=True, text=True)
+    elapsed = time.perf_counter() - t0
+    if done.returncode != 0:
+        sys.stderr.write(done.stdout + done.stderr)
+        raise SystemExit(f"benchmark: `{' '.join(command)}` exited with {done.returncode}")
+    if not quiet:
+        sys.stdout.write(done.stdout)
+    return elapsed
+
+
+def store_overrides(workdir: Path, label: str, store: str | None = None) -> list[str]:
+    """Overrides that keep a launch's store (``store``.db, else ``label``.db) and Hydra
+    output inside ``workdir``."""
+    return [
+        f"tracking.uri=sqlite:///{workdir / ((store or label) + '.db')}",
+        f"hydra.run.dir={workdir / 'outputs' / label}",
+        f"hydra.sweep.dir={workdir / 'multirun' / label}",
+    ]
+
+
+def trial_runs(uri: str, experiment: str = "parsweep") -> list[Any]:
+    """Every trial run of ``experiment`` in the store at ``uri``, oldest first."""
+    os.environ.setdefault("MLFLOW_LOGGING_LEVEL", "WARNING")
+    from mlflow.tracking import MlflowClient
+
+    client = MlflowClient(tracking_uri=uri)
+    found = client.get_experiment_by_name(experiment)
+    if found is None:
+        return []
+    return list(
+        client.search_runs(
+            [found.experiment_id],
+            filter_string="tags.`parsweep.role` = 'trial'",
+            max_results=10_000,
+            order_by=["attributes.start_time ASC"],
+        )
+    )
+
+
+def median(values: Sequence[float]) -> float:
+    return statistics.median(values) if values else float("nan")
+
+
+def spread(values: Sequence[float]) -> float:
+    """Standard deviation relative to the median (0 with one value)."""
+    if len(values) < 2:
+        return 0.0
+    return statistics.stdev(values) / statistics.median(values)
+
+
+def table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
+    """A plain fixed-width table: left-aligned first column, right-aligned others."""
+    widths = [max(len(str(h)), *(len(str(r[i])) for r in rows)) for i, h in enumerate(headers)]
+
+    def line(cells: Sequence[str]) -> str:
+        parts = [str(c).ljust(widths[0]) if i == 0 else str(c).rjust(widths[i]) for i, c in enumerate(cells)]
+        return "  ".join(parts).rstrip()
+
+    rule = "  ".join("-" * w for w in widths)
+    return "\n".join([line(headers), rule, *(line(r) for r in rows)])
+
+
+def verdict(ok: bool) -> str:
+    return "MET" if ok else "MISSED"
