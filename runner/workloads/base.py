@@ -44,3 +44,10 @@ class Workload:
         if total != want:
             return f"wrong answer: got {total!r}, expected {want!r}"
         return None
+
+
+class RangeSum(Workload):
+    """Workloads whose answer is the sum of ``range(0, n)``: n(n-1)/2, however it is computed."""
+
+    def expected(self, n: int) -> int:
+        return n * (n - 1) // 2

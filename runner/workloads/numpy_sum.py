@@ -22,7 +22,7 @@ from typing import Any, Mapping
 import numpy as np  # imported with the workload, before workers fork: a worker never pays for it
 
 from runner.spec import ConfigError, parse_count
-from runner.workloads.base import Workload
+from runner.workloads.base import RangeSum
 
 DEFAULT_BLOCK = 1 << 17
 INT64_MAX = 2**63 - 1
@@ -49,7 +49,7 @@ def numpy_sum_chunk(start: int, end: int, block: int = DEFAULT_BLOCK) -> int:
     return total
 
 
-class NumpySum(Workload):
+class NumpySum(RangeSum):
     name = "numpy_sum"
 
     @classmethod
@@ -62,9 +62,6 @@ class NumpySum(Workload):
     @property
     def chunk_function(self):
         return functools.partial(numpy_sum_chunk, block=self.options.get("block", DEFAULT_BLOCK))
-
-    def expected(self, n: int) -> int:
-        return n * (n - 1) // 2
 
 
 WORKLOAD = NumpySum

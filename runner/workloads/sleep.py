@@ -15,7 +15,7 @@ import time
 from typing import Any, Mapping
 
 from runner.spec import ConfigError
-from runner.workloads.base import Workload
+from runner.workloads.base import RangeSum
 
 DEFAULT_SLEEP_PER_ITEM_S = 1e-6
 
@@ -26,7 +26,7 @@ def sleep_chunk(start: int, end: int, sleep_per_item_s: float = DEFAULT_SLEEP_PE
     return (start + end - 1) * items // 2
 
 
-class Sleep(Workload):
+class Sleep(RangeSum):
     name = "sleep"
 
     @classmethod
@@ -49,9 +49,6 @@ class Sleep(Workload):
     @property
     def chunk_function(self):
         return functools.partial(sleep_chunk, sleep_per_item_s=self.options.get("sleep_per_item_s", DEFAULT_SLEEP_PER_ITEM_S))
-
-    def expected(self, n: int) -> int:
-        return n * (n - 1) // 2
 
 
 WORKLOAD = Sleep

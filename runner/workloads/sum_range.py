@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from runner.workloads.base import Workload
+from runner.workloads.base import RangeSum
 
 
 def sum_range_chunk(start: int, end: int) -> int:
@@ -14,15 +14,12 @@ def sum_range_chunk(start: int, end: int) -> int:
     return total
 
 
-class SumRange(Workload):
+class SumRange(RangeSum):
     name = "sum_range"
 
     @property
     def chunk_function(self):
         return sum_range_chunk
-
-    def expected(self, n: int) -> int:
-        return n * (n - 1) // 2
 
 
 WORKLOAD = SumRange
