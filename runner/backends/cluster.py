@@ -25,17 +25,32 @@ INSTALL_HINT = "pip install 'parsweep[cluster]'"
 RawChunk = tuple[Any, float, float, float, float, str, str]
 
 
-def check_cluster_options(cls: type[Backend], options: Mapping[str, Any], package: str) -> dict[str, Any]:
-    """``address`` (null: a local cluster made for the trial) and nothing else; the package installed."""
-    for key in options:
-        if key not in OPTION_KEYS:
-            raise ConfigError(f"backend.{key}", options[key], f"unknown key; {cls.name} takes: {', '.join(OPTION_KEYS)}")
-    address = options.get("address")
-    if address is not None and (not isinstance(address, str) or not address.strip()):
-        raise ConfigError("backend.address", address, "must be a cluster address, or null for a local cluster")
-    if importlib.util.find_spec(package) is None:
-        raise ConfigError("backend", cls.name, f"needs the '{package}' package: {INSTALL_HINT}")
-    return {"address": address.strip() if address else None}
+class ClusterBackend(Backend):
+    """A backend whose workers belong to a cluster (Ray, Dask): ``address`` is its one option,
+    ``package`` must be installed, and the cluster's facts become the trial's tags."""
+
+    package: str = ""
+    workers_in_process_tree = False  # their CPU is not the trial tree's (runner.noise)
+
+    def __init__(self, workers: int, options: Mapping[str, Any]) -> None:
+        super().__init__(workers, options)
+        self._tags: dict[str, str] = {}
+
+    @classmethod
+    def check_options(cls, options: Mapping[str, Any]) -> dict[str, Any]:
+        """``address`` (null: a local cluster made for the trial) and nothing else; the package installed."""
+        for key in options:
+            if key not in OPTION_KEYS:
+                raise ConfigError(f"backend.{key}", options[key], f"unknown key; {cls.name} takes: {', '.join(OPTION_KEYS)}")
+        address = options.get("address")
+        if address is not None and (not isinstance(address, str) or not address.strip()):
+            raise ConfigError("backend.address", address, "must be a cluster address, or null for a local cluster")
+        if importlib.util.find_spec(cls.package) is None:
+            raise ConfigError("backend", cls.name, f"needs the '{cls.package}' package: {INSTALL_HINT}")
+        return {"address": address.strip() if address else None}
+
+    def tags(self) -> dict[str, str]:
+        return dict(self._tags)
 
 
 def remote_chunk(fn: ChunkFunction, start: int, end: int) -> RawChunk:

@@ -15,25 +15,20 @@ import logging
 import socket
 from typing import Any, Mapping, Sequence
 
-from runner.backends.base import Backend, ChunkFunction, ChunkResult, WorkerError, describe_exception
-from runner.backends.cluster import check_cluster_options, cluster_tags, remote_chunk, to_chunk_result
+from runner.backends.base import ChunkFunction, ChunkResult, WorkerError, describe_exception
+from runner.backends.cluster import ClusterBackend, cluster_tags, remote_chunk, to_chunk_result
 
 READY_TIMEOUT_S = 120.0
 
 
-class DaskBackend(Backend):
+class DaskBackend(ClusterBackend):
     name = "dask"
-    workers_in_process_tree = False  # their CPU is not the trial tree's (runner.noise)
+    package = "distributed"
 
     def __init__(self, workers: int, options: Mapping[str, Any]) -> None:
         super().__init__(workers, options)
         self.client: Any = None
         self.cluster: Any = None
-        self._tags: dict[str, str] = {}
-
-    @classmethod
-    def check_options(cls, options: Mapping[str, Any]) -> dict[str, Any]:
-        return check_cluster_options(cls, options, "distributed")
 
     def start(self) -> None:
         from distributed import Client, LocalCluster
@@ -67,9 +62,6 @@ class DaskBackend(Backend):
             cpus=float(sum(info.get("nthreads", 0) for info in workers.values())),
         )
         self._tags["cluster.workers"] = str(len(workers))
-
-    def tags(self) -> dict[str, str]:
-        return dict(self._tags)
 
     def run(self, fn: ChunkFunction, chunks: Sequence[tuple[int, int]]) -> list[ChunkResult]:
         assert self.client is not None, "start() first"

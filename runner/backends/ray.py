@@ -17,8 +17,8 @@ import socket
 import time
 from typing import Any, Mapping, Sequence
 
-from runner.backends.base import Backend, ChunkFunction, ChunkResult, WorkerError, describe_exception
-from runner.backends.cluster import check_cluster_options, cluster_tags, remote_chunk, to_chunk_result
+from runner.backends.base import ChunkFunction, ChunkResult, WorkerError, describe_exception
+from runner.backends.cluster import ClusterBackend, cluster_tags, remote_chunk, to_chunk_result
 
 READY_TIMEOUT_S = 120.0
 LOCAL_OBJECT_STORE_BYTES = 128 * 1024 * 1024  # partial sums are tiny; a small store starts faster
@@ -30,18 +30,13 @@ def _ready(hold_s: float) -> int:
     return os.getpid()
 
 
-class RayBackend(Backend):
+class RayBackend(ClusterBackend):
     name = "ray"
-    workers_in_process_tree = False  # their CPU is not the trial tree's (runner.noise)
+    package = "ray"
 
     def __init__(self, workers: int, options: Mapping[str, Any]) -> None:
         super().__init__(workers, options)
         self._task: Any = None
-        self._tags: dict[str, str] = {}
-
-    @classmethod
-    def check_options(cls, options: Mapping[str, Any]) -> dict[str, Any]:
-        return check_cluster_options(cls, options, "ray")
 
     def start(self) -> None:
         os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")  # no phoning home from a benchmark
@@ -78,9 +73,6 @@ class RayBackend(Backend):
             hosts=[node.get("NodeManagerHostname") or node.get("NodeManagerAddress", "?") for node in nodes],
             cpus=float(ray.cluster_resources().get("CPU", 0)),
         )
-
-    def tags(self) -> dict[str, str]:
-        return dict(self._tags)
 
     def run(self, fn: ChunkFunction, chunks: Sequence[tuple[int, int]]) -> list[ChunkResult]:
         assert self._task is not None, "start() first"
