@@ -11,14 +11,17 @@ Hydra requires plugins to be), so what runs is what was validated. With ``resume
 
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass
 from typing import Any, Optional, Sequence
 
+from hydra._internal.config_loader_impl import ConfigLoaderImpl, get_overrides_dirname
 from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
 from hydra.core.config_store import ConfigStore
 from hydra.core.global_hydra import GlobalHydra
 from hydra.core.override_parser.overrides_parser import OverridesParser
-from omegaconf import DictConfig
+from hydra.core.override_parser.types import Override
+from omegaconf import DictConfig, OmegaConf
 
 from runner.spec import ConfigError, TrialSpec, build_spec
 
@@ -52,19 +55,89 @@ def serial_once(jobs: list[list[str]], primary: DictConfig) -> list[list[str]]:
     return planned
 
 
-# What plan_sweep composed and validated in this process, by job (its override list). A Hydra
-# compose costs ~40 ms; with these the sweeper need not validate a job again
-# (ParsweepSweeper.validate_batch_is_legal), resume needs no compose for the specs, and the
-# local launcher runs the very config that was validated (ParsweepLauncher) instead of
-# composing it again. Configs are kept only for sweeps of a size whose configs fit in memory.
+class JobComposer:
+    """Each job's config exactly as Hydra's ``load_sweep_config`` composes it, at a fraction of the cost.
+
+    Hydra composes every job from scratch, ~50 ms each: the defaults list, loading and merging
+    every config file, the schema. Yet only a job's config-group overrides (``backend=ray``,
+    ``hydra/launcher=...``) change what is loaded and merged; its value overrides
+    (``workers=2``, ``n=1e8``) Hydra applies afterwards to the composed tree. So this composes
+    once per distinct set of group overrides, with Hydra, and builds each job from a copy of that
+    template the way Hydra finishes a composition: the value overrides applied by Hydra's own
+    ``_apply_overrides_to_config``, then ``hydra.overrides`` and ``hydra.job.override_dirname``
+    set as ``_load_configuration_impl`` sets them (~2 ms a job). ``tests/test_core_compose.py``
+    holds the result equal to Hydra's full compose, job by job.
+    """
+
+    def __init__(self, master: DictConfig) -> None:
+        self.master = master
+        self.loader = GlobalHydra.instance().config_loader()
+        self._parser = OverridesParser.create(config_loader=self.loader)
+        self._parsed: dict[str, Override] = {}
+        self._is_group: dict[str, bool] = {}
+        self._templates: dict[tuple[str, ...], DictConfig] = {}
+        self._master_hydra_overrides = list(master.hydra.overrides.hydra)
+
+    def compose(self, job: Sequence[str]) -> DictConfig:
+        """The job's config; raises what Hydra raises for a bad override."""
+        overrides = [self._parse(line) for line in job]
+        structural = tuple(o.input_line for o in overrides if self._shapes_composition(o))
+        template = self._templates.get(structural)
+        if template is None:
+            template = self._templates[structural] = self.loader.load_sweep_config(self.master, list(structural))
+        config = copy.deepcopy(template)
+        ConfigLoaderImpl._apply_overrides_to_config([o for o in overrides if not self._shapes_composition(o)], config)
+        task = [o for o in overrides if not o.is_hydra_override()]
+        config.hydra.overrides.hydra = self._master_hydra_overrides + [o.input_line for o in overrides if o.is_hydra_override()]
+        config.hydra.overrides.task = [o.input_line for o in task]
+        dirname = config.hydra.job.config.override_dirname
+        config.hydra.job.override_dirname = get_overrides_dirname(
+            overrides=task, kv_sep=dirname.kv_sep, item_sep=dirname.item_sep, exclude_keys=dirname.exclude_keys
+        )
+        OmegaConf.copy_cache(from_config=self.master, to_config=config)
+        return config
+
+    def _parse(self, line: str) -> Override:
+        parsed = self._parsed.get(line)
+        if parsed is None:
+            (parsed,) = self._parser.parse_overrides([line])
+            self._parsed[line] = parsed
+        return parsed
+
+    def _shapes_composition(self, override: Override) -> bool:
+        """Whether the override changes what Hydra loads (the same test as Hydra's defaults list)."""
+        key = override.key_or_group
+        if key == "hydra.searchpath" or override.package is not None:
+            return True
+        if isinstance(override.value(), dict):
+            return False
+        if key not in self._is_group:
+            self._is_group[key] = self.loader.repository.group_exists(key)
+        return self._is_group[key]
+
+
+# What plan_sweep composed and validated in this process, by job (its override list): with
+# these the sweeper need not validate a job again (ParsweepSweeper.validate_batch_is_legal),
+# resume needs no compose for the specs, and the local launcher runs the very config that was
+# validated (ParsweepLauncher). Configs are kept only for sweeps of a size whose configs fit in
+# memory; beyond that the launcher composes them again, cheaply, with the same JobComposer.
 VALIDATED_JOBS: dict[tuple[str, ...], TrialSpec] = {}
 COMPOSED_JOBS: dict[tuple[str, ...], DictConfig] = {}
 MAX_KEPT_CONFIGS = 2000
+_COMPOSERS: list[JobComposer] = []
 
 
-def take_composed(job: Sequence[str]) -> DictConfig | None:
-    """The config plan_sweep composed for ``job``, handed out once (None if not kept)."""
-    return COMPOSED_JOBS.pop(tuple(job), None)
+def composer_for(master: DictConfig) -> JobComposer:
+    """The JobComposer of this sweep's primary config (one per sweep, kept for the launcher)."""
+    if not _COMPOSERS or _COMPOSERS[-1].master is not master:
+        _COMPOSERS[:] = [JobComposer(master)]
+    return _COMPOSERS[-1]
+
+
+def job_config(job: Sequence[str], master: DictConfig) -> DictConfig:
+    """The config plan_sweep composed for ``job`` (handed out once), else a fresh composition."""
+    kept = COMPOSED_JOBS.pop(tuple(job), None)
+    return kept if kept is not None else composer_for(master).compose(job)
 
 
 @dataclass
@@ -82,11 +155,12 @@ def plan_sweep(config: DictConfig) -> list[PlannedTrial]:
     except Exception as exc:
         raise ConfigError("overrides", " ".join(sweep_arguments(config)), _first_line(exc)) from None
     jobs = serial_once(BasicSweeper.split_arguments(overrides, None)[0], config)
+    composer = composer_for(config)
     planned = []
     composed = {}
     for job in jobs:
         try:
-            job_config = loader.load_sweep_config(config, list(job))
+            job_config = composer.compose(job)
         except Exception as exc:
             raise ConfigError(" ".join(job), "", _first_line(exc)) from None
         planned.append(PlannedTrial(job, build_spec(job_config)))
@@ -122,10 +196,9 @@ def jobs_to_launch(jobs: list[list[str]], config: DictConfig) -> list[list[str]]
         return jobs
     from runner.tracking import Tracker, resolve_uri
 
-    loader = GlobalHydra.instance().config_loader()
     def spec_of(job: list[str]) -> TrialSpec:
         known = VALIDATED_JOBS.get(tuple(job))
-        return known if known is not None else build_spec(loader.load_sweep_config(config, list(job)))
+        return known if known is not None else build_spec(composer_for(config).compose(job))
 
     plan = [PlannedTrial(job, spec_of(job)) for job in jobs]
     tracker = Tracker(resolve_uri(config.tracking.get("uri"), config.hydra.runtime.cwd))
