@@ -108,8 +108,7 @@ def log_trial_record(tracker: Any, record: dict[str, Any], parent_run_id: str | 
     if created:
         run_id = record["run_id"]
         tracker.log_trial(run_id, params=record["params"], metrics=record["metrics"], series=record["series"], tags=record["tags"])
-        for artifact_file, text in (record.get("files") or {}).items():
-            tracker.log_text(run_id, text, artifact_file)
+        tracker.log_texts(run_id, record.get("files") or {})
         tracker.finish(run_id, record["status"], record.get("end_time_ms"))
         return run_id
     experiment_id = tracker.experiment_id(record["experiment"])
@@ -130,8 +129,7 @@ def log_trial_record(tracker: Any, record: dict[str, Any], parent_run_id: str | 
         metrics = {k: v for k, v in metrics.items() if k not in existing.data.metrics}
         series = {k: v for k, v in series.items() if not tracker.metric_history(run_id, k)}
     tracker.log_trial(run_id, params=params, metrics=metrics, series=series, tags=tags)
-    for artifact_file, text in (record.get("files") or {}).items():
-        tracker.log_text(run_id, text, artifact_file)
+    tracker.log_texts(run_id, record.get("files") or {})
     tracker.finish(run_id, record["status"], record.get("end_time_ms"))
     return run_id
 
