@@ -62,7 +62,18 @@ def system_busy_s(cpus: Sequence[int] | None = None) -> float:
 
 def tree_cpu_s(pid: int | None = None) -> float:
     """CPU seconds of a process, its live descendants, and every child any of them has reaped."""
-    import psutil
+    pid = os.getpid() if pid is None else pid
+    procs = _proc_tree(pid)
+    if procs is not None:
+        total = 0.0
+        for member in procs:
+            try:
+                total += _proc_cpu_s(member)
+            except (OSError, ValueError, IndexError):  # gone since it was listed
+                if member == pid:
+                    raise
+        return total
+    import psutil  # no /proc/<pid>/task/<tid>/children: psutil scans every process instead
 
     root = psutil.Process(pid)
     total = 0.0
@@ -73,6 +84,47 @@ def tree_cpu_s(pid: int | None = None) -> float:
             continue
         total += t.user + t.system + getattr(t, "children_user", 0.0) + getattr(t, "children_system", 0.0)
     return total
+
+
+_CLOCK_TICKS = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+
+
+def _proc_tree(pid: int) -> list[int] | None:
+    """``pid`` and its live descendants, from each thread's ``/proc/<pid>/task/<tid>/children``
+    (Linux 3.5+): a few small reads where psutil reads every process's ``stat`` on the machine
+    (~1 ms a call with 70 processes, four calls a trial). None where the files do not exist."""
+    found, pending = [pid], [pid]
+    while pending:
+        parent = pending.pop()
+        try:
+            threads = os.listdir(f"/proc/{parent}/task")
+        except OSError:
+            if parent == pid:
+                return None
+            continue
+        for tid in threads:
+            try:
+                with open(f"/proc/{parent}/task/{tid}/children", "rb") as f:
+                    children = [int(c) for c in f.read().split()]
+            except FileNotFoundError:
+                if parent == pid and not os.path.exists(f"/proc/{parent}/task/{tid}"):
+                    continue  # the thread ended since it was listed
+                if parent == pid:
+                    return None  # a kernel without CONFIG_PROC_CHILDREN
+                continue
+            except OSError:
+                continue
+            found += children
+            pending += children
+    return found
+
+
+def _proc_cpu_s(pid: int) -> float:
+    """utime + stime + cutime + cstime of ``/proc/<pid>/stat``, in seconds (what psutil's cpu_times sums)."""
+    with open(f"/proc/{pid}/stat", "rb") as f:
+        fields = f.read().rsplit(b")", 1)[1].split()
+    # after "pid (comm)": state is field 3, utime..cstime are fields 14-17 (proc(5))
+    return sum(int(v) for v in fields[11:15]) / _CLOCK_TICKS
 
 
 @dataclass
