@@ -109,6 +109,55 @@ def test_run_isolated_timeout_leaves_no_process_behind() -> None:
     assert not left, describe_processes(left)
 
 
+def test_next_trial_process_is_started_ahead_and_let_go() -> None:
+    """In a sweep each trial's successor process starts as it ends; it runs the next trial, and
+    nothing is left once the launcher says no trial follows."""
+    from runner import isolation
+
+    spec = make_spec("thread_pool", None, n=10_007, workers=2, warmup=0, repeats=1)
+    try:
+        isolation.expect_another_trial(True)
+        assert run_isolated(spec).correct
+        waiting = isolation._next
+        assert waiting is not None and waiting.process.is_alive()
+        isolation.expect_another_trial(False)  # the last trial
+        assert check_result(run_isolated(spec), spec) is None
+        assert waiting.process.exitcode is not None, "the waiting process ran the second trial and ended"
+        assert isolation._next is None
+        isolation.expect_another_trial(True)
+        run_isolated(spec)
+        unused = isolation._next
+    finally:
+        isolation.expect_another_trial(False)
+    assert unused is not None and unused.process.exitcode == 0, "an unused process ends on its own when let go"
+    left = wait_for_no_processes(os.environ[MARKER], exclude_pgid=os.getpgid(0), within_s=5)
+    assert not left, describe_processes(left)
+
+
+def test_a_waiting_trial_process_ends_with_its_launcher(tmp_path) -> None:
+    """A launcher killed outright (no cleanup at all) leaves no waiting trial process behind."""
+    import subprocess
+    import sys
+
+    script = (
+        "import os, sys\n"
+        f"sys.path.insert(0, {str(TESTS_DIR)!r})\n"
+        "from test_core_backends import make_spec\n"
+        "from runner import isolation\n"
+        "isolation.expect_another_trial(True)\n"
+        "assert isolation.run_isolated(make_spec('serial', None, n=1000, workers=1, warmup=0, repeats=1)).correct\n"
+        "print(isolation._next.process.pid, flush=True)\n"
+        "os.kill(os.getpid(), 9)\n"
+    )
+    marker = f"standby-{os.getpid()}-{time.monotonic_ns()}"
+    env = {**os.environ, MARKER: marker, "PARSWEEP_LOCK_FILE": str(tmp_path / "lock")}
+    done = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=120)
+    assert done.returncode == -9, done.stderr
+    assert int(done.stdout.split()[0]) > 0
+    left = wait_for_no_processes(marker, within_s=10)
+    assert not left, describe_processes(left)
+
+
 def test_custom_workload_in_process() -> None:
     cfg = {
         "backend": {"name": "thread_pool"},
