@@ -8,11 +8,18 @@ dir, measured from the outside:
 * a sweep of one tiny trial (serial, n=1e3): the same fixed costs (interpreter, imports,
   the new store's schema, the parent run, the end-of-sweep table) and one trial.
 
-    per-trial overhead = (sweep wall - one-trial wall) / (trials - 1)
+    A. per-trial overhead = (sweep wall - one-trial wall) / (trials - 1)
 
 and the same with the trials' own measured work (the sum of their recorded repetitions,
 read back from the store) taken out first. The pair is launched ``--pairs`` times, order
 alternating, and the medians are used. Goal (issue 2): at most 50 ms per trial.
+
+A charges the trials with more than trials cost: what grows with the sweep's shape (Hydra
+composes once per distinct backend/workload choice; the end-of-sweep plots draw a panel per
+n and per backend) does not cancel against a one-trial run. So also, from inside the sweep:
+
+    B. per trial = (last trial run's start - first's) / (trials - 1) - mean own work
+                   + each job's config (composed, with the others, before the first trial)
 
 Then a breakdown of where a trial's time goes: from the store (run start/end times and the
 ``trial_duration_s`` metric) and from one more, instrumented sweep that times parsweep's and
@@ -62,9 +69,8 @@ INSTRUMENTED = textwrap.dedent(
     began = time.perf_counter()
     out_path, sys.argv = sys.argv[1], ["parsweep", *sys.argv[2:]]
     import hydra._internal.config_loader_impl as loader_impl
-    import hydra._internal.core_plugins.basic_launcher as basic_launcher
     import mlflow.tracking
-    import runner.app, runner.callbacks, analysis.publish
+    import runner.app, runner.callbacks, runner.sweep, analysis.publish
     import hydra_plugins.parsweep_sweeper as parsweep_sweeper
     imported = time.perf_counter() - began
     timings, stack, trial_work = {}, [], []
@@ -90,15 +96,18 @@ INSTRUMENTED = textwrap.dedent(
                 record(full, time.perf_counter() - t0)
         setattr(owner, name, timed)
 
-    original_compose = loader_impl.ConfigLoaderImpl.load_sweep_config
-    def compose(self, *args, **kwargs):
-        t0 = time.perf_counter()
-        try:
-            return original_compose(self, *args, **kwargs)
-        finally:
-            outer = next((s for s in reversed(stack) if s in ("plan_sweep", "validate_batch_is_legal")), "launcher")
-            record("compose in " + outer, time.perf_counter() - t0)
-    loader_impl.ConfigLoaderImpl.load_sweep_config = compose
+    def timed_compose(owner, name, label):
+        original = getattr(owner, name)
+        def compose(self, *args, **kwargs):
+            t0 = time.perf_counter()
+            try:
+                return original(self, *args, **kwargs)
+            finally:
+                outer = next((s for s in reversed(stack) if s in ("plan_sweep", "validate_batch_is_legal")), "launcher")
+                record(f"{label} in {outer}", time.perf_counter() - t0)
+        setattr(owner, name, compose)
+    timed_compose(loader_impl.ConfigLoaderImpl, "load_sweep_config", "hydra compose")
+    timed_compose(runner.sweep.JobComposer, "compose", "job config")
 
     original_isolated = runner.app.run_isolated
     def isolated(spec, *args, **kwargs):
@@ -115,7 +124,7 @@ INSTRUMENTED = textwrap.dedent(
 
     wrap(runner.callbacks, "plan_sweep", "plan_sweep")
     wrap(parsweep_sweeper.ParsweepSweeper, "validate_batch_is_legal", "validate_batch_is_legal")
-    wrap(basic_launcher, "run_job", "run_job")
+    wrap(parsweep_sweeper, "run_trial_job", "run_job")
     for hook in ("on_multirun_start", "on_job_start", "on_job_end", "on_multirun_end"):
         wrap(runner.callbacks.TrackingCallback, hook, hook)
     client = mlflow.tracking.MlflowClient
@@ -157,7 +166,9 @@ def launch(arguments: list[str], workdir: Path, label: str, expected: int) -> di
     if len(runs) != expected or any(r.info.status != "FINISHED" for r in runs):
         raise SystemExit(f"benchmark: {label}: expected {expected} finished trial runs, found {len(runs)}")
     work = [sum_repetitions(r) for r in runs]
+    period = (runs[-1].info.start_time - runs[0].info.start_time) / 1000 / max(1, len(runs) - 1)
     return {
+        "steady": period - sum(work[:-1]) / max(1, len(runs) - 1),
         "wall": wall,
         "trials": len(runs),
         "work": sum(work),
@@ -191,8 +202,8 @@ def store_breakdown(sweep: dict) -> list[list[str]]:
     return [
         ["trials' own work (recorded repetitions)", ms(work)],
         ["rest of the trial process (backend start/close, checks)", ms([p - w for p, w in zip(trial_process, work)])],
-        ["in the run, outside the trial process (isolation, MLflow logging)", ms([i - p for i, p in zip(in_run, trial_process)])],
-        ["between runs (Hydra: the job's compose, .hydra/*.yaml; run set-up)", ms(gaps) if gaps else "n/a"],
+        ["in the run, outside the trial process (isolation)", ms([i - p for i, p in zip(in_run, trial_process)])],
+        ["between runs (logging the last run; the next job config, .hydra/*.yaml)", ms(gaps) if gaps else "n/a"],
         [f"launch -> first trial run (imports, store, validating all {count} jobs)", f"{1000 * first_start:8.0f} ms"],
         ["last trial run -> exit (parent run, end-of-sweep table)", f"{1000 * after_last:8.0f} ms"],
     ]
@@ -220,19 +231,14 @@ def instrumented_breakdown(arguments: list[str], workdir: Path, trials: int) -> 
         "isolation: fork-server child, host lock, pipe, exit wait": t.get("run_isolated", 0.0) - trial_process,
         "MLflow calls for the trial's run (MlflowClient)": mlflow_per_trial,
         "callback rest (build_spec, host facts, journal, terminal)": hooks - mlflow_per_trial,
-        "Hydra: compose, in parsweep's plan_sweep (validation)": t.get("compose in plan_sweep", 0.0),
-        "Hydra: compose, in the sweeper's validate_batch_is_legal": t.get("compose in validate_batch_is_legal", 0.0),
-        "Hydra: compose, in the launcher (the job's config)": t.get("compose in launcher", 0.0),
-        "Hydra: run_job rest (output dir, .hydra/*.yaml, task)": t.get("run_job", 0.0) - hooks - t.get("run_isolated", 0.0),
+        "job configs, in parsweep's plan_sweep (with Hydra's compose)": t.get("job config in plan_sweep", 0.0),
+        "job configs, in the launcher (with Hydra's compose)": t.get("job config in launcher", 0.0),
+        "Hydra: compose outside job configs (sweeper's validate_batch_is_legal)": t.get("hydra compose in validate_batch_is_legal", 0.0),
+        "launcher: run_trial_job rest (output dir, .hydra/*.yaml)": t.get("run_job", 0.0) - hooks - t.get("run_isolated", 0.0),
     }
     rows = [[name, f"{1000 * seconds / trials:8.1f} ms"] for name, seconds in per_trial_parts.items()]
-    counts = {k: data["timings"].get("compose in " + k, [0, 0.0])[0] for k in ("plan_sweep", "validate_batch_is_legal", "launcher")}
-    rows.append(
-        [
-            "Hydra composes per trial (plan_sweep + validate + launcher)",
-            f"{sum(counts.values()) / trials:.2f}  ({counts['plan_sweep']} + {counts['validate_batch_is_legal']} + {counts['launcher']})",
-        ]
-    )
+    composes = sum(v[0] for k, v in data["timings"].items() if k.startswith("hydra compose in "))
+    rows.append(["Hydra composes (all of them, then per trial)", f"{composes}  ({composes / trials:.2f} per trial)"])
     calls = sum(data["timings"].get(f"mlflow in {hook}", [0, 0.0])[0] for hook in ("on_job_start", "on_job_end"))
     rows.append(["MLflow client calls per trial", f"{calls / trials:.2f}"])
     accounted = sum(per_trial_parts.values())
@@ -246,7 +252,8 @@ def instrumented_breakdown(arguments: list[str], workdir: Path, trials: int) -> 
     rest = data["total"] - accounted - sum(one_off.values())
     rows.append(["one-off: everything else (Hydra start-up, plan, display...)", f"{1000 * rest:8.0f} ms"])
     rows.append([f"total of the instrumented sweep ({trials} trials)", f"{1000 * data['total']:8.0f} ms"])
-    return rows, (accounted - work) / trials
+    planning = (t.get("job config in plan_sweep", 0.0) - t.get("hydra compose in plan_sweep", 0.0)) / trials
+    return rows, planning
 
 
 def main() -> None:
@@ -271,6 +278,7 @@ def main() -> None:
 
     began = time.perf_counter()
     sweeps, ones = [], []
+    breakdown, planning = [], 0.0
     with scratch_dir("parsweep-overhead-") as workdir:
         for index in range(args.pairs):
             order = ["one", "sweep"] if index % 2 == 0 else ["sweep", "one"]
@@ -287,7 +295,7 @@ def main() -> None:
                 flush=True,
             )
         if not args.no_breakdown:
-            breakdown, instrumented_overhead = instrumented_breakdown(sweep_args, workdir, trials)
+            breakdown, planning = instrumented_breakdown(sweep_args, workdir, trials)
 
     sweep_wall = median([s["wall"] for s in sweeps])
     one_wall = median([o["wall"] for o in ones])
@@ -295,9 +303,11 @@ def main() -> None:
     one_work = median([o["work"] for o in ones])
     sweep_process = median([s["trial_process"] for s in sweeps])
     one_process = median([o["trial_process"] for o in ones])
+    steady = median([s["steady"] for s in sweeps])
     raw = (sweep_wall - one_wall) / (trials - 1)
     net = ((sweep_wall - sweep_work) - (one_wall - one_work)) / (trials - 1)
     outside = ((sweep_wall - sweep_process) - (one_wall - one_process)) / (trials - 1)
+    marginal = steady + planning if not args.no_breakdown else None
     print()
     print(
         table(
@@ -306,12 +316,18 @@ def main() -> None:
                 ["one-trial sweep wall", f"{one_wall:.3f} s", ""],
                 [f"{trials}-trial sweep wall", f"{sweep_wall:.3f} s", ""],
                 ["trials' own work in the sweep (sum of repetitions)", f"{sweep_work * 1000:.1f} ms", ""],
-                ["per-trial: (sweep - one) / (trials - 1)", f"{raw * 1000:.1f} ms", verdict(raw <= GOAL_S)],
-                ["per-trial, own work taken out", f"{net * 1000:.1f} ms", verdict(net <= GOAL_S)],
-                ["per-trial, whole trial process taken out", f"{outside * 1000:.1f} ms", ""],
+                ["A. end to end: (sweep - one) / (trials - 1)", f"{raw * 1000:.1f} ms", verdict(raw <= GOAL_S)],
+                ["A. end to end, own work taken out", f"{net * 1000:.1f} ms", verdict(net <= GOAL_S)],
+                ["   the same, whole trial process taken out", f"{outside * 1000:.1f} ms", ""],
+                ["B. steady state: trial start to next trial start, own work out", f"{steady * 1000:.1f} ms", ""],
+                ["   + its job config, composed before the first trial", f"{planning * 1000:.1f} ms" if marginal is not None else "n/a", ""],
+                ["B. per trial in the sweep (the two above)", f"{marginal * 1000:.1f} ms" if marginal is not None else "n/a",
+                 verdict(marginal <= GOAL_S) if marginal is not None else ""],
             ],
         )
     )
+    print("A also charges the trials with what grows with the sweep's shape rather than its trial count:")
+    print("Hydra's compose of each distinct backend/workload choice, and the end-of-sweep plots (a panel per n and per backend).")
     print()
     print(f"where a trial's time goes, from the store (mean per trial, last {trials}-trial sweep):")
     print(table(["part", "time"], store_breakdown(sweeps[-1])))
@@ -319,9 +335,11 @@ def main() -> None:
         print()
         print("where a trial's time goes, instrumented sweep (mean per trial, then one-off costs):")
         print(table(["part", "time"], breakdown))
-        print(f"(instrumented per-trial overhead, own work out: {instrumented_overhead * 1000:.1f} ms)")
     print()
-    print(f"goal: at most {GOAL_S * 1000:.0f} ms per trial, own work taken out: {verdict(net <= GOAL_S)} ({net * 1000:.1f} ms)")
+    print(f"goal: at most {GOAL_S * 1000:.0f} ms per trial, own work taken out:")
+    print(f"  A. end to end (sweep against a one-trial run): {verdict(net <= GOAL_S)} ({net * 1000:.1f} ms)")
+    if marginal is not None:
+        print(f"  B. per trial in the sweep:                     {verdict(marginal <= GOAL_S)} ({marginal * 1000:.1f} ms)")
     print(f"load average at the end {machine_lines()[-1].split(None, 2)[2]}; benchmark took {time.perf_counter() - began:.0f} s")
     raise SystemExit(0 if net <= GOAL_S else 1)
 
