@@ -117,10 +117,12 @@ def _trial_main(specs: Connection, conn: Connection) -> None:
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, signal.SIG_DFL)
     try:
-        spec = specs.recv()  # a process started ahead of its trial waits here, idle
+        spec, cwd = specs.recv()  # a process started ahead of its trial waits here, idle
     except EOFError:
         return  # never needed: the launcher finished, or is gone
     specs.close()
+    if os.getcwd() != cwd:  # the launcher's, now (it may change per job: hydra.job.chdir)
+        os.chdir(cwd)
     from runner.trial import run_trial
 
     def report(done: int, total: int, wall_s: float) -> None:
@@ -142,12 +144,11 @@ class _TrialProcess:
             self.process.start()
         sender.close()
         specs.close()
-        self.cwd = os.getcwd()  # the child's working directory
 
     def start(self, spec: TrialSpec) -> bool:
         """Hand the trial over; False if this process can no longer take it."""
         try:
-            self.specs.send(spec)
+            self.specs.send((spec, os.getcwd()))
         except OSError:  # it died while waiting (BrokenPipeError)
             return False
         finally:
@@ -194,9 +195,9 @@ def _trial_process() -> _TrialProcess:
     global _next
     ready, _next = _next, None
     if ready is not None:
-        if ready.process.exitcode is None and ready.cwd == os.getcwd():
+        if ready.process.exitcode is None:
             return ready
-        ready.discard()  # it died, or the launcher changed directory since (hydra.job.chdir)
+        ready.discard()  # it died while waiting
     return _TrialProcess()
 
 
