@@ -131,10 +131,12 @@ class TrackingCallback(Callback):
         self._facts: dict[str, Any] | None = None
         self.quiet = False
         self._last_line: str | None = None
+        self._job_spec: tuple[DictConfig, TrialSpec] | None = None
 
     def __getstate__(self) -> dict[str, Any]:
         state = dict(self.__dict__)
         state["_tracker"] = None
+        state["_job_spec"] = None
         return state
 
     @property
@@ -235,8 +237,14 @@ class TrackingCallback(Callback):
 
     # -- one trial -------------------------------------------------------------------------
 
+    def _spec(self, config: DictConfig) -> TrialSpec:
+        """The job's spec; built once per job config (on_job_start, then on_job_end)."""
+        if self._job_spec is None or self._job_spec[0] is not config:
+            self._job_spec = (config, build_spec(config))
+        return self._job_spec[1]
+
     def on_job_start(self, config: DictConfig, **kwargs: Any) -> None:
-        spec = build_spec(config)
+        spec = self._spec(config)
         self._facts = host_facts()
         tags = {
             ROLE_TAG: "trial",
@@ -264,7 +272,8 @@ class TrackingCallback(Callback):
                 self._store_failed(exc)
 
     def on_job_end(self, config: DictConfig, job_return: JobReturn, **kwargs: Any) -> None:
-        spec = build_spec(config)
+        spec = self._spec(config)
+        self._job_spec = None
         if job_return.status == JobStatus.COMPLETED and isinstance(job_return.return_value, TrialResult):
             result = job_return.return_value
         else:
@@ -347,7 +356,9 @@ class TrackingCallback(Callback):
         if not self._store_available():
             return
         try:
-            run_id = log_trial_record(self.tracker, record, self.parent_run_id, created=record["run_id"] is not None)
+            run_id = log_trial_record(
+                self.tracker, record, self.parent_run_id, created=record["run_id"] is not None, created_tags=self._trial_tags
+            )
         except Exception as exc:
             self._store_failed(exc)
             return
@@ -368,7 +379,9 @@ class TrackingCallback(Callback):
             }
             journal.append(record)
             with contextlib.suppress(Exception):
-                run_id = log_trial_record(self.tracker, record, self.parent_run_id, created=record["run_id"] is not None)
+                run_id = log_trial_record(
+                    self.tracker, record, self.parent_run_id, created=record["run_id"] is not None, created_tags=self._trial_tags
+                )
                 journal.mark_logged(record["key"], run_id, str(self.uri))
             print(f"parsweep: {reason}: trial '{self._trial_name}' stopped, its run marked KILLED", file=sys.stderr)
         self._trial_name = self._trial_started_ms = None

@@ -4,7 +4,7 @@ Each launcher appends to ``parsweep-journal.jsonl`` in the sweep's output direct
 trial's: its run directory): one JSON line when the sweep starts, one per finished trial
 (params, metrics, every repetition, tags, the ``.hydra`` files and ``host.json``, its
 status and times), one when the sweep ends, and a ``logged`` line each time one of those
-reached the tracking store. A line is flushed and fsync'ed before the store is tried.
+reached the tracking store. A result's line is fsync'ed before the store is tried.
 
 When the tracking server goes away mid-sweep, trials keep running and their lines stay
 unlogged. Upload them later (the store is then told exactly what it missed; runs that were
@@ -53,19 +53,23 @@ class Journal:
     def directory(self) -> Path:
         return self.path.parent
 
-    def append(self, record: dict[str, Any]) -> None:
-        """Write one record durably (several launchers' jobs may append to one journal)."""
+    def append(self, record: dict[str, Any], durable: bool = True) -> None:
+        """Write one record (several launchers' jobs may append to one journal); ``durable``:
+        fsync'ed before returning."""
         self.path.parent.mkdir(parents=True, exist_ok=True)
         line = json.dumps(record, sort_keys=True, default=str) + "\n"
         fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
         try:
             os.write(fd, line.encode())  # one write in O_APPEND mode: lines never interleave
-            os.fsync(fd)
+            if durable:
+                os.fsync(fd)
         finally:
             os.close(fd)
 
     def mark_logged(self, key: str, run_id: str | None, uri: str) -> None:
-        self.append({"kind": "logged", "key": key, "run_id": run_id, "uri": uri, "time_ms": now_ms()})
+        # Not fsync'ed: a "logged" line lost in a crash only makes an upload look at that run
+        # again, and the upload completes a run rather than duplicating it.
+        self.append({"kind": "logged", "key": key, "run_id": run_id, "uri": uri, "time_ms": now_ms()}, durable=False)
 
     def records(self) -> list[dict[str, Any]]:
         if not self.path.exists():
@@ -100,14 +104,24 @@ def read_files(files: Iterable[tuple[Path, str]]) -> dict[str, str]:
 # -- to the tracking store -----------------------------------------------------------------
 
 
-def log_trial_record(tracker: Any, record: dict[str, Any], parent_run_id: str | None, created: bool = False) -> str:
+def log_trial_record(
+    tracker: Any,
+    record: dict[str, Any],
+    parent_run_id: str | None,
+    created: bool = False,
+    created_tags: dict[str, str] | None = None,
+) -> str:
     """Put one journaled trial into the store: a new run, or the rest of a half-written one.
 
-    ``created``: ``record["run_id"]`` was just created by this launcher and holds nothing yet.
+    ``created``: ``record["run_id"]`` was just created by this launcher, with ``created_tags``
+    and nothing else yet; only the tags it lacks are sent (MLflow writes tags in a session of
+    their own, skipped when there are none).
     """
     if created:
         run_id = record["run_id"]
-        tracker.log_trial(run_id, params=record["params"], metrics=record["metrics"], series=record["series"], tags=record["tags"])
+        already = created_tags or {}
+        tags = {key: value for key, value in record["tags"].items() if already.get(key) != value}
+        tracker.log_trial(run_id, params=record["params"], metrics=record["metrics"], series=record["series"], tags=tags)
         tracker.log_texts(run_id, record.get("files") or {})
         tracker.finish(run_id, record["status"], record.get("end_time_ms"))
         return run_id
