@@ -63,10 +63,6 @@ def to_yaml(container: Any, exact: bool = True) -> str:
     return str(yaml.dump(container, default_flow_style=False, allow_unicode=True, sort_keys=False, Dumper=dumper))
 
 
-def _plain(value: Any) -> Any:
-    return OmegaConf.to_container(value) if OmegaConf.is_config(value) else value
-
-
 def run_trial_job(
     hydra_context: HydraContext, task_function: TaskFunction, config: DictConfig, logging_set: list[Any]
 ) -> JobReturn:
@@ -74,12 +70,13 @@ def run_trial_job(
 
     Hydra's version costs ~15 ms a job before the task runs: the config deep-copied twice, the
     hydra node copied twice into ``HydraConfig``, logging configured again, three YAML files
-    written with PyYAML's pure-Python emitter. Here, for the same outcome: ``HydraConfig``
-    holds the job's config itself; the output dir, chdir, ``env_set`` and the callbacks' order are Hydra's; logging
-    is configured again only when the job's logging settings differ from the last job's;
-    ``.hydra/config.yaml`` and ``overrides.yaml`` hold Hydra's very text, and ``hydra.yaml``
-    the same content (written with libyaml), all from one container. The task gets the job's config itself (its ``hydra`` node
-    included; parsweep's task reads only its own keys) instead of a copy without it.
+    written with PyYAML's pure-Python emitter. Here, for the same outcome: ``HydraConfig`` holds
+    the job's config itself; the output dir, chdir, ``env_set`` and the callbacks' order are
+    Hydra's; logging is configured again only when the job's logging settings differ from the
+    last job's; ``.hydra/config.yaml`` and ``overrides.yaml`` hold Hydra's very text, and
+    ``hydra.yaml`` the same content (written with libyaml), all from one container. The task
+    gets the job's config itself (its ``hydra`` node included; parsweep's task reads only its
+    own keys) instead of a copy without it.
     """
     callbacks = hydra_context.callbacks
     old_cwd = os.getcwd()
@@ -94,23 +91,23 @@ def run_trial_job(
         config.hydra.runtime.output_dir = output_dir
     chdir = False
     try:
+        container = OmegaConf.to_container(config, resolve=False, enum_to_str=True)
+        assert isinstance(container, dict)
+        hydra_container = container.pop("hydra")
         ret = JobReturn()
         ret.cfg = config
         ret.hydra_cfg = config
-        ret.overrides = list(config.hydra.overrides.task)
+        ret.overrides = list(hydra_container["overrides"]["task"])
         Path(output_dir).mkdir(parents=True, exist_ok=True)
         chdir = bool(config.hydra.job.chdir)  # None means False from version_base 1.2 on
         if chdir:
             os.chdir(output_dir)
         ret.working_dir = os.getcwd()
-        logging_settings = [_plain(config.hydra.job_logging), _plain(config.hydra.verbose)]
+        logging_settings = [hydra_container["job_logging"], hydra_container["verbose"]]
         if logging_set != logging_settings:
             configure_log(config.hydra.job_logging, config.hydra.verbose)
             logging_set[:] = logging_settings
         if config.hydra.output_subdir is not None:
-            container = OmegaConf.to_container(config, resolve=False, enum_to_str=True)
-            assert isinstance(container, dict)
-            hydra_container = container.pop("hydra")
             files = {
                 "config.yaml": to_yaml(container),
                 "hydra.yaml": to_yaml({"hydra": hydra_container}, exact=False),
