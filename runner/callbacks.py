@@ -113,16 +113,20 @@ def browse_hint(uri: str, experiment_id: str | None) -> str:
 
 def settle_collector() -> None:
     """Keep what exists now (Hydra, MLflow, soon pandas and matplotlib: ~500k objects) out of
-    every later garbage collection.
+    every later garbage collection, and turn the collector (back) on.
 
-    A launch spent ~1.2 s in the collector's full passes over those long-lived objects, half
-    of it at the end of a sweep, importing the analysis. ``gc.freeze()`` (what preforking
-    servers do) moves them to a permanent generation; what the launcher allocates afterwards
-    is still collected as usual. Called once the sweep (or lone trial) is set up, and again as
-    the sweep ends. (The job configs of the plan, frozen with the rest, live until the sweep
-    ends anyway: the launcher returns them.)
+    A launch spent ~1 s in the collector's full passes over those long-lived objects: while
+    it started (``parsweep``'s main() holds the collector off until here) and at the end of a
+    sweep, importing the analysis. One collection clears what start-up left behind, then
+    ``gc.freeze()`` (what preforking servers do) moves the rest to a permanent generation;
+    what the launcher allocates afterwards is collected as usual. Called once the sweep (or
+    lone trial) is set up, and again as the sweep ends. (The job configs of the plan, frozen
+    with the rest, live until the sweep ends anyway: the launcher returns them.)
     """
+    if not gc.isenabled():
+        gc.collect()
     gc.freeze()
+    gc.enable()
 
 
 class TrackingCallback(Callback):
