@@ -66,14 +66,24 @@ def _holder(fd: int) -> str:
         return ""
 
 
+def _to_stderr(text: str) -> None:
+    print(text, file=sys.stderr, flush=True)
+
+
 @contextlib.contextmanager
-def host_lock(what: str, timeout_s: float | None = None, check: Callable[[], None] | None = None) -> Iterator[LockWait]:
+def host_lock(
+    what: str,
+    timeout_s: float | None = None,
+    check: Callable[[], None] | None = None,
+    say: Callable[[str], None] | None = None,
+) -> Iterator[LockWait]:
     """Hold the host lock for the duration of the block; yields how long it took to get.
 
-    Prints one line to stderr when the trial has to queue. ``timeout_s`` (None: forever)
-    bounds the wait; past it the block runs anyway, with the wait reported. ``check`` is
-    called while waiting (it may raise to give up, e.g. on Ctrl-C).
+    Says one line when the trial has to queue, and one when it got the lock (``say``; default:
+    stderr). ``timeout_s`` (None: forever) bounds the wait; past it the block runs anyway, with
+    the wait reported. ``check`` is called while waiting (it may raise to give up, e.g. on Ctrl-C).
     """
+    say = say or _to_stderr
     wait = LockWait()
     path = lock_path()
     if path is None:
@@ -100,7 +110,7 @@ def host_lock(what: str, timeout_s: float | None = None, check: Callable[[], Non
                 waited = time.monotonic() - began
                 if not said and waited >= SAY_WAITING_AFTER_S:
                     wait.holder = _holder(fd)
-                    print(f"parsweep: waiting for the host lock {path}: another trial is running ({wait.holder or 'unknown'})", file=sys.stderr, flush=True)
+                    say(f"parsweep: waiting for the host lock {path}: another trial is running ({wait.holder or 'unknown'})")
                     said = True
                 if timeout_s is not None and waited >= timeout_s:
                     break
@@ -114,7 +124,7 @@ def host_lock(what: str, timeout_s: float | None = None, check: Callable[[], Non
                 os.ftruncate(fd, 0)
                 os.pwrite(fd, f"pid {os.getpid()}: {what}, since {stamp}\n".encode(), 0)
         if said:
-            print(f"parsweep: {wait.message()}", file=sys.stderr, flush=True)
+            say(f"parsweep: {wait.message()}")
         yield wait
     finally:
         if locked:

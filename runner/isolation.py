@@ -235,13 +235,24 @@ def run_isolated(spec: TrialSpec, on_repetition: RepetitionHook | None = None) -
     """
     global _next
     check_interrupted()
-    with host_lock(trial_label(spec), check=check_interrupted) as lock_wait:
+    with host_lock(trial_label(spec), check=check_interrupted, say=_lock_note) as lock_wait:
         result = _run_in_child(spec, on_repetition)
         if _another_follows and _next is None:
             _next = _TrialProcess()
     if lock_wait.holder or lock_wait.waited_s >= 1.0:
         result.warnings.append(lock_wait.message())
     return result
+
+
+def _lock_note(text: str) -> None:
+    """The host lock's queueing lines: on the sweep's display (so not under quiet=true), else stderr."""
+    from runner import progress
+
+    shown = progress.active()
+    if shown is None:
+        print(text, file=sys.stderr, flush=True)
+    else:
+        shown.note(text)
 
 
 @contextlib.contextmanager

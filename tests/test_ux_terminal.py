@@ -178,6 +178,47 @@ def test_quiet_prints_only_the_final_table(launch_dir: Path) -> None:
     assert "speedup" in launch.stdout.lower() and "threading" in launch.stdout, launch.explain()
 
 
+def test_quiet_hides_the_host_lock_queueing_lines(launch_dir: Path, tmp_path: Path) -> None:
+    """A trial that queues behind another launcher's says so on the display, not under quiet=true;
+    the wait is still recorded in the run's warnings."""
+    import fcntl
+    import threading
+
+    lock_file = tmp_path / "host.lock"
+    env = {"PARSWEEP_LOCK_FILE": str(lock_file)}
+    uri = sqlite_uri(launch_dir / "mlflow.db")
+
+    def release_once_queued(held, run_dir: Path) -> None:
+        # The job's .hydra/config.yaml is written just before its trial asks for the lock.
+        deadline = time.monotonic() + 120
+        while not list(run_dir.rglob("config.yaml")) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        time.sleep(1.2)  # queued for over a second: the run's warnings say so too
+        fcntl.flock(held, fcntl.LOCK_UN)
+
+    outputs = {}
+    for quiet in (True, False):
+        run_dir = tmp_path / f"run-quiet-{quiet}"
+        with open(lock_file, "a+") as held:
+            fcntl.flock(held, fcntl.LOCK_EX)
+            release = threading.Thread(target=release_once_queued, args=(held, run_dir))
+            release.start()
+            try:
+                launch = run_parsweep(
+                    ["backend=serial", *TINY, f"quiet={str(quiet).lower()}", f"hydra.run.dir={run_dir}"], launch_dir, uri=uri, env=env
+                )
+            finally:
+                release.join()
+        assert launch.returncode == 0, launch.explain()
+        outputs[quiet] = launch.stdout + launch.stderr
+    assert "waiting for the host lock" not in outputs[True] and "waited" not in outputs[True], outputs[True]
+    assert "waiting for the host lock" in outputs[False] and "waited" in outputs[False], outputs[False]
+    from conftest import all_runs
+
+    runs = all_runs(uri)
+    assert len(runs) == 2 and all("waited" in run.data.tags.get("parsweep.warnings", "") for run in runs)
+
+
 def test_quiet_still_reports_errors_on_one_line(launch_dir: Path) -> None:
     bad = run_parsweep(["-m", "quiet=maybe"], launch_dir)
     assert bad.returncode == 2
