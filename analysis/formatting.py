@@ -64,3 +64,19 @@ def format_ceiling(fraction: Any, ceiling: Any) -> str:
     if is_blank(ceiling) or math.isinf(float(ceiling)):
         return "∞"
     return f"{float(ceiling):.1f}x"
+
+
+def backend_labels(frame: pd.DataFrame) -> pd.Series:
+    """``backend``, plus ``(start_method)`` when one backend appears with several start methods,
+    plus `` · chunks=16`` for a trial that split its range other than one chunk per worker."""
+    if frame.empty:
+        return pd.Series([], dtype=object)
+    methods = frame.groupby("backend")["start_method"].nunique()
+    chunks = frame["chunks"] if "chunks" in frame else pd.Series("", index=frame.index)
+    return pd.Series(
+        [
+            (f"{b} ({m})" if methods.get(b, 1) > 1 and m not in (None, "none") else str(b)) + (f" · chunks={c}" if c else "")
+            for b, m, c in zip(frame["backend"], frame["start_method"], chunks.fillna(""))
+        ],
+        index=frame.index,
+    )

@@ -27,7 +27,7 @@ PARENT_TAG = "mlflow.parentRunId"
 SAMPLE_METRIC = "rep_wall_time_s"
 BULK_CHUNK = 500  # run ids per bulk history query (sqlite's variable limit is far above)
 
-INT_PARAMS = ("workers", "n", "repeats", "warmup")
+INT_PARAMS = ("workers", "n", "repeats", "warmup", "chunks")
 STR_PARAMS = ("backend", "workload", "start_method")
 METRICS = (
     "wall_time_s",
@@ -58,7 +58,7 @@ NUMERIC_FACTS = (
 )
 COLUMNS = [
     "run_id", "run_name", "status", "experiment_id", "sweep_run_id", "start_time", "end_time",
-    "host", "workload", "n", "backend", "workers", "start_method", "repeats", "warmup",
+    "host", "workload", "n", "backend", "workers", "start_method", "chunks", "repeats", "warmup",
     *METRICS,
     "error", "config_hash", "host_cpu_model", "host_cpu_usable", "python_version", "python_implementation",
     "python_gil_enabled", "git_commit",

@@ -30,17 +30,19 @@ import pandas as pd
 from analysis.stats import CONFIDENCE, RESAMPLES, SEED, ratio_of_medians_ci
 
 BASELINE_KEYS = ["host", "workload", "n"]
-CONFIG_KEYS = ["backend", "start_method"]
+# `chunks` is "" for the default (one chunk per worker), else the chunk count: trials that
+# split the range differently are different configurations, never pooled into one row.
+CONFIG_KEYS = ["backend", "start_method", "chunks"]
 ROW_KEYS = BASELINE_KEYS + CONFIG_KEYS + ["workers"]
 BACKEND_ORDER = ["serial", "threading", "thread_pool", "multiprocessing", "process_pool", "ray", "dask"]
 
 TABLE_COLUMNS = [
-    "host", "workload", "n", "backend", "start_method", "workers", "trials",
+    "host", "workload", "n", "backend", "start_method", "chunks", "workers", "trials",
     "wall_time_s", "wall_time_std_s", "speedup", "speedup_ci_low", "speedup_ci_high",
     "self_speedup", "efficiency", "karp_flatt", "cpu_utilization", "host_cpu_model", "run_ids",
 ]
-AMDAHL_COLUMNS = ["host", "workload", "n", "backend", "start_method", "points", "max_workers", "serial_fraction", "ceiling", "rmse"]
-CROSSOVER_COLUMNS = ["host", "workload", "backend", "start_method", "crossover_n", "workers", "speedup", "n_min", "n_max", "n_tested"]
+AMDAHL_COLUMNS = ["host", "workload", "n", "backend", "start_method", "chunks", "points", "max_workers", "serial_fraction", "ceiling", "rmse"]
+CROSSOVER_COLUMNS = ["host", "workload", "backend", "start_method", "chunks", "crossover_n", "workers", "speedup", "n_min", "n_max", "n_tested"]
 
 
 def finished(trials: pd.DataFrame) -> pd.DataFrame:
@@ -64,9 +66,10 @@ def _split(values: np.ndarray, groups: np.ndarray, count: int) -> list[np.ndarra
 
 
 def summarize_trials(trials: pd.DataFrame) -> pd.DataFrame:
-    """FINISHED trials grouped by (host, workload, n, backend, start_method, workers).
+    """FINISHED trials grouped by (host, workload, n, backend, start_method, chunks, workers).
 
-    ``serial`` ignores ``workers`` and is counted at 1. Columns: the keys, ``trials``,
+    ``serial`` ignores ``workers`` and is counted at 1; ``chunks`` is "" where the range was
+    split one chunk per worker (the default), else the chunk count. Columns: the keys, ``trials``,
     ``wall_time_s`` (median of the trials' medians), ``wall_time_std_s`` and
     ``cpu_utilization`` (medians over the trials), ``host_cpu_model`` and ``run_ids`` (a list).
     """
@@ -75,6 +78,7 @@ def summarize_trials(trials: pd.DataFrame) -> pd.DataFrame:
         return pd.DataFrame(columns=ROW_KEYS + ["trials", "wall_time_s", "wall_time_std_s", "cpu_utilization", "host_cpu_model", "run_ids"])
     done.loc[done["backend"] == "serial", "workers"] = 1
     done["start_method"] = done["start_method"].fillna("none")
+    done["chunks"] = chunks_key(done.get("chunks"), done["workers"])
     done["host"] = done["host"].fillna("unknown")  # runs logged without host facts
     done["workload"] = done["workload"].fillna("unknown")
     for column in ("wall_time_std_s", "cpu_utilization", "host_cpu_model"):
@@ -93,8 +97,18 @@ def summarize_trials(trials: pd.DataFrame) -> pd.DataFrame:
     summary["n"] = summary["n"].astype("int64")
     summary["workers"] = summary["workers"].astype("int64")
     summary["_rank"] = _backend_rank(summary["backend"])
-    summary = summary.sort_values(["host", "workload", "n", "_rank", "backend", "start_method", "workers"], kind="stable")
-    return summary.drop(columns="_rank").reset_index(drop=True)
+    summary["_chunks"] = pd.to_numeric(summary["chunks"], errors="coerce").fillna(0)
+    summary = summary.sort_values(["host", "workload", "n", "_rank", "backend", "start_method", "_chunks", "workers"], kind="stable")
+    return summary.drop(columns=["_rank", "_chunks"]).reset_index(drop=True)
+
+
+def chunks_key(chunks: Any, workers: pd.Series) -> pd.Series:
+    """"" where a trial split its range one chunk per worker (the default, or no record), else the count."""
+    if chunks is None:
+        return pd.Series("", index=workers.index, dtype=object)
+    counts = pd.to_numeric(chunks, errors="coerce")
+    default = counts.isna() | (counts == workers)
+    return pd.Series(np.where(default, "", counts.fillna(0).astype("int64").astype(str)), index=workers.index, dtype=object)
 
 
 def karp_flatt(speedup: Any, workers: Any) -> Any:

@@ -7,6 +7,7 @@ from typing import Any
 
 import pandas as pd
 
+from analysis.formatting import backend_labels
 from analysis.load import load_samples, load_trials
 from analysis.metrics import amdahl_fit, crossover, finished, speedup_table, with_amdahl
 from analysis.stats import CONFIDENCE, RESAMPLES, SEED
@@ -14,7 +15,7 @@ from analysis.stats import CONFIDENCE, RESAMPLES, SEED
 #: The CSV's columns, in order (the spec's names first).
 CSV_COLUMNS = [
     "host", "workload", "n", "backend", "workers", "wall_time_s", "speedup", "efficiency", "karp_flatt",
-    "start_method", "trials", "wall_time_std_s", "speedup_ci_low", "speedup_ci_high", "self_speedup",
+    "start_method", "chunks", "trials", "wall_time_std_s", "speedup_ci_low", "speedup_ci_high", "self_speedup",
     "amdahl_serial_fraction", "amdahl_ceiling", "cpu_utilization", "host_cpu_model",
 ]
 
@@ -23,7 +24,7 @@ CSV_COLUMNS = [
 class Report:
     """Everything a report shows.
 
-    ``table``: one row per (host, workload, n, backend, start_method, workers), see
+    ``table``: one row per (host, workload, n, backend, start_method, chunks, workers), see
     :data:`CSV_COLUMNS`; ``amdahl`` and ``crossover``: see :mod:`analysis.metrics`;
     ``hosts``: one row per host (CPU model, usable CPUs, Python); ``notes``: what was left
     out or left blank, and why; ``counts``: trials by outcome.
@@ -84,9 +85,9 @@ def _notes(trials: pd.DataFrame, table: pd.DataFrame, crossovers: pd.DataFrame, 
     if len(hosts) > 1:
         notes.append(f"{len(hosts)} hosts ({', '.join(map(str, hosts))}): each is compared with its own serial baseline only")
     never = crossovers[crossovers["crossover_n"].isna()]
-    for row in never.itertuples(index=False):
+    for row, label in zip(never.itertuples(index=False), backend_labels(never)):
         notes.append(
-            f"{row.backend} never beats serial on host {row.host} for n from {format_n(int(row.n_min))} to {format_n(int(row.n_max))}"
+            f"{label} never beats serial on host {row.host} for n from {format_n(int(row.n_min))} to {format_n(int(row.n_max))}"
         )
     done = finished(trials)
     if not done.empty and "python_version" in done:

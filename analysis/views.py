@@ -8,6 +8,7 @@ import pandas as pd
 
 from analysis.formatting import (
     BLANK,
+    backend_labels,
     format_ceiling,
     format_fraction,
     format_interval,
@@ -36,20 +37,6 @@ class Section:
     heading: str
     cells: pd.DataFrame
     right: tuple[str, ...] = ()
-
-
-def backend_labels(frame: pd.DataFrame) -> pd.Series:
-    """``backend``, plus ``(start_method)`` when one backend appears with several start methods."""
-    if frame.empty:
-        return pd.Series([], dtype=object)
-    methods = frame.groupby("backend")["start_method"].nunique()
-    return pd.Series(
-        [
-            f"{b} ({m})" if methods.get(b, 1) > 1 and m not in (None, "none") else str(b)
-            for b, m in zip(frame["backend"], frame["start_method"])
-        ],
-        index=frame.index,
-    )
 
 
 def host_caption(report: Report, host: str) -> str:

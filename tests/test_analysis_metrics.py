@@ -264,3 +264,29 @@ def test_nothing_finished_is_an_empty_report_not_a_crash(tmp_path: Path) -> None
 
     for fmt in FORMATS:
         assert render(report, fmt)
+
+
+def test_trials_that_split_the_range_differently_are_separate_rows(tmp_path: Path) -> None:
+    """``chunks=16`` is another configuration than one chunk per worker: never pooled with it."""
+    builder = StoreBuilder(tmp_path)
+    sweep = builder.sweep()
+    builder.trial(sweep, "serial", 1, 1000, reps_around(1.0))
+    builder.trial(sweep, "process_pool", 1, 1000, reps_around(1.1))
+    builder.trial(sweep, "process_pool", 2, 1000, reps_around(0.8))
+    builder.trial(sweep, "process_pool", 1, 1000, reps_around(1.2), chunks=16)
+    builder.trial(sweep, "process_pool", 2, 1000, reps_around(0.6), chunks=16)
+    builder.finish_sweep(sweep, "FINISHED")
+    report = build_report(load_sweep(builder.uri, sweep))
+    rows = report.table.set_index(["backend", "chunks", "workers"])
+    assert len(report.table) == 5
+    assert rows.loc[("process_pool", "", 2), "wall_time_s"] == pytest.approx(0.8)
+    assert rows.loc[("process_pool", "16", 2), "wall_time_s"] == pytest.approx(0.6)
+    assert rows.loc[("process_pool", "16", 2), "speedup"] == pytest.approx(1.0 / 0.6)
+    # self speedup stays within a configuration: chunks=16 at 2 workers against chunks=16 at 1
+    assert rows.loc[("process_pool", "16", 2), "self_speedup"] == pytest.approx(1.2 / 0.6)
+    assert rows.loc[("process_pool", "", 2), "self_speedup"] == pytest.approx(1.1 / 0.8)
+    assert "chunks" in CSV_COLUMNS
+    from analysis.render import render
+
+    table = render(report, "markdown")
+    assert "process_pool · chunks=16" in table and table.count("process_pool · chunks=16") >= 2

@@ -74,8 +74,10 @@ class StoreBuilder:
         status: str = "FINISHED",
         error: str | None = None,
         start_method: str | None = None,
+        chunks: int | None = None,
     ) -> str:
-        """One trial run; ``reps`` are its recorded repetition wall times (None: it never timed one)."""
+        """One trial run; ``reps`` are its recorded repetition wall times (None: it never timed one);
+        ``chunks`` defaults to one per worker, as the runner logs it."""
         tags = {
             "parsweep.role": "trial",
             "parsweep.config_hash": f"{abs(hash((backend, workers, n, host))):016x}"[:16],
@@ -112,6 +114,7 @@ class StoreBuilder:
             "repeats": len(reps or [1]),
             "warmup": 1,
             "start_method": start_method or ("fork" if backend == "multiprocessing" else "none"),
+            "chunks": chunks if chunks is not None else (1 if backend == "serial" else workers),
         }
         batch_tags = [RunTag("parsweep.error", error)] if error else []
         self.client.log_batch(run_id, metrics=metrics, params=[Param(k, str(v)) for k, v in params.items()], tags=batch_tags)
