@@ -58,7 +58,7 @@ NUMERIC_FACTS = (
 )
 COLUMNS = [
     "run_id", "run_name", "status", "experiment_id", "sweep_run_id", "start_time", "end_time",
-    "host", "workload", "n", "backend", "workers", "start_method", "chunks", "repeats", "warmup",
+    "host", "workload", "n", "backend", "workers", "start_method", "chunks", "repeats", "repeats_auto", "warmup",
     *METRICS,
     "error", "config_hash", "host_cpu_model", "host_cpu_usable", "python_version", "python_implementation",
     "python_gil_enabled", "git_commit",
@@ -162,6 +162,8 @@ def runs_to_frame(runs: Iterable[Any]) -> pd.DataFrame:
     for column in COLUMNS:
         if column not in frame:
             frame[column] = pd.NA
+    # repeats=auto: the count is blank and `repeats_auto` says why (`repeats_done` has what ran)
+    frame["repeats_auto"] = frame["repeats"].astype("string").str.lower().eq("auto").fillna(False).astype(bool)
     for column in INT_PARAMS:
         frame[column] = pd.to_numeric(frame[column], errors="coerce").astype("Int64")
     for column in METRICS:

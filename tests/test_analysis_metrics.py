@@ -290,3 +290,15 @@ def test_trials_that_split_the_range_differently_are_separate_rows(tmp_path: Pat
 
     table = render(report, "markdown")
     assert "process_pool · chunks=16" in table and table.count("process_pool · chunks=16") >= 2
+
+
+def test_repeats_auto_is_said_not_lost(tmp_path: Path) -> None:
+    builder = StoreBuilder(tmp_path)
+    sweep = builder.sweep()
+    builder.trial(sweep, "serial", 1, 1000, reps_around(1.0))
+    builder.trial(sweep, "threading", 2, 1000, reps_around(1.1), repeats="auto")
+    builder.finish_sweep(sweep, "FINISHED")
+    trials = load_sweep(builder.uri, sweep).set_index("backend")
+    assert trials.loc["serial", "repeats"] == 3 and not trials.loc["serial", "repeats_auto"]
+    assert pd.isna(trials.loc["threading", "repeats"]) and trials.loc["threading", "repeats_auto"]
+    assert trials.loc["threading", "repeats_done"] == 3

@@ -75,6 +75,7 @@ class StoreBuilder:
         error: str | None = None,
         start_method: str | None = None,
         chunks: int | None = None,
+        repeats: str | None = None,
     ) -> str:
         """One trial run; ``reps`` are its recorded repetition wall times (None: it never timed one);
         ``chunks`` defaults to one per worker, as the runner logs it."""
@@ -111,7 +112,7 @@ class StoreBuilder:
             "workers": workers,
             "n": n,
             "workload": workload,
-            "repeats": len(reps or [1]),
+            "repeats": repeats or len(reps or [1]),
             "warmup": 1,
             "start_method": start_method or ("fork" if backend == "multiprocessing" else "none"),
             "chunks": chunks if chunks is not None else (1 if backend == "serial" else workers),
