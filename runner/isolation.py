@@ -31,6 +31,7 @@ from typing import Any, Iterator
 
 from runner.hostlock import host_lock
 from runner.measure import RepetitionHook
+from runner.noise import descendants
 from runner.results import TrialResult
 from runner.spec import TrialSpec
 
@@ -199,16 +200,6 @@ def _trial_process() -> _TrialProcess:
             return ready
         ready.discard()  # it died while waiting
     return _TrialProcess()
-
-
-def descendants(pid: int) -> list[int]:
-    """Every living descendant of ``pid`` (empty without psutil or when it is gone)."""
-    try:
-        import psutil
-
-        return [child.pid for child in psutil.Process(pid).children(recursive=True)]
-    except Exception:
-        return []
 
 
 def kill_group(pgid: int, also: list[int] | None = None) -> None:

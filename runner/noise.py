@@ -63,37 +63,41 @@ def system_busy_s(cpus: Sequence[int] | None = None) -> float:
 def tree_cpu_s(pid: int | None = None) -> float:
     """CPU seconds of a process, its live descendants, and every child any of them has reaped."""
     pid = os.getpid() if pid is None else pid
-    procs = _proc_tree(pid)
-    if procs is not None:
-        total = 0.0
-        for member in procs:
-            try:
-                total += _proc_cpu_s(member)
-            except (OSError, ValueError, IndexError):  # gone since it was listed
-                if member == pid:
-                    raise
-        return total
-    import psutil  # no /proc/<pid>/task/<tid>/children: psutil scans every process instead
-
-    root = psutil.Process(pid)
-    total = 0.0
-    for process in [root, *root.children(recursive=True)]:
+    total = _cpu_s(pid)  # raises when there is no such process, or no way to read it
+    for member in descendants(pid):
         try:
-            t = process.cpu_times()
-        except psutil.Error:
+            total += _cpu_s(member)
+        except Exception:  # gone since it was listed
             continue
-        total += t.user + t.system + getattr(t, "children_user", 0.0) + getattr(t, "children_system", 0.0)
     return total
 
 
+def descendants(pid: int) -> list[int]:
+    """Every living descendant of ``pid`` (empty when it is gone).
+
+    From each thread's ``/proc/<pid>/task/<tid>/children`` (Linux 3.5+): a few small reads,
+    where psutil reads the ``stat`` of every process on the machine (~1 ms a call with 70
+    processes; a trial looks four times). psutil where those files do not exist.
+    """
+    try:
+        found = _proc_descendants(pid)
+        if found is None:
+            import psutil
+
+            found = [child.pid for child in psutil.Process(pid).children(recursive=True)]
+        return found
+    except Exception:
+        return []
+
+
 _CLOCK_TICKS = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+_PROC_STAT = os.path.exists("/proc/self/stat")
 
 
-def _proc_tree(pid: int) -> list[int] | None:
-    """``pid`` and its live descendants, from each thread's ``/proc/<pid>/task/<tid>/children``
-    (Linux 3.5+): a few small reads where psutil reads every process's ``stat`` on the machine
-    (~1 ms a call with 70 processes, four calls a trial). None where the files do not exist."""
-    found, pending = [pid], [pid]
+def _proc_descendants(pid: int) -> list[int] | None:
+    """``pid``'s live descendants from ``/proc``; None where its children files do not exist."""
+    found: list[int] = []
+    pending = [pid]
     while pending:
         parent = pending.pop()
         try:
@@ -107,11 +111,9 @@ def _proc_tree(pid: int) -> list[int] | None:
                 with open(f"/proc/{parent}/task/{tid}/children", "rb") as f:
                     children = [int(c) for c in f.read().split()]
             except FileNotFoundError:
-                if parent == pid and not os.path.exists(f"/proc/{parent}/task/{tid}"):
-                    continue  # the thread ended since it was listed
-                if parent == pid:
+                if parent == pid and os.path.exists(f"/proc/{parent}/task/{tid}"):
                     return None  # a kernel without CONFIG_PROC_CHILDREN
-                continue
+                continue  # the thread or process ended since it was listed
             except OSError:
                 continue
             found += children
@@ -119,11 +121,16 @@ def _proc_tree(pid: int) -> list[int] | None:
     return found
 
 
-def _proc_cpu_s(pid: int) -> float:
-    """utime + stime + cutime + cstime of ``/proc/<pid>/stat``, in seconds (what psutil's cpu_times sums)."""
+def _cpu_s(pid: int) -> float:
+    """user + system CPU seconds of ``pid`` and of the children it has reaped."""
+    if not _PROC_STAT:
+        import psutil
+
+        t = psutil.Process(pid).cpu_times()
+        return t.user + t.system + getattr(t, "children_user", 0.0) + getattr(t, "children_system", 0.0)
     with open(f"/proc/{pid}/stat", "rb") as f:
         fields = f.read().rsplit(b")", 1)[1].split()
-    # after "pid (comm)": state is field 3, utime..cstime are fields 14-17 (proc(5))
+    # after "pid (comm)", state is field 3; utime, stime, cutime, cstime are fields 14-17 (proc(5))
     return sum(int(v) for v in fields[11:15]) / _CLOCK_TICKS
 
 
