@@ -150,12 +150,10 @@ class TrackingCallback(Callback):
         self._facts: dict[str, Any] | None = None
         self.quiet = False
         self._last_line: str | None = None
-        self._job_spec: tuple[DictConfig, TrialSpec] | None = None
 
     def __getstate__(self) -> dict[str, Any]:
         state = dict(self.__dict__)
         state["_tracker"] = None
-        state["_job_spec"] = None
         return state
 
     @property
@@ -258,14 +256,8 @@ class TrackingCallback(Callback):
 
     # -- one trial -------------------------------------------------------------------------
 
-    def _spec(self, config: DictConfig) -> TrialSpec:
-        """The job's spec; built once per job config (on_job_start, then on_job_end)."""
-        if self._job_spec is None or self._job_spec[0] is not config:
-            self._job_spec = (config, build_spec(config))
-        return self._job_spec[1]
-
     def on_job_start(self, config: DictConfig, **kwargs: Any) -> None:
-        spec = self._spec(config)
+        spec = build_spec(config)
         self._facts = host_facts()
         tags = {
             ROLE_TAG: "trial",
@@ -293,8 +285,7 @@ class TrackingCallback(Callback):
                 self._store_failed(exc)
 
     def on_job_end(self, config: DictConfig, job_return: JobReturn, **kwargs: Any) -> None:
-        spec = self._spec(config)
-        self._job_spec = None
+        spec = build_spec(config)
         if job_return.status == JobStatus.COMPLETED and isinstance(job_return.return_value, TrialResult):
             result = job_return.return_value
         else:

@@ -90,9 +90,7 @@ class JobComposer:
         config = template.copy()
         ConfigLoaderImpl._apply_overrides_to_config([o for o in overrides if not self._shapes_composition(o)], config)
         task = [o for o in overrides if not o.is_hydra_override()]
-        hydra_overrides = self._master_hydra_overrides + [o.input_line for o in overrides if o.is_hydra_override()]
-        if hydra_overrides != template.hydra_overrides:  # (setting a list in OmegaConf is not free)
-            config.hydra.overrides.hydra = hydra_overrides
+        config.hydra.overrides.hydra = self._master_hydra_overrides + [o.input_line for o in overrides if o.is_hydra_override()]
         config.hydra.overrides.task = [o.input_line for o in task]
         dirname = config.hydra.job.config.override_dirname
         config.hydra.job.override_dirname = get_overrides_dirname(
@@ -125,7 +123,6 @@ class _Template:
 
     def __init__(self, config: DictConfig) -> None:
         self.config = config
-        self.hydra_overrides = list(config.hydra.overrides.hydra)
         try:
             self._pickled: bytes | None = pickle.dumps(config, protocol=pickle.HIGHEST_PROTOCOL)
         except Exception:  # a value that does not pickle: deep copies then
