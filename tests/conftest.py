@@ -28,6 +28,19 @@ MARKER = "PARSWEEP_TEST_MARKER"
 # Tiny, fast trials: the tests check behaviour, not speed.
 TINY = ["n=1e4", "repeats=2", "warmup=0"]
 
+# The host and Python facts the spec names as trial tags.
+SPEC_FACT_TAGS = {
+    "host.name",
+    "host.cpu_model",
+    "host.cpu_logical",
+    "host.cpu_physical",
+    "host.cpu_usable",
+    "python.version",
+    "python.implementation",
+    "python.gil_enabled",
+    "git.commit",
+}
+
 # Every process the test session starts (fork servers, trial processes, their workers)
 # inherits this, so leftovers can be told apart from the rest of the machine.
 os.environ.setdefault(MARKER, f"session-{uuid.uuid4().hex}")

@@ -121,7 +121,7 @@ def test_next_trial_process_is_started_ahead_and_let_go() -> None:
         waiting = isolation._next
         assert waiting is not None and waiting.process.is_alive()
         isolation.expect_another_trial(False)  # the last trial
-        assert check_result(run_isolated(spec), spec) is None
+        check_result(run_isolated(spec), spec)
         assert waiting.process.exitcode is not None, "the waiting process ran the second trial and ended"
         assert isolation._next is None
         isolation.expect_another_trial(True)

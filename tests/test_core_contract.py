@@ -14,6 +14,7 @@ import yaml
 
 from conftest import (
     REPO,
+    SPEC_FACT_TAGS,
     Launch,
     all_runs,
     client_for,
@@ -27,18 +28,7 @@ pytestmark = pytest.mark.timeout(240)
 
 PARAMS = {"backend", "workers", "n", "workload", "repeats", "warmup", "start_method"}
 METRICS = {"wall_time_s", "wall_time_min_s", "wall_time_std_s", "cpu_time_s", "cpu_utilization", "startup_s", "correct"}
-TAGS = {
-    "host.name",
-    "host.cpu_model",
-    "host.cpu_logical",
-    "host.cpu_physical",
-    "host.cpu_usable",
-    "python.version",
-    "python.implementation",
-    "python.gil_enabled",
-    "git.commit",
-    "parsweep.config_hash",
-}
+TAGS = SPEC_FACT_TAGS | {"parsweep.config_hash"}
 PARALLEL = ["threading", "multiprocessing", "process_pool"]  # thread_pool: see test_core_backends
 N_VALUES = [10_000, 20_000]
 REPEATS = 2

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from conftest import SPEC_FACT_TAGS
 from runner.hostinfo import cgroup_cpu_quota, facts_as_tags, host_facts, usable_cpus
 
 pytestmark = pytest.mark.timeout(60)
@@ -159,16 +160,6 @@ def test_facts_as_tags_flattens() -> None:
 
 def test_real_facts_as_tags_name_what_the_spec_names() -> None:
     tags = facts_as_tags(host_facts())
-    for key in (
-        "host.name",
-        "host.cpu_model",
-        "host.cpu_logical",
-        "host.cpu_physical",
-        "host.cpu_usable",
-        "python.version",
-        "python.implementation",
-        "python.gil_enabled",
-        "git.commit",
-    ):
+    for key in SPEC_FACT_TAGS:
         assert key in tags and tags[key] != "", key
     assert all(isinstance(v, str) for v in tags.values())
