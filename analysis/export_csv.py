@@ -1,4 +1,4 @@
-"""The report's main table as CSV: one row per (host, workload, n, backend, start_method, workers)."""
+"""The report's main table as CSV: one row per (host, workload, n, backend, start_method, chunks, workers)."""
 
 from __future__ import annotations
 

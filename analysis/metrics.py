@@ -128,7 +128,7 @@ def speedup_table(
     resamples: int = RESAMPLES,
     seed: int = SEED,
 ) -> pd.DataFrame:
-    """One row per (host, workload, n, backend, start_method, workers) with every per-row metric.
+    """One row per (host, workload, n, backend, start_method, chunks, workers) with every per-row metric.
 
     ``trials`` is the frame of :func:`analysis.load.load_trials`. With ``samples`` (the frame of
     :func:`analysis.load.load_samples`), ``speedup_ci_low`` / ``speedup_ci_high`` hold the
@@ -185,7 +185,7 @@ def _intervals(
 
 
 def amdahl_fit(table: pd.DataFrame) -> pd.DataFrame:
-    """Amdahl's serial fraction and ceiling per (host, workload, n, backend, start_method).
+    """Amdahl's serial fraction and ceiling per (host, workload, n, backend, start_method, chunks).
 
     Fitted on the speedups vs serial at workers > 1 (see the module's docstring); ``points``
     says how many, ``rmse`` how far the fitted curve is from them (in speedup units).
@@ -218,7 +218,7 @@ def amdahl_fit(table: pd.DataFrame) -> pd.DataFrame:
 
 
 def crossover(table: pd.DataFrame) -> pd.DataFrame:
-    """Per (host, workload, backend, start_method): the smallest tested n at which it beats serial.
+    """Per (host, workload, backend, start_method, chunks): the smallest tested n at which it beats serial.
 
     At each n the backend's best worker count is taken; ``crossover_n`` is blank when it
     never beats serial in the tested range (``n_min`` .. ``n_max``); ``workers`` and
