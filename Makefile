@@ -35,7 +35,7 @@ ui: $(BIN)/.installed
 # (URI=... sends it to another store). Only what the store missed is uploaded.
 upload-journal: $(BIN)/.installed
 	@test -n "$(DIR)" || { echo "usage: make upload-journal DIR=multirun/DATE/TIME [URI=http://127.0.0.1:5000]" >&2; exit 2; }
-	$(BIN)/python -m runner.journal upload '$(DIR)' $(if $(URI),--tracking-uri '$(URI)')
+	$(BIN)/python -m runner.tracking.journal upload '$(DIR)' $(if $(URI),--tracking-uri '$(URI)')
 
 clean:
 	rm -rf $(VENV) build dist *.egg-info outputs multirun

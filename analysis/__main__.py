@@ -50,7 +50,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"parsweep-report: error: {exc}", file=sys.stderr)
         return EXIT_NOT_FOUND
     except Exception as exc:  # the store answered something unexpected: one line, no traceback
-        from runner.tracking import first_line
+        from runner.tracking.store import first_line
 
         print(f"parsweep-report: error: {uri}: {type(exc).__name__}: {first_line(exc)}", file=sys.stderr)
         return EXIT_NOT_FOUND

@@ -22,7 +22,7 @@ def format_n(n: Any) -> str:
     """``10000000`` -> ``1e7``, ``3000000`` -> ``3e6``, ``12345`` -> ``12_345``."""
     if is_blank(n):
         return BLANK
-    from runner.terminal import format_n as runner_format_n
+    from runner.ui.terminal import format_n as runner_format_n
 
     return runner_format_n(int(n))
 
@@ -31,7 +31,7 @@ def format_seconds(seconds: Any) -> str:
     """``2.345`` -> ``2.345 s``, ``0.0123`` -> ``12.30 ms``, ``1.2e-5`` -> ``12.0 us``."""
     if is_blank(seconds):
         return BLANK
-    from runner.terminal import format_seconds as runner_format_seconds
+    from runner.ui.terminal import format_seconds as runner_format_seconds
 
     return runner_format_seconds(float(seconds))
 

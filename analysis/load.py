@@ -72,10 +72,10 @@ class ReportError(RuntimeError):
 def resolve_uri(tracking_uri: str | None = None) -> str:
     """The flag, else ``MLFLOW_TRACKING_URI``, else ``sqlite:///<cwd>/mlflow.db`` (made absolute).
 
-    The same rule as the runner's (:func:`runner.tracking.resolve_uri`), relative to the
+    The same rule as the runner's (:func:`runner.tracking.store.resolve_uri`), relative to the
     current directory.
     """
-    from runner.tracking import resolve_uri as runner_resolve
+    from runner.tracking.store import resolve_uri as runner_resolve
 
     return runner_resolve(tracking_uri, os.getcwd())
 
@@ -87,7 +87,7 @@ def check_store(tracking_uri: str) -> None:
         if path != ":memory:" and not Path(path).is_file():
             raise ReportError(f"no MLflow store at {path} (run a sweep there first: parsweep -m, or pass --tracking-uri)")
     elif tracking_uri.startswith(("http://", "https://")):
-        from runner.tracking import TrackingError, check_reachable
+        from runner.tracking.store import TrackingError, check_reachable
 
         try:
             check_reachable(tracking_uri)
@@ -119,7 +119,7 @@ def experiment_id(tracking_uri: str, experiment: str = EXPERIMENT) -> str:
 
 def search_all_runs(tracking_uri: str, experiment_ids: Sequence[str], filter_string: str = "") -> list[Any]:
     """Every run matching ``filter_string`` (MLflow search syntax), all pages, oldest first."""
-    from runner.tracking import search_all_runs as search
+    from runner.tracking.store import search_all_runs as search
 
     return search(_client(tracking_uri), list(experiment_ids), filter_string)
 

@@ -67,7 +67,7 @@ def _host_facts(trials: pd.DataFrame) -> pd.DataFrame:
 
 
 def _notes(trials: pd.DataFrame, table: pd.DataFrame, crossovers: pd.DataFrame, counts: dict[str, int]) -> list[str]:
-    from runner.terminal import format_n
+    from runner.ui.terminal import format_n
 
     notes = []
     if counts["failed"]:

@@ -74,7 +74,7 @@ INSTRUMENTED = textwrap.dedent(
     out_path, sys.argv = sys.argv[1], ["parsweep", *sys.argv[2:]]
     import hydra._internal.config_loader_impl as loader_impl
     import mlflow.tracking
-    import runner.app, runner.callbacks, runner.sweep, analysis.publish
+    import runner.app.main, runner.app.callbacks, runner.app.plan, analysis.publish
     import hydra_plugins.parsweep_sweeper as parsweep_sweeper
     imported = time.perf_counter() - began
     timings, stack, trial_work = {}, [], []
@@ -111,9 +111,9 @@ INSTRUMENTED = textwrap.dedent(
                 record(f"{label} in {outer}", time.perf_counter() - t0)
         setattr(owner, name, compose)
     timed_compose(loader_impl.ConfigLoaderImpl, "load_sweep_config", "hydra compose")
-    timed_compose(runner.sweep.JobComposer, "compose", "job config")
+    timed_compose(runner.app.plan.JobComposer, "compose", "job config")
 
-    original_isolated = runner.app.run_isolated
+    original_isolated = runner.app.main.run_isolated
     def isolated(spec, *args, **kwargs):
         t0 = time.perf_counter()
         result = None
@@ -124,20 +124,20 @@ INSTRUMENTED = textwrap.dedent(
             record("run_isolated", time.perf_counter() - t0)
             if result is not None:
                 trial_work.append([result.duration_s, sum(result.wall_times_s)])
-    runner.app.run_isolated = isolated
+    runner.app.main.run_isolated = isolated
 
-    wrap(runner.callbacks, "plan_sweep", "plan_sweep")
+    wrap(runner.app.callbacks, "plan_sweep", "plan_sweep")
     wrap(parsweep_sweeper.ParsweepSweeper, "validate_batch_is_legal", "validate_batch_is_legal")
     wrap(parsweep_sweeper, "run_trial_job", "run_job")
     for hook in ("on_multirun_start", "on_job_start", "on_job_end", "on_multirun_end"):
-        wrap(runner.callbacks.TrackingCallback, hook, hook)
+        wrap(runner.app.callbacks.TrackingCallback, hook, hook)
     client = mlflow.tracking.MlflowClient
     for name in [n for n, v in vars(client).items() if callable(v) and not n.startswith("_")] + ["__init__"]:
         wrap(client, name, "mlflow", nested_label="mlflow")
     wrap(analysis.publish, "publish_sweep", "publish_sweep")
     code = 0
     try:
-        runner.app.main()
+        runner.app.main.main()
     except SystemExit as exc:
         code = exc.code or 0
     finally:

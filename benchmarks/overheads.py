@@ -1,7 +1,7 @@
 """Overheads of the parallel backends: what one task costs, and from which n each beats serial.
 
 For thread_pool, process_pool, ray and dask, side by side in one run, with the backends'
-own code (``runner.backends``: the very objects a trial uses, each started once, outside
+own code (``runner.trial.backends``: the very objects a trial uses, each started once, outside
 the timings, as a trial does):
 
 * **start-up**: ``start()`` (pool creation; Ray's local instance; Dask's LocalCluster);
@@ -116,9 +116,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
     os.environ.setdefault("PARSWEEP_LOCK_FILE", "off")
 
-    from runner import backends
-    from runner.chunking import split_range
-    from runner.workloads.sum_range import sum_range_chunk
+    from runner.trial import backends
+    from runner.trial.chunking import split_range
+    from runner.trial.workloads.sum_range import sum_range_chunk
 
     workers, ns = args.workers, geometric_ns(int(args.max_n))
     names = [b.strip() for b in args.backends.split(",") if b.strip()]

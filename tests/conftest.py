@@ -45,7 +45,7 @@ SPEC_FACT_TAGS = {
 # inherits this, so leftovers can be told apart from the rest of the machine.
 os.environ.setdefault(MARKER, f"session-{uuid.uuid4().hex}")
 
-# Trials queue on a host-wide lock (runner.hostlock). The tests check behaviour, not speed,
+# Trials queue on a host-wide lock (runner.host.lock). The tests check behaviour, not speed,
 # so they queue only among themselves, never behind someone else's benchmark on this host.
 LOCK_FILE = Path(tempfile.gettempdir()) / f"parsweep-tests-{os.getpid()}-{uuid.uuid4().hex[:8]}.lock"
 os.environ["PARSWEEP_LOCK_FILE"] = str(LOCK_FILE)
@@ -223,7 +223,7 @@ def launch_dir(tmp_path: Path) -> Path:
 
 @pytest.fixture(scope="session")
 def usable_cores() -> int:
-    from runner.hostinfo import host_facts
+    from runner.host.facts import host_facts
 
     return int(host_facts()["host"]["cpu_usable"])
 
@@ -231,7 +231,7 @@ def usable_cores() -> int:
 @pytest.fixture()
 def hydra_conf():
     """``compose`` against the checkout's ``conf/`` with the schema and sweeper registered."""
-    import runner.app  # noqa: F401  registers the schema, the sweeper and the resolver
+    import runner.app.main  # noqa: F401  registers the schema, the sweeper and the resolver
     from hydra import compose, initialize_config_dir
 
     with initialize_config_dir(version_base="1.3", config_dir=str(CONF_DIR), job_name="test"):

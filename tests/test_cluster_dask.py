@@ -26,7 +26,7 @@ def scheduler(tmp_path_factory: pytest.TempPathFactory):
 
 
 def dask_spec(n: int, workers: int, address: str | None):
-    from runner.spec import build_spec
+    from runner.trial.spec import build_spec
 
     return build_spec({
         "backend": {"name": "dask", "address": address},
@@ -37,7 +37,7 @@ def dask_spec(n: int, workers: int, address: str | None):
 
 @pytest.mark.parametrize("n, workers", [(10, 1), (1_000_003, 2), (300_000, 3)])
 def test_dask_local_cluster_of_workers_processes_sums_right(n: int, workers: int) -> None:
-    from runner.isolation import run_isolated
+    from runner.execute.isolation import run_isolated
 
     result = run_isolated(dask_spec(n, workers, None))
 
@@ -53,7 +53,7 @@ def test_dask_local_cluster_of_workers_processes_sums_right(n: int, workers: int
 
 @pytest.mark.parametrize("n, workers", [(1_000_003, 2), (50_001, 4)])
 def test_dask_backend_joins_a_scheduler_by_address(scheduler: str, n: int, workers: int) -> None:
-    from runner.isolation import run_isolated
+    from runner.execute.isolation import run_isolated
 
     result = run_isolated(dask_spec(n, workers, scheduler))
 
@@ -64,8 +64,8 @@ def test_dask_backend_joins_a_scheduler_by_address(scheduler: str, n: int, worke
 
 
 def test_dask_options_are_checked_before_anything_runs() -> None:
-    from runner.backends import get
-    from runner.spec import ConfigError
+    from runner.trial.backends import get
+    from runner.trial.spec import ConfigError
 
     with pytest.raises(ConfigError, match=r"^backend\.address=: must be a cluster address, or null for a local cluster$"):
         get("dask").check_options({"address": ""})

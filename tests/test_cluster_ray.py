@@ -37,7 +37,7 @@ def tracking_server(workdir: Path):
 
 
 def ray_spec(n: int, workers: int, address: str | None):
-    from runner.spec import build_spec
+    from runner.trial.spec import build_spec
 
     return build_spec({
         "backend": {"name": "ray", "address": address},
@@ -48,7 +48,7 @@ def ray_spec(n: int, workers: int, address: str | None):
 
 @pytest.mark.parametrize("n, workers", [(1, 1), (100_003, 2), (1_000_000, 3)])
 def test_ray_backend_joins_a_running_cluster_and_sums_right(ray_cluster: str, n: int, workers: int) -> None:
-    from runner.isolation import run_isolated
+    from runner.execute.isolation import run_isolated
 
     result = run_isolated(ray_spec(n, workers, "auto"))
 
@@ -63,7 +63,7 @@ def test_ray_backend_joins_a_running_cluster_and_sums_right(ray_cluster: str, n:
 
 def test_ray_backend_starts_its_own_local_instance_by_default(ray_cluster: str) -> None:
     """With a cluster running here, backend.address=null still gets a new instance of `workers` CPUs."""
-    from runner.isolation import run_isolated
+    from runner.execute.isolation import run_isolated
 
     result = run_isolated(ray_spec(300_001, 3, None))
 
@@ -73,8 +73,8 @@ def test_ray_backend_starts_its_own_local_instance_by_default(ray_cluster: str) 
 
 
 def test_ray_options_are_checked_before_anything_runs() -> None:
-    from runner.backends import get
-    from runner.spec import ConfigError
+    from runner.trial.backends import get
+    from runner.trial.spec import ConfigError
 
     with pytest.raises(ConfigError, match=r"^backend\.adress=auto: unknown key; ray takes: address$"):
         get("ray").check_options({"adress": "auto"})

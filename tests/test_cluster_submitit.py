@@ -128,7 +128,7 @@ def test_the_tracking_callback_travels_to_launcher_workers_with_its_store(tmp_pa
 
     import cloudpickle
 
-    from runner.callbacks import TrackingCallback
+    from runner.app.callbacks import TrackingCallback
 
     callback = TrackingCallback()
     callback.uri = sqlite_uri(tmp_path / "mlflow.db")
@@ -144,8 +144,8 @@ def test_the_tracking_callback_travels_to_launcher_workers_with_its_store(tmp_pa
 def test_a_launcher_whose_plugin_is_missing_is_one_line_before_any_run(monkeypatch: pytest.MonkeyPatch) -> None:
     from omegaconf import OmegaConf
 
-    from runner import callbacks
-    from runner.spec import ConfigError
+    from runner.app import callbacks
+    from runner.trial.spec import ConfigError
 
     monkeypatch.setitem(callbacks.LAUNCHER_PACKAGES, "hydra_plugins.not_installed_launcher", "pip install it")
     config = OmegaConf.create({

@@ -9,10 +9,10 @@ import time
 import pytest
 
 from conftest import MARKER, TESTS_DIR, wait_for_no_processes, describe_processes
-from runner.chunking import split_range
-from runner.isolation import run_isolated
-from runner.spec import TrialSpec, build_spec
-from runner.trial import run_trial
+from runner.trial.chunking import split_range
+from runner.execute.isolation import run_isolated
+from runner.trial.spec import TrialSpec, build_spec
+from runner.trial.run import run_trial
 
 pytestmark = pytest.mark.timeout(180)
 
@@ -112,7 +112,7 @@ def test_run_isolated_timeout_leaves_no_process_behind() -> None:
 def test_next_trial_process_is_started_ahead_and_let_go() -> None:
     """In a sweep each trial's successor process starts as it ends; it runs the next trial, and
     nothing is left once the launcher says no trial follows."""
-    from runner import isolation
+    from runner.execute import isolation
 
     spec = make_spec("thread_pool", None, n=10_007, workers=2, warmup=0, repeats=1)
     try:
@@ -143,7 +143,7 @@ def test_a_waiting_trial_process_ends_with_its_launcher(tmp_path) -> None:
         "import os, sys\n"
         f"sys.path.insert(0, {str(TESTS_DIR)!r})\n"
         "from test_core_backends import make_spec\n"
-        "from runner import isolation\n"
+        "from runner.execute import isolation\n"
         "isolation.expect_another_trial(True)\n"
         "assert isolation.run_isolated(make_spec('serial', None, n=1000, workers=1, warmup=0, repeats=1)).correct\n"
         "print(isolation._next.process.pid, flush=True)\n"

@@ -1,4 +1,4 @@
-"""runner.sweep.JobComposer builds each job's config from a template; it must equal Hydra's own.
+"""runner.app.plan.JobComposer builds each job's config from a template; it must equal Hydra's own.
 
 Hydra's ``load_sweep_config`` composes every job from scratch (~50 ms); the composer composes
 once per set of config-group overrides and applies the rest with Hydra's own function. These
@@ -38,7 +38,7 @@ JOBS = [
 @pytest.fixture()
 def master():
     """The sweep's primary config, composed by Hydra as ``parsweep -m`` composes it."""
-    import runner.app  # noqa: F401  registers the schema, the sweeper and the resolver
+    import runner.app.main  # noqa: F401  registers the schema, the sweeper and the resolver
     from hydra import initialize_config_dir
     from hydra.core.global_hydra import GlobalHydra
     from hydra.types import RunMode
@@ -52,7 +52,7 @@ def master():
 def test_every_job_equals_hydras_own_compose(master) -> None:
     from hydra.core.global_hydra import GlobalHydra
 
-    from runner.sweep import JobComposer
+    from runner.app.plan import JobComposer
 
     loader = GlobalHydra.instance().config_loader()
     composer = JobComposer(master)
@@ -73,7 +73,7 @@ def test_every_job_equals_hydras_own_compose(master) -> None:
 
 def test_jobs_do_not_share_state(master) -> None:
     """Each job gets its own tree: changing one never shows in another or in the template."""
-    from runner.sweep import JobComposer
+    from runner.app.plan import JobComposer
 
     composer = JobComposer(master)
     first = composer.compose(["backend=threading", "workers=2", "n=1e4"])
@@ -88,7 +88,7 @@ def test_a_bad_value_fails_as_hydra_fails(master) -> None:
     """A value the schema refuses raises when the job is composed, as in Hydra's compose."""
     from hydra.core.global_hydra import GlobalHydra
 
-    from runner.sweep import JobComposer
+    from runner.app.plan import JobComposer
 
     loader = GlobalHydra.instance().config_loader()
     for job in (["backend=nosuch"], ["no_such_key=1"], ["+n=2"], ["~no_such_key"], ["hydra.job.chdir=maybe"]):

@@ -6,7 +6,7 @@ import pytest
 from omegaconf import OmegaConf
 
 from conftest import CONF_DIR, TESTS_DIR
-from runner.spec import ConfigError, build_spec, parse_count
+from runner.trial.spec import ConfigError, build_spec, parse_count
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -122,7 +122,7 @@ def test_scaling_sweep_goes_to_twice_the_usable_cores(hydra_conf, usable_cores: 
 
 
 def test_quick_sweep_plan_runs_serial_once_per_n(hydra_conf) -> None:
-    from runner.sweep import plan_sweep
+    from runner.app.plan import plan_sweep
 
     cfg = hydra_conf("config", overrides=["sweep=quick"], return_hydra_config=True)
     plan = plan_sweep(cfg)

@@ -132,7 +132,7 @@ def test_rep_wall_time_history_has_one_step_per_repetition(sweep: Sweep) -> None
 
 
 def test_every_tag(sweep: Sweep, usable_cores: int) -> None:
-    from runner.hostinfo import host_facts
+    from runner.host.facts import host_facts
 
     facts = host_facts()
     commit = subprocess.run(["git", "-C", str(REPO), "rev-parse", "HEAD"], capture_output=True, text=True).stdout.strip()

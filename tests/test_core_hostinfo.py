@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from conftest import SPEC_FACT_TAGS
-from runner.hostinfo import cgroup_cpu_quota, facts_as_tags, host_facts, usable_cpus
+from runner.host.facts import cgroup_cpu_quota, facts_as_tags, host_facts, usable_cpus
 
 pytestmark = pytest.mark.timeout(60)
 

@@ -109,7 +109,7 @@ def test_stray_mlflow_run_id_cannot_hijack_and_the_experiment_is_created_once(la
 def test_no_active_run_leaks_in_process(hydra_conf, tmp_path: Path, monkeypatch) -> None:
     import mlflow
 
-    from runner.app import run_task
+    from runner.app.main import run_task
 
     monkeypatch.chdir(tmp_path)
     for backend in ("threading", "process_pool"):

@@ -76,7 +76,7 @@ def test_the_wheel_ships_the_configs(wheel_target: Path) -> None:
 
 
 def test_runner_from_the_wheel_reads_configs_as_package_data(wheel_target: Path, tmp_path: Path) -> None:
-    code = "import runner, runner.paths; print(runner.__file__); print(runner.paths.config_path())"
+    code = "import runner, runner.app.paths; print(runner.__file__); print(runner.app.paths.config_path())"
     done = subprocess.run(
         [sys.executable, "-c", code], cwd=tmp_path, env=clean_env(**wheel_env(wheel_target)), capture_output=True, text=True
     )

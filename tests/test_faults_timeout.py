@@ -51,8 +51,8 @@ def test_timeout_stops_every_process_and_thread_and_the_sweep_goes_on(tmp_path: 
 def test_per_trial_overhead_is_small() -> None:
     """Running a trial in its own process (forked from the warm fork server, host lock
     included) costs < 50 ms on top of what the trial itself does."""
-    from runner.isolation import run_isolated
-    from runner.spec import build_spec
+    from runner.execute.isolation import run_isolated
+    from runner.trial.spec import build_spec
 
     spec = build_spec({"backend": {"name": "serial"}, "workload": {"name": "sum_range"}, "workers": 1, "n": 1,
                        "repeats": 1, "warmup": 0, "timeout_s": 30, "experiment": "x"})

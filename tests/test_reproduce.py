@@ -18,14 +18,14 @@ from pathlib import Path
 import pytest
 
 from conftest import all_runs, clean_env, multirun_trial_dirs, run_parsweep, runs_with_role, sqlite_uri
-from runner.reproduce import config_problems, environment_differences, hydra_settings_for, mann_whitney_u, noise_verdict
+from analysis.reproduce import config_problems, environment_differences, hydra_settings_for, mann_whitney_u, noise_verdict
 
 SMALL = ["n=1e4", "repeats=3", "warmup=0"]
 
 
 def reproduce(args: list[str], cwd: Path, uri: str, **env: str) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [sys.executable, "-m", "runner.reproduce", *args, "--tracking-uri", uri],
+        [sys.executable, "-m", "analysis.reproduce", *args, "--tracking-uri", uri],
         cwd=cwd, capture_output=True, text=True, env=clean_env(**env), timeout=240,
     )
 
@@ -173,6 +173,6 @@ def test_hydra_settings_only_for_composed_configs(tmp_path: Path) -> None:
     (tmp_path / "config.yaml").write_text("backend:\n  name: serial\nn: 10\n")
     settings = hydra_settings_for(str(tmp_path), "config")
     assert f"--config-path={tmp_path.resolve()}" in settings
-    assert "++hydra.callbacks.tracking._target_=runner.callbacks.TrackingCallback" in settings
+    assert "++hydra.callbacks.tracking._target_=runner.app.callbacks.TrackingCallback" in settings
     (tmp_path / "own.yaml").write_text("defaults:\n  - _self_\nhydra:\n  run:\n    dir: x\n")
     assert hydra_settings_for(str(tmp_path), "own") == []

@@ -8,8 +8,8 @@ import sys
 
 import pytest
 
-from runner.spec import build_spec
-from runner.trial import run_trial
+from runner.trial.spec import build_spec
+from runner.trial.run import run_trial
 
 pytestmark = [
     pytest.mark.timeout(120),

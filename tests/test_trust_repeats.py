@@ -8,10 +8,10 @@ from pathlib import Path
 import pytest
 
 from conftest import all_runs, run_parsweep, runs_with_role, sqlite_uri
-from runner.config import check_overrides
-from runner.spec import ConfigError, build_spec
-from runner.stats import summarize
-from runner.trial import run_trial
+from runner.app.schema import check_overrides
+from runner.trial.spec import ConfigError, build_spec
+from runner.trial.stats import summarize
+from runner.trial.run import run_trial
 
 pytestmark = pytest.mark.timeout(120)
 

@@ -9,8 +9,8 @@ import random
 import numpy as np
 import pytest
 
-from runner.results import TrialResult
-from runner.stats import median_ci_ranks, summarize
+from runner.trial.results import TrialResult
+from runner.trial.stats import median_ci_ranks, summarize
 
 pytestmark = pytest.mark.timeout(60)
 

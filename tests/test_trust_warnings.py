@@ -13,11 +13,11 @@ from pathlib import Path
 import pytest
 
 from conftest import all_runs, run_parsweep, runs_with_role, sqlite_uri
-from runner import noise
-from runner.hostinfo import collect_cpufreq
-from runner.isolation import run_isolated
-from runner.spec import build_spec
-from runner.trial import run_trial
+from runner.host import noise
+from runner.host.facts import collect_cpufreq
+from runner.execute.isolation import run_isolated
+from runner.trial.spec import build_spec
+from runner.trial.run import run_trial
 
 pytestmark = pytest.mark.timeout(180)
 

@@ -10,12 +10,12 @@ from pathlib import Path
 import pytest
 
 from conftest import CONF_DIR
-from runner.chunking import split_range
-from runner.spec import ConfigError, build_spec
-from runner.trial import run_trial
-from runner.workloads.count_primes import count_primes_chunk, primes_below
-from runner.workloads.numpy_sum import numpy_sum_chunk
-from runner.workloads.sleep import sleep_chunk
+from runner.trial.chunking import split_range
+from runner.trial.spec import ConfigError, build_spec
+from runner.trial.run import run_trial
+from runner.trial.workloads.count_primes import count_primes_chunk, primes_below
+from runner.trial.workloads.numpy_sum import numpy_sum_chunk
+from runner.trial.workloads.sleep import sleep_chunk
 
 pytestmark = pytest.mark.timeout(120)
 

@@ -20,7 +20,7 @@ import pytest
 from rich.console import Console
 
 from conftest import TINY, clean_env, parsweep_command, run_parsweep, sqlite_uri
-from runner import progress, terminal
+from runner.ui import progress, terminal
 
 ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
 SMALL_SWEEP = ["-m", "backend=serial,threading", "workers=1,2", *TINY]
@@ -126,7 +126,7 @@ def test_warnings_and_errors_are_single_lines_styled_only_on_a_terminal() -> Non
 
 
 def test_names_read_well() -> None:
-    from runner.spec import build_spec
+    from runner.trial.spec import build_spec
 
     def spec(**values: object):
         backend = str(values.pop("backend", "multiprocessing"))

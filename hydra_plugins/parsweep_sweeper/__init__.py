@@ -16,17 +16,17 @@ from hydra.types import HydraContext, TaskFunction
 from omegaconf import DictConfig, OmegaConf, open_dict, read_write
 from omegaconf._utils import OmegaConfDumper, get_omega_conf_dumper
 
-from runner.isolation import expect_another_trial
-from runner.sweep import VALIDATED_JOBS, job_config, jobs_to_launch
+from runner.execute.isolation import expect_another_trial
+from runner.app.plan import VALIDATED_JOBS, job_config, jobs_to_launch
 
 
 class ParsweepLauncher(BasicLauncher):
     """Hydra's basic launcher (jobs one after another, in this process), made cheap per job.
 
     Each job runs the config the tracking callback composed and validated for it (see
-    ``runner.sweep.JobComposer``) rather than composing it again, through :func:`run_trial_job`;
+    ``runner.app.plan.JobComposer``) rather than composing it again, through :func:`run_trial_job`;
     each trial's process is started as the previous trial ends
-    (``runner.isolation.expect_another_trial``).
+    (``runner.execute.isolation.expect_another_trial``).
     """
 
     def launch(self, job_overrides: Sequence[Sequence[str]], initial_job_idx: int) -> Sequence[JobReturn]:

@@ -1,0 +1,323 @@
+"""Everything parsweep says to MLflow, through ``MlflowClient`` only.
+
+No fluent API (``mlflow.start_run``) is used anywhere: there is never an "active run" to
+leak from one trial into the next, and a stray ``MLFLOW_RUN_ID`` in the environment
+cannot redirect a run. Each finished trial is written with one ``log_batch`` call.
+
+Every call goes through :class:`RetryingClient`: a sqlite store shared by two launchers at
+once answers "database is locked" now and then (and two launchers creating a fresh store
+race on its tables); such calls are retried with exponential backoff instead of failing.
+HTTP calls retry only briefly (see ``HTTP_DEFAULTS``): a tracking server that went away
+mid-sweep must not stall the trials; what cannot be logged waits in the sweep's journal
+(:mod:`runner.tracking.journal`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import posixpath
+import random
+import re
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+from typing import Any, Iterator
+
+DEFAULT_DB = "mlflow.db"
+ROLE_TAG = "parsweep.role"
+PARENT_TAG = "mlflow.parentRunId"
+HEALTH_TIMEOUT_S = 5.0
+CONFIG_HASH_TAG = "parsweep.config_hash"
+# MLflow's own HTTP retries default to minutes of backoff; a sweep would stall on a dead server.
+HTTP_DEFAULTS = {
+    "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "2",
+    "MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR": "1",  # MLflow parses it as an int
+    "MLFLOW_HTTP_REQUEST_TIMEOUT": "20",
+}
+RETRY_ATTEMPTS = 12
+RETRY_FIRST_DELAY_S = 0.1
+RETRY_MAX_DELAY_S = 4.0
+_TRANSIENT = re.compile(r"database is locked|database table is locked|table \w+ already exists", re.IGNORECASE)
+
+
+class TrackingError(RuntimeError):
+    """The tracking store cannot be used; ``str()`` is one line for the user."""
+
+
+def resolve_uri(configured: str | None, launch_dir: str | os.PathLike[str]) -> str:
+    """``tracking.uri``, else ``MLFLOW_TRACKING_URI``, else ``sqlite:///<launch dir>/mlflow.db``.
+
+    Relative local paths (``sqlite:///mlflow.db``, ``./mlruns``) are made absolute against the
+    launch directory, so a job's working directory never moves the store.
+    """
+    uri = configured or os.environ.get("MLFLOW_TRACKING_URI") or ""
+    launch = Path(launch_dir).resolve()
+    if not uri:
+        return f"sqlite:///{launch / DEFAULT_DB}"
+    if uri.startswith("sqlite:///"):
+        path = uri[len("sqlite:///") :]
+        if path and not path.startswith("/") and path != ":memory:":
+            return f"sqlite:///{launch / path}"
+        return uri
+    if "://" not in uri:  # a bare path: a file store
+        return str((launch / uri).resolve())
+    return uri
+
+
+def is_transient(exc: BaseException) -> bool:
+    """A sqlite store busy with another writer (or another launcher creating its tables)."""
+    return bool(_TRANSIENT.search(str(exc)))
+
+
+def with_retries(call: Any, *args: Any, what: str = "", **kwargs: Any) -> Any:
+    """``call(*args, **kwargs)``, retried with exponential backoff (and jitter) while transient."""
+    delay = RETRY_FIRST_DELAY_S
+    for attempt in range(1, RETRY_ATTEMPTS + 1):
+        try:
+            return call(*args, **kwargs)
+        except Exception as exc:
+            if attempt == RETRY_ATTEMPTS or not is_transient(exc):
+                raise
+            if attempt == 3:
+                print(f"  warning: tracking store busy ({first_line(exc)}); retrying {what or getattr(call, '__name__', 'call')}", file=sys.stderr, flush=True)
+            time.sleep(delay * (1 + random.random() / 2))
+            delay = min(delay * 2, RETRY_MAX_DELAY_S)
+    raise AssertionError("unreachable")
+
+
+class RetryingClient:
+    """An ``MlflowClient`` whose every method retries transient store errors (see module doc)."""
+
+    def __init__(self, uri: str) -> None:
+        from mlflow.tracking import MlflowClient
+
+        for key, value in HTTP_DEFAULTS.items():
+            os.environ.setdefault(key, value)
+        # Creating the client opens the store: on a fresh sqlite file, that creates the tables,
+        # and two launchers migrating one file at once corrupt it. One at a time, then.
+        with _store_init_lock(uri):
+            self._client = with_retries(MlflowClient, tracking_uri=uri, what="opening the store")
+
+    def __getattr__(self, name: str) -> Any:
+        attribute = getattr(self._client, name)
+        if not callable(attribute):
+            return attribute
+
+        def retried(*args: Any, **kwargs: Any) -> Any:
+            return with_retries(attribute, *args, what=name, **kwargs)
+
+        return retried
+
+
+@contextlib.contextmanager
+def _store_init_lock(uri: str) -> Iterator[None]:
+    """For a sqlite store: an exclusive lock on ``<db>.parsweep-init.lock`` while the store opens."""
+    if not uri.startswith("sqlite:///") or uri.endswith(":memory:"):
+        yield
+        return
+    import fcntl
+
+    db = Path(uri[len("sqlite:///") :])
+    try:
+        db.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(db.parent / f".{db.name}.parsweep-init.lock", os.O_RDWR | os.O_CREAT, 0o666)
+    except OSError:  # a read-only directory: nothing to serialise
+        yield
+        return
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)
+
+
+def _client(uri: str) -> Any:
+    try:
+        return RetryingClient(uri)
+    except Exception as exc:
+        raise TrackingError(f"tracking.uri={uri}: cannot open the tracking store ({first_line(exc)})") from exc
+
+
+def check_reachable(uri: str, timeout_s: float = HEALTH_TIMEOUT_S) -> None:
+    """Fail fast, with one line, when an HTTP tracking server does not answer."""
+    if not uri.startswith(("http://", "https://")):
+        return
+    try:
+        with urllib.request.urlopen(uri.rstrip("/") + "/health", timeout=timeout_s) as response:
+            response.read()
+    except urllib.error.HTTPError as exc:
+        if exc.code >= 500:
+            raise TrackingError(f"tracking.uri={uri}: the MLflow server answered HTTP {exc.code}") from None
+    except (urllib.error.URLError, OSError) as exc:
+        reason = getattr(exc, "reason", exc)
+        raise TrackingError(
+            f"tracking.uri={uri}: cannot reach the MLflow tracking server ({reason}); "
+            "start it or point tracking.uri / MLFLOW_TRACKING_URI at a running one"
+        ) from None
+
+
+class Tracker:
+    """Runs of one experiment in one tracking store."""
+
+    def __init__(self, uri: str) -> None:
+        self.uri = uri
+        self.client = _client(uri)
+        self._artifact_uris: dict[str, str] = {}  # of the runs this tracker created
+
+    def experiment_id(self, name: str) -> str:
+        """The experiment's id, creating it once (safe when two launchers race)."""
+        from mlflow.exceptions import MlflowException
+
+        try:
+            found = self.client.get_experiment_by_name(name)
+            if found is not None:
+                return found.experiment_id
+            try:
+                return self.client.create_experiment(name, artifact_location=self._artifact_location())
+            except MlflowException:
+                found = self.client.get_experiment_by_name(name)
+                if found is None:
+                    raise
+                return found.experiment_id
+        except Exception as exc:  # MlflowException, or the store's own (sqlalchemy, requests)
+            raise TrackingError(f"tracking.uri={self.uri}: {first_line(exc)}") from None
+
+    def _artifact_location(self) -> str | None:
+        # Keep artifacts next to a local sqlite store rather than under whatever the
+        # current directory happens to be when the experiment is created.
+        if self.uri.startswith("sqlite:///"):
+            return (Path(self.uri[len("sqlite:///") :]).parent / "mlruns").as_uri()
+        return None
+
+    def start_run(
+        self,
+        experiment_id: str,
+        name: str,
+        tags: dict[str, str],
+        parent_run_id: str | None = None,
+        start_time_ms: int | None = None,
+    ) -> str:
+        if parent_run_id:
+            tags = {**tags, PARENT_TAG: parent_run_id}
+        run = self.client.create_run(experiment_id, run_name=name, tags=tags, start_time=start_time_ms)
+        self._artifact_uris[run.info.run_id] = run.info.artifact_uri
+        return run.info.run_id
+
+    def get_run(self, run_id: str) -> Any | None:
+        """The run, or None when this store has no such run."""
+        from mlflow.exceptions import MlflowException
+
+        try:
+            return self.client.get_run(run_id)
+        except MlflowException as exc:
+            if "RESOURCE_DOES_NOT_EXIST" in str(getattr(exc, "error_code", "")) or "not found" in str(exc).lower():
+                return None
+            raise
+
+    def metric_history(self, run_id: str, key: str) -> list[float]:
+        """A per-step metric's values in step order (``rep_wall_time_s``)."""
+        history = self.client.get_metric_history(run_id, key)
+        return [m.value for m in sorted(history, key=lambda m: (m.step, m.timestamp))]
+
+    def log_texts(self, run_id: str, files: dict[str, str]) -> None:
+        """Text artifacts (``{artifact path: text}``, e.g. ``.hydra/config.yaml``) in one upload.
+
+        For a run this tracker created, straight to the artifact location create_run returned:
+        ``MlflowClient`` looks the run up in the store first to find it, ~5 ms a run.
+        """
+        if not files:
+            return
+        with tempfile.TemporaryDirectory(prefix="parsweep-") as tmp:
+            for artifact_file, text in files.items():
+                path = Path(tmp, *posixpath.normpath(artifact_file).split("/"))
+                path.parent.mkdir(parents=True, exist_ok=True)
+                path.write_text(text, encoding="utf-8")
+            artifact_uri = self._artifact_uris.get(run_id)
+            if artifact_uri is None:
+                self.client.log_artifacts(run_id, tmp)
+                return
+            from mlflow.store.artifact.artifact_repository_registry import get_artifact_repository
+
+            repository = get_artifact_repository(artifact_uri, tracking_uri=self.uri)
+            with_retries(repository.log_artifacts, tmp, what="log_artifacts")
+
+    def finished_hashes(self, experiment_id: str) -> set[str]:
+        """Config hashes of the experiment's trials that have a FINISHED run (for resume=true)."""
+        hashes: set[str] = set()
+        token = None
+        while True:
+            page = self.client.search_runs(
+                [experiment_id],
+                filter_string=f"tags.`{ROLE_TAG}` = 'trial' and attributes.status = 'FINISHED'",
+                max_results=1000,
+                page_token=token,
+            )
+            hashes.update(run.data.tags[CONFIG_HASH_TAG] for run in page if CONFIG_HASH_TAG in run.data.tags)
+            token = page.token
+            if not token:
+                return hashes
+
+    def log_trial(
+        self,
+        run_id: str,
+        params: dict[str, Any],
+        metrics: dict[str, float],
+        series: dict[str, list[float]],
+        tags: dict[str, str],
+    ) -> None:
+        """Params, metrics, per-step series and tags of a trial in a single batch."""
+        from mlflow.entities import Metric, Param, RunTag
+
+        now = int(time.time() * 1000)
+        metric_entities = [Metric(key, float(value), now, 0) for key, value in metrics.items()]
+        for key, values in series.items():
+            metric_entities += [Metric(key, float(v), now, step) for step, v in enumerate(values)]
+        self.client.log_batch(
+            run_id,
+            metrics=metric_entities,
+            params=[Param(key, str(value)) for key, value in params.items()],
+            tags=[RunTag(key, str(value)) for key, value in tags.items()],
+        )
+
+    def set_tags(self, run_id: str, tags: dict[str, str]) -> None:
+        from mlflow.entities import RunTag
+
+        self.client.log_batch(run_id, tags=[RunTag(k, str(v)) for k, v in tags.items()])
+
+    def finish(self, run_id: str, status: str, end_time_ms: int | None = None) -> None:
+        """``status``: FINISHED, FAILED or KILLED."""
+        self.client.set_terminated(run_id, status=status, end_time=end_time_ms)
+
+    def children(self, experiment_id: str, parent_run_id: str) -> list[Any]:
+        """Every trial run of a sweep, oldest first."""
+        return search_all_runs(self.client, [experiment_id], f"tags.`{PARENT_TAG}` = '{parent_run_id}'")
+
+
+def first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
+SEARCH_PAGE_SIZE = 10_000  # what mlflow.search_runs uses
+
+
+def search_all_runs(client: Any, experiment_ids: list[str], filter_string: str = "") -> list[Any]:
+    """Every run matching ``filter_string`` (MLflow search syntax), all pages, oldest first."""
+    runs: list[Any] = []
+    token = None
+    while True:
+        page = client.search_runs(
+            list(experiment_ids),
+            filter_string=filter_string,
+            max_results=SEARCH_PAGE_SIZE,
+            order_by=["attributes.start_time ASC"],
+            page_token=token,
+        )
+        runs.extend(page)
+        token = page.token
+        if not token:
+            return runs

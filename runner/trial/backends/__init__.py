@@ -1,0 +1,31 @@
+"""Backends: how the chunks of one repetition run in parallel.
+
+A backend is a module ``runner.trial.backends.<name>`` exposing ``BACKEND``, a
+:class:`~runner.trial.backends.base.Backend` subclass; adding one is that module plus
+``conf/backend/<name>.yaml``. Backends know nothing about MLflow or Hydra.
+"""
+
+from __future__ import annotations
+
+import importlib
+import pkgutil
+
+from runner.trial.backends.base import Backend, ChunkResult, WorkerError
+from runner.trial.spec import ConfigError
+
+__all__ = ["Backend", "ChunkResult", "WorkerError", "available", "get"]
+
+_HELPER_MODULES = {"base", "pools", "cluster"}
+
+
+def available() -> list[str]:
+    """Names of the backends shipped with parsweep."""
+    return sorted(m.name for m in pkgutil.iter_modules(__path__) if m.name not in _HELPER_MODULES)
+
+
+def get(name: object) -> type[Backend]:
+    """The backend class called ``name``; a one-line ConfigError when there is none."""
+    if not isinstance(name, str) or name not in available():
+        raise ConfigError("backend", name, f"unknown backend; choose one of: {', '.join(available())}")
+    module = importlib.import_module(f"{__name__}.{name}")
+    return module.BACKEND

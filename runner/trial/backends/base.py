@@ -1,0 +1,143 @@
+"""The small interface every backend implements, and what workers report back."""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import threading
+import time
+from dataclasses import dataclass
+from typing import Any, Callable, Mapping, Sequence
+from runner.trial.spec import ConfigError
+
+ChunkFunction = Callable[[int, int], Any]
+START_METHODS = ("fork", "spawn", "forkserver")
+
+
+class WorkerError(RuntimeError):
+    """A chunk could not be computed: the function raised, or its worker died."""
+
+
+@dataclass(frozen=True)
+class ChunkResult:
+    """One chunk's partial result, the CPU seconds its worker spent, and when it began.
+
+    ``began_at`` is a ``time.perf_counter()`` reading taken by the worker as it started the
+    chunk. On Linux that clock is system-wide, so readings from worker processes compare
+    with the dispatcher's. ``wall_s`` is how long the worker was busy with the chunk and
+    ``worker`` names the thread or process that ran it (per-worker busy time, imbalance).
+    """
+
+    value: Any
+    cpu_s: float
+    began_at: float
+    wall_s: float = 0.0
+    worker: str = ""
+
+
+def default_worker_label() -> str:
+    """``<pid>/<native thread id>``: tells apart the workers of a pool (threads or processes)."""
+    return f"{os.getpid()}/{threading.get_native_id()}"
+
+
+def timed_chunk(fn: ChunkFunction, start: int, end: int, worker: str | None = None) -> ChunkResult:
+    """Run one chunk in the calling thread, measuring that thread's CPU time and the chunk's wall time."""
+    began = time.perf_counter()
+    cpu0 = time.thread_time()
+    value = fn(start, end)
+    cpu = time.thread_time() - cpu0
+    wall = time.perf_counter() - began
+    return ChunkResult(value, cpu, began, wall, worker or default_worker_label())
+
+
+def deal_round_robin(chunks: Sequence[tuple[int, int]], workers: int) -> list[list[tuple[int, tuple[int, int]]]]:
+    """Deal ``(index, chunk)`` pairs to workers like cards: worker ``w`` gets chunks ``w, w+workers, ...``.
+
+    With as many chunks as workers each worker gets one (the classic scripts). Workers that
+    would get nothing (fewer chunks than workers) are left out.
+    """
+    return [
+        [(index, chunks[index]) for index in range(first, len(chunks), workers)]
+        for first in range(min(workers, len(chunks)))
+    ]
+
+
+def describe_exception(exc: BaseException) -> str:
+    return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+
+
+class Backend:
+    """Runs the chunks of one repetition on ``workers`` threads or processes.
+
+    Lifecycle: ``start()`` once per trial (pools and clusters get ready here, outside the
+    timed repetitions), ``run()`` once per repetition, ``close()`` once at the end. Backends
+    that create their workers inside every repetition (threading, multiprocessing: the
+    classic scripts) set ``workers_per_repetition`` so that their start-up is reported from
+    inside the repetition instead.
+
+    ``run()`` receives the repetition's chunks (``chunks``, default one per worker) and
+    returns one :class:`ChunkResult` per chunk, in chunk order. How chunks meet workers:
+
+    * threading, multiprocessing: ``workers`` threads/processes are started, and the chunks
+      are dealt to them round-robin up front (:func:`deal_round_robin`), as a hand-written
+      script would split its work; a worker runs its chunks one after the other.
+    * thread_pool, process_pool: the pool's ``workers`` take the next waiting chunk whenever
+      they are free, so with more chunks than workers an unbalanced load evens out.
+    * serial: one chunk, in the calling thread.
+    """
+
+    name: str = ""
+    uses_workers: bool = True
+    workers_per_repetition: bool = False
+    # False when the workers live outside the trial's process tree (cluster daemons): their
+    # CPU cannot be told apart from other processes', so that check is skipped.
+    workers_in_process_tree: bool = True
+
+    def __init__(self, workers: int, options: Mapping[str, Any]) -> None:
+        self.workers = workers
+        self.options = dict(options)
+
+    @classmethod
+    def check_options(cls, options: Mapping[str, Any]) -> dict[str, Any]:
+        """Validate the backend's own config keys (beyond ``name``); return plain data."""
+        if options:
+            key = next(iter(options))
+            raise ConfigError(f"backend.{key}", options[key], f"{cls.name} takes no options")
+        return {}
+
+    def start(self) -> None:
+        """Get workers ready (pools); nothing for backends that start workers per repetition."""
+
+    def run(self, fn: ChunkFunction, chunks: Sequence[tuple[int, int]]) -> list[ChunkResult]:
+        raise NotImplementedError
+
+    def tags(self) -> dict[str, str]:
+        """Facts about where the work runs, known after ``start()`` (clusters: ``cluster.*``)."""
+        return {}
+
+    def close(self) -> None:
+        """Release every thread and process the backend started."""
+
+    def __enter__(self) -> "Backend":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+class ProcessBackend(Backend):
+    """A backend that starts local processes: its one option is ``start_method``."""
+
+    def __init__(self, workers: int, options: Mapping[str, Any]) -> None:
+        super().__init__(workers, options)
+        self.context = multiprocessing.get_context(self.options["start_method"])
+
+    @classmethod
+    def check_options(cls, options: Mapping[str, Any]) -> dict[str, Any]:
+        for key in options:
+            if key != "start_method":
+                raise ConfigError(f"backend.{key}", options[key], f"unknown key; {cls.name} takes: start_method")
+        method = options.get("start_method", "fork")
+        if method not in START_METHODS:
+            raise ConfigError("backend.start_method", method, f"must be one of: {', '.join(START_METHODS)}")
+        return {"start_method": method}

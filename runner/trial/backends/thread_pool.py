@@ -1,0 +1,23 @@
+"""``concurrent.futures.ThreadPoolExecutor`` created once per trial."""
+
+from __future__ import annotations
+
+from concurrent.futures import Executor, ThreadPoolExecutor
+from typing import Any
+
+from runner.trial.backends.pools import PoolBackend, set_barrier
+
+
+class ThreadPoolBackend(PoolBackend):
+    name = "thread_pool"
+
+    def make_executor(self, barrier: Any) -> Executor:
+        return ThreadPoolExecutor(
+            max_workers=self.workers,
+            thread_name_prefix="parsweep-pool",
+            initializer=set_barrier,
+            initargs=(barrier,),
+        )
+
+
+BACKEND = ThreadPoolBackend

@@ -1,0 +1,31 @@
+"""Workloads: what each chunk computes, how partial results combine, and the right answer.
+
+A workload is a module ``runner.trial.workloads.<name>`` exposing ``WORKLOAD``, a
+:class:`~runner.trial.workloads.base.Workload` subclass; adding one is that module plus
+``conf/workload/<name>.yaml``.
+"""
+
+from __future__ import annotations
+
+import importlib
+import pkgutil
+
+from runner.trial.workloads.base import Workload
+from runner.trial.spec import ConfigError
+
+__all__ = ["Workload", "available", "get"]
+
+_HELPER_MODULES = {"base"}
+
+
+def available() -> list[str]:
+    """Names of the workloads shipped with parsweep."""
+    return sorted(m.name for m in pkgutil.iter_modules(__path__) if m.name not in _HELPER_MODULES)
+
+
+def get(name: object) -> type[Workload]:
+    """The workload class called ``name``; a one-line ConfigError when there is none."""
+    if not isinstance(name, str) or name not in available():
+        raise ConfigError("workload", name, f"unknown workload; choose one of: {', '.join(available())}")
+    module = importlib.import_module(f"{__name__}.{name}")
+    return module.WORKLOAD

@@ -1,0 +1,53 @@
+"""The small interface every workload implements."""
+
+from __future__ import annotations
+
+from typing import Any, Callable, Mapping
+from runner.trial.spec import ConfigError
+
+
+class Workload:
+    """A computation over ``range(0, n)`` that can be cut into chunks.
+
+    ``chunk_function`` must be a module-level function (it is pickled to worker processes)
+    taking ``(start, end)`` and returning a partial result. ``combine`` folds the partial
+    results; ``expected`` gives the exact answer for ``range(0, n)``, against which every
+    repetition is checked.
+    """
+
+    name: str = ""
+
+    def __init__(self, options: Mapping[str, Any]) -> None:
+        self.options = dict(options)
+
+    @classmethod
+    def check_options(cls, options: Mapping[str, Any]) -> dict[str, Any]:
+        """Validate the workload's own config keys; return them as plain data."""
+        if options:
+            key = next(iter(options))
+            raise ConfigError(f"workload.{key}", options[key], f"{cls.name} takes no options")
+        return {}
+
+    @property
+    def chunk_function(self) -> Callable[[int, int], Any]:
+        raise NotImplementedError
+
+    def combine(self, partials: list[Any]) -> Any:
+        return sum(partials)
+
+    def expected(self, n: int) -> Any:
+        raise NotImplementedError
+
+    def check(self, total: Any, n: int) -> str | None:
+        """None when ``total`` is the right answer, else a one-line description of the error."""
+        want = self.expected(n)
+        if total != want:
+            return f"wrong answer: got {total!r}, expected {want!r}"
+        return None
+
+
+class RangeSum(Workload):
+    """Workloads whose answer is the sum of ``range(0, n)``: n(n-1)/2, however it is computed."""
+
+    def expected(self, n: int) -> int:
+        return n * (n - 1) // 2

@@ -1,0 +1,123 @@
+"""What the user reads in the terminal: compact numbers, names, one line per trial, errors.
+
+Warnings and errors are styled (yellow, red) only when stderr is a terminal; in a pipe or a
+CI log they are the same single plain line.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import sys
+from typing import TYPE_CHECKING, Sequence, TextIO
+
+from runner.trial.results import TrialResult
+from runner.trial.spec import TrialSpec
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+
+def format_n(n: int) -> str:
+    """``10000000`` -> ``1e7``, ``3000000`` -> ``3e6``, ``12345`` -> ``12_345``."""
+    if n >= 1000:
+        mantissa, exponent = n, 0
+        while mantissa % 10 == 0:
+            mantissa //= 10
+            exponent += 1
+        if exponent >= 3 and mantissa < 10:
+            return f"{mantissa}e{exponent}"
+    return f"{n:_}"
+
+
+def format_seconds(seconds: float | None) -> str:
+    if seconds is None:
+        return "-"
+    if seconds >= 1:
+        return f"{seconds:.3f} s"
+    if seconds >= 1e-3:
+        return f"{seconds * 1e3:.2f} ms"
+    return f"{seconds * 1e6:.1f} us"
+
+
+def trial_name(spec: TrialSpec) -> str:
+    """How a trial is named in run lists: ``multiprocessing · 2 workers · n=1e8``."""
+    parts = [spec.backend]
+    if spec.workload == "custom":  # name the user's function: custom runs must be told apart
+        parts.append(str(spec.workload_options.get("function")))
+    elif spec.workload != "sum_range":
+        parts.append(spec.workload)
+    if spec.backend != "serial":
+        parts.append(f"{spec.workers} worker{'s' if spec.workers != 1 else ''}")
+    parts.append(f"n={format_n(spec.n)}")
+    return " · ".join(parts)
+
+
+def trial_line(spec: TrialSpec, result: TrialResult, done: int | None = None, total: int | None = None) -> str:
+    """One concise line for a finished trial: count, what ran, median wall and spread."""
+    count = ""
+    if done is not None:
+        width = len(str(total)) if total else 1
+        count = f"[{done:>{width}}/{total}] " if total else f"[{done}] "
+    what = f"{spec.backend:<16} workers={spec.workers:<3} n={format_n(spec.n):<8}"
+    if result.failed:
+        return f"{count}{what} FAILED: {result.error}"
+    spread = result.spread or 0.0
+    return f"{count}{what} wall {format_seconds(result.wall_time_s):>10} ±{spread:5.1%}  ({len(result.wall_times_s)} reps)"
+
+
+def _stderr_console(stream: TextIO | None) -> "Console":
+    from rich.console import Console
+
+    # soft_wrap: a message stays one line whatever the width; no markup or emoji parsing.
+    return Console(file=stream or sys.stderr, highlight=False, soft_wrap=True, emoji=False, markup=False)
+
+
+def _labelled(label: str, style: str, message: str, stream: TextIO | None) -> None:
+    from rich.text import Text
+
+    text = Text()
+    text.append(label, style=style)
+    text.append(message)
+    _stderr_console(stream).print(text)
+    (stream or sys.stderr).flush()
+
+
+def error(message: str, stream: TextIO | None = None) -> None:
+    """A user-facing error: one line, no traceback."""
+    _labelled("parsweep: error: ", "bold red", message, stream)
+
+
+def warn(message: str, stream: TextIO | None = None) -> None:
+    """A warning: one line, with what to do about it in the message."""
+    _labelled("  warning: ", "bold yellow", message, stream)
+
+
+def _values(values: Sequence[str]) -> str:
+    return ",".join(values) if len(values) <= 4 else f"{values[0]}…{values[-1]}"
+
+
+def sweep_name(specs: Sequence[TrialSpec], started: dt.datetime, preset: str | None = None) -> str:
+    """How a sweep is named in run lists: what it sweeps and when.
+
+    ``quick sweep · 5 backends × 1,2,4 workers × n=1e6,1e7 · 2026-11-25 12:05``
+    """
+    workloads = list(dict.fromkeys(spec.workload for spec in specs))
+    backends = list(dict.fromkeys(spec.backend for spec in specs))
+    workers = sorted({spec.workers for spec in specs if spec.backend != "serial"})
+    sizes = sorted({spec.n for spec in specs})
+    parts = []
+    if workloads != ["sum_range"]:
+        parts.append(", ".join(workloads))
+    parts.append(", ".join(backends) if len(backends) <= 3 else f"{len(backends)} backends")
+    if workers:
+        parts.append(f"{_values([str(w) for w in workers])} worker{'s' if workers != [1] else ''}")
+    parts.append("n=" + _values([format_n(n) for n in sizes]))
+    head = f"{preset} sweep" if preset else "sweep"
+    return f"{head} · {' × '.join(parts)} · {started:%Y-%m-%d %H:%M}"
+
+
+def describe(value: object) -> str:
+    """An exception (or anything) as ``Type: message``."""
+    if isinstance(value, BaseException):
+        return f"{type(value).__name__}: {value}" if str(value) else type(value).__name__
+    return str(value)
