@@ -1,0 +1,46 @@
+"""Every MLflow name parsweep writes or reads: run tags, metrics and params, in one place.
+
+The spec's names are a contract (other tools, the docs and the tests rely on them); the rest
+are parsweep's own and documented in the README. ``analysis`` reads runs through these too.
+"""
+
+from __future__ import annotations
+
+# -- MLflow's own tags ------------------------------------------------------------------------
+PARENT_TAG = "mlflow.parentRunId"
+DESCRIPTION_TAG = "mlflow.note.content"  # a run's description, rendered as markdown by the UI
+
+# -- what a run is --------------------------------------------------------------------------
+ROLE_TAG = "parsweep.role"  # "sweep" or "trial"
+SWEEP_TAG = "parsweep.sweep"  # the sweep's run id, on the sweep and on each of its trials
+CONFIG_HASH_TAG = "parsweep.config_hash"  # identity of a trial's measurement (runner.trial.spec)
+PLAN_HASH_TAG = "parsweep.plan_hash"  # identity of a sweep's plan: what resume=true matches
+BACKEND_TAG = "parsweep.backend"
+WORKLOAD_FUNCTION_TAG = "parsweep.workload_function"  # workload=custom: module:function
+REPRODUCES_TAG = "parsweep.reproduces"  # parsweep-reproduce: the run a new run re-ran
+
+# -- how a trial went -----------------------------------------------------------------------
+ERROR_TAG = "parsweep.error"
+WARNINGS_TAG = "parsweep.warnings"  # one warning per line
+TRUST_TAG = "parsweep.trust"  # "ok", or reasons joined by "; " (runner.trial.trust.REASONS)
+DISCARDED_TAG = "parsweep.discarded"  # why repetitions were measured again, one line per reason
+SAMPLES_TAG = "parsweep.rep_wall_times_s"  # the recorded repetitions' wall times, comma-separated
+REPEATS_STOP_TAG = "parsweep.repeats_stop"  # repeats=auto: the rule that stopped it
+SCHEDULE_TAG = "parsweep.schedule"  # "interleaved" or "sequential"
+SCHEDULE_SEED_TAG = "parsweep.schedule_seed"  # the seed of the interleaved order
+GROUP_TAG = "parsweep.group"  # trials measured together, in rounds (interleaved)
+PYTHON_LABEL_TAG = "parsweep.python"  # the interpreter as the report names it: 3.11.7, 3.13.5t
+
+# -- sweeps ---------------------------------------------------------------------------------
+TRIALS_TOTAL_TAG = "parsweep.trials_total"
+SWEPT_TAG = "parsweep.swept"
+OVERRIDES_TAG = "parsweep.overrides"
+PRESET_TAG = "parsweep.preset"
+SWEEP_DIR_TAG = "parsweep.sweep_dir"
+RESUMED_TAG = "parsweep.resumed"  # how many times the sweep was resumed
+RESUME_SKIPPED_TAG = "parsweep.resume_skipped"  # trials the last resume found already FINISHED
+
+# -- metrics and params -----------------------------------------------------------------------
+SAMPLE_METRIC = "rep_wall_time_s"  # one value per recorded repetition, step = its index
+REPS_DISCARDED_METRIC = "reps_discarded"
+REPS_INTERFERED_METRIC = "reps_interfered"
