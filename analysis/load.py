@@ -4,11 +4,18 @@ Three selections: one sweep (:func:`load_sweep`, by its parent run id), the late
 experiment (:func:`load_latest_sweep`), or every trial of an experiment
 (:func:`load_experiment`). :func:`load_trials` picks one of them the way the report CLI does.
 
-Runs are read with ``MlflowClient.search_runs`` in pages (what ``mlflow.search_runs`` does,
-without building its wide DataFrame). The ``rep_wall_time_s`` series is not part of a
-search result (only its last value is), so :func:`load_samples` fetches it separately, in
-bulk where the store allows it (sqlite and other SQL stores: one query per 500 runs), else
-one request per run, in parallel.
+Runs are read with ``MlflowClient.search_runs`` in pages
+(:func:`runner.tracking.store.search_all_runs`, what ``mlflow.search_runs`` does, without
+building its wide DataFrame). A trial's repetition wall times come with it: the runner keeps
+them in the ``parsweep.rep_wall_times_s`` tag (comma-separated, repetition order), so
+:func:`load_samples` parses them from the trial frame with no further query. Only runs logged
+before that tag existed fall back to the ``rep_wall_time_s`` metric history, one public
+``MlflowClient.get_metric_history`` request per run, in a thread pool (about 2 ms a run on a
+local sqlite store: 20 s for 10,000 old runs, nothing for new ones).
+
+Identity columns the report groups by: ``host`` (``host.name``; for cluster backends the
+cluster's name), ``python`` (the interpreter's label, :func:`python_labels`) and ``workload``
+(``custom:module:function`` for a custom workload, so two custom functions never share a row).
 """
 
 from __future__ import annotations
@@ -17,15 +24,29 @@ import functools
 import os
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any, Iterable, Sequence
+from typing import Any, Iterable
 
 import pandas as pd
 
+from runner.tracking.names import (
+    DISCARDED_TAG,
+    ERROR_TAG,
+    CONFIG_HASH_TAG,
+    GROUP_TAG,
+    PARENT_TAG,
+    PYTHON_LABEL_TAG,
+    ROLE_TAG,
+    SAMPLE_METRIC,
+    SAMPLES_TAG,
+    SCHEDULE_SEED_TAG,
+    SCHEDULE_TAG,
+    TRUST_TAG,
+    WARNINGS_TAG,
+    WORKLOAD_FUNCTION_TAG,
+)
+
 EXPERIMENT = "parsweep"
-ROLE_TAG = "parsweep.role"
-PARENT_TAG = "mlflow.parentRunId"
-SAMPLE_METRIC = "rep_wall_time_s"
-BULK_CHUNK = 500  # run ids per bulk history query (sqlite's variable limit is far above)
+HISTORY_THREADS = 8  # parallel get_metric_history requests for runs without the samples tag
 
 INT_PARAMS = ("workers", "n", "repeats", "warmup", "chunks")
 STR_PARAMS = ("backend", "workload", "start_method")
@@ -41,6 +62,10 @@ METRICS = (
     "correct",
     "repeats_done",
     "trial_duration_s",
+    "other_cpu_cores",
+    "load_imbalance",
+    "reps_discarded",
+    "reps_interfered",
 )
 #: Host facts logged as text but meaning numbers.
 NUMERIC_FACTS = (
@@ -56,28 +81,36 @@ NUMERIC_FACTS = (
     "host_load_5m",
     "host_load_15m",
 )
+#: parsweep's own tags, as trial-frame columns.
+TAG_COLUMNS = {
+    ERROR_TAG: "error",
+    CONFIG_HASH_TAG: "config_hash",
+    WORKLOAD_FUNCTION_TAG: "workload_function",
+    TRUST_TAG: "trust_tag",
+    WARNINGS_TAG: "warnings",
+    DISCARDED_TAG: "discarded",
+    SAMPLES_TAG: "rep_wall_times_s",
+    SCHEDULE_TAG: "schedule",
+    SCHEDULE_SEED_TAG: "schedule_seed",
+    GROUP_TAG: "group",
+    PYTHON_LABEL_TAG: "python_label",
+}
+#: Params whose names would clash with an identity column.
+RENAMED_PARAMS = {"python": "python_command"}
 COLUMNS = [
     "run_id", "run_name", "status", "experiment_id", "sweep_run_id", "start_time", "end_time",
-    "host", "workload", "n", "backend", "workers", "start_method", "chunks", "repeats", "repeats_auto", "warmup",
+    "host", "python", "workload", "workload_function", "n", "backend", "workers", "start_method", "chunks",
+    "repeats", "repeats_auto", "warmup", "python_command", "gil",
     *METRICS,
-    "error", "config_hash", "host_cpu_model", "host_cpu_usable", "python_version", "python_implementation",
-    "python_gil_enabled", "git_commit",
+    "error", "warnings", "warnings_count", "trust_tag", "discarded", "schedule", "schedule_seed", "group",
+    "config_hash", "host_cpu_model", "host_cpu_usable", "python_label", "python_version", "python_implementation",
+    "python_free_threaded", "python_gil_enabled", "python_executable", "git_commit", "rep_wall_times_s",
 ]
+SAMPLE_COLUMNS = ["run_id", "rep", "wall_time_s"]
 
 
 class ReportError(RuntimeError):
     """What the user asked for cannot be found or read; ``str()`` is one line."""
-
-
-def resolve_uri(tracking_uri: str | None = None) -> str:
-    """The flag, else ``MLFLOW_TRACKING_URI``, else ``sqlite:///<cwd>/mlflow.db`` (made absolute).
-
-    The same rule as the runner's (:func:`runner.tracking.store.resolve_uri`), relative to the
-    current directory.
-    """
-    from runner.tracking.store import resolve_uri as runner_resolve
-
-    return runner_resolve(tracking_uri, os.getcwd())
 
 
 def check_store(tracking_uri: str) -> None:
@@ -117,21 +150,85 @@ def experiment_id(tracking_uri: str, experiment: str = EXPERIMENT) -> str:
     return str(found.experiment_id)
 
 
-def search_all_runs(tracking_uri: str, experiment_ids: Sequence[str], filter_string: str = "") -> list[Any]:
-    """Every run matching ``filter_string`` (MLflow search syntax), all pages, oldest first."""
-    from runner.tracking.store import search_all_runs as search
+def _search(tracking_uri: str, experiment_ids: list[str], filter_string: str) -> list[Any]:
+    from runner.tracking.store import search_all_runs
 
-    return search(_client(tracking_uri), list(experiment_ids), filter_string)
+    return search_all_runs(_client(tracking_uri), experiment_ids, filter_string)
+
+
+def _true(value: Any) -> Any:
+    """A logged "true"/"false" tag as a bool (None when absent or anything else)."""
+    text = str(value).strip().lower() if isinstance(value, str) else value
+    if text in ("true", "1", True):
+        return True
+    if text in ("false", "0", False):
+        return False
+    return None
+
+
+def python_label(
+    version: Any, implementation: Any = None, free_threaded: Any = None, gil_enabled: Any = None, tag: Any = None
+) -> str:
+    """The interpreter as the report names it: ``3.11.7``, ``3.13.5t`` (free-threaded),
+    ``3.13.5t+GIL`` (a free-threaded build with its GIL forced on); ``PyPy 3.10.14`` for
+    another implementation; ``unknown`` without a version.
+
+    ``tag`` (the runner's ``parsweep.python``) wins when present; otherwise the label is built
+    the runner's way (:func:`runner.host.facts.python_label`) from the ``python.*`` tags. Runs
+    logged before ``python.free_threaded`` existed count as free-threaded when their GIL was
+    off (a GIL build cannot turn it off).
+    """
+    from runner.host.facts import python_label as runner_label
+
+    if isinstance(tag, str) and tag.strip():
+        label = tag.strip()
+    elif isinstance(version, str) and version.strip():
+        gil = _true(gil_enabled)
+        free = _true(free_threaded)
+        if free is None:
+            free = gil is False
+        label = runner_label(version.strip(), free, True if gil is None else gil)
+    else:
+        return "unknown"
+    if isinstance(implementation, str) and implementation.strip() and implementation.strip().lower() != "cpython":
+        label = f"{implementation.strip()} {label}"  # the runner's label names CPython's builds only
+    return label
+
+
+def python_labels(frame: pd.DataFrame) -> pd.Series:
+    """:func:`python_label` of every row of a trial frame."""
+    columns = ["python_version", "python_implementation", "python_free_threaded", "python_gil_enabled", "python_label"]
+    values = [frame[c] if c in frame else pd.Series(None, index=frame.index, dtype=object) for c in columns]
+    cache: dict[tuple[Any, ...], str] = {}
+    labels = []
+    for key in zip(*values):
+        key = tuple(None if v is pd.NA or (isinstance(v, float) and v != v) else v for v in key)
+        if key not in cache:
+            cache[key] = python_label(*key)
+        labels.append(cache[key])
+    return pd.Series(labels, index=frame.index, dtype=object)
+
+
+def workload_labels(workload: pd.Series, function: pd.Series | None) -> pd.Series:
+    """``sum_range`` as is; ``custom:mywork:chunk`` for a custom workload (its function named)."""
+    names = workload.astype(object).where(workload.notna(), "unknown")
+    if function is None:
+        return names
+    custom = names.eq("custom") & function.notna()
+    return names.where(~custom, "custom:" + function.astype(str))
 
 
 def runs_to_frame(runs: Iterable[Any]) -> pd.DataFrame:
     """Trial runs (``mlflow.entities.Run``) as the tidy trial frame, one row per run.
 
-    Params are cast to their types (``n``, ``workers``, ``repeats``, ``warmup`` as nullable
-    integers), the run's status is kept, ``host.name`` becomes ``host``, every other
-    ``host.*`` / ``python.*`` / ``git.*`` / ``cluster.*`` tag a ``host_*`` / ``python_*`` /
-    ``git_*`` / ``cluster_*`` column (numeric host facts as numbers), ``parsweep.error`` becomes
-    ``error``. Trials of a cluster backend get the cluster's ``cluster.name`` as ``host``.
+    Params are cast to their types (``n``, ``workers``, ``repeats``, ``warmup``, ``chunks`` as
+    nullable integers; the ``python`` param as ``python_command``), the run's status is kept,
+    ``host.name`` becomes ``host``, every other ``host.*`` / ``python.*`` / ``git.*`` /
+    ``cluster.*`` tag a ``host_*`` / ``python_*`` / ``git_*`` / ``cluster_*`` column (numeric
+    host facts as numbers), parsweep's own tags the columns of :data:`TAG_COLUMNS`
+    (``warnings`` the text, ``warnings_count`` its lines). ``python`` is the interpreter's label
+    and ``workload`` names a custom workload's function (see the module's docstring). Trials of
+    a cluster backend get the cluster's ``cluster.name`` as ``host``.
     """
     rows = []
     for run in runs:
@@ -147,14 +244,17 @@ def runs_to_frame(runs: Iterable[Any]) -> pd.DataFrame:
             "end_time": info.end_time,
             # Cluster backends (ray, dask) are grouped by the cluster that did the work, not the launching host.
             "host": tags.get("cluster.name") or tags.get("host.name"),
-            "error": tags.get("parsweep.error"),
-            "config_hash": tags.get("parsweep.config_hash"),
         }
         for key, value in tags.items():
+            column = TAG_COLUMNS.get(key)
+            if column:
+                row[column] = value
+                continue
             section, _, name = key.partition(".")
             if section in ("host", "python", "git", "cluster") and name and key != "host.name":
                 row[f"{section}_{name}"] = value
-        row.update(data.params)
+        for key, value in data.params.items():
+            row[RENAMED_PARAMS.get(key, key)] = value
         row.update(data.metrics)
         row.pop(SAMPLE_METRIC, None)  # only its last value: the samples come from load_samples
         rows.append(row)
@@ -173,6 +273,10 @@ def runs_to_frame(runs: Iterable[Any]) -> pd.DataFrame:
             frame[column] = pd.to_numeric(frame[column], errors="coerce")
     for column in ("start_time", "end_time"):
         frame[column] = pd.to_datetime(pd.to_numeric(frame[column], errors="coerce"), unit="ms", utc=True)
+    frame["python"] = python_labels(frame)
+    frame["workload"] = workload_labels(frame["workload"], frame["workload_function"])
+    text = frame["warnings"].astype("string").str.strip()
+    frame["warnings_count"] = text.str.count("\n").add(1).where(text.fillna("").ne(""), 0).fillna(0).astype(int)
     extra = sorted(c for c in frame.columns if c not in COLUMNS)
     return frame[COLUMNS + extra]
 
@@ -194,7 +298,7 @@ def load_sweep(tracking_uri: str, sweep_run_id: str) -> pd.DataFrame:
     role = parent.data.tags.get(ROLE_TAG)
     if role != "sweep":
         raise ReportError(f"run {sweep_run_id} is not a sweep (its {ROLE_TAG} tag is {role or 'missing'}): pass a sweep's parent run id")
-    runs = search_all_runs(tracking_uri, [parent.info.experiment_id], f"tags.`{PARENT_TAG}` = '{sweep_run_id}'")
+    runs = _search(tracking_uri, [parent.info.experiment_id], f"tags.`{PARENT_TAG}` = '{sweep_run_id}'")
     experiment = _client(tracking_uri).get_experiment(parent.info.experiment_id).name
     return _with_selection(
         runs_to_frame(runs), tracking_uri=tracking_uri, experiment=experiment, sweep_run_id=sweep_run_id,
@@ -223,7 +327,7 @@ def load_experiment(tracking_uri: str, experiment: str = EXPERIMENT) -> pd.DataF
     """Every trial of ``experiment``, across sweeps and lone ``parsweep`` runs, whatever its status."""
     check_store(tracking_uri)
     exp_id = experiment_id(tracking_uri, experiment)
-    runs = search_all_runs(tracking_uri, [exp_id], f"tags.`{ROLE_TAG}` = 'trial'")
+    runs = _search(tracking_uri, [exp_id], f"tags.`{ROLE_TAG}` = 'trial'")
     return _with_selection(runs_to_frame(runs), tracking_uri=tracking_uri, experiment=experiment, sweep_run_id=None)
 
 
@@ -231,9 +335,11 @@ def load_trials(
     tracking_uri: str | None = None, *, experiment: str = EXPERIMENT, sweep: str | None = None, all_trials: bool = False
 ) -> pd.DataFrame:
     """The report's selection: ``sweep`` (a parent run id), else every trial of ``experiment``
-    when ``all_trials``, else the latest sweep of ``experiment``. The URI is resolved with
-    :func:`resolve_uri`."""
-    uri = resolve_uri(tracking_uri)
+    when ``all_trials``, else the latest sweep of ``experiment``. The URI is resolved the
+    runner's way (:func:`runner.tracking.store.resolve_uri`, relative to the current directory)."""
+    from runner.tracking.store import resolve_uri
+
+    uri = resolve_uri(tracking_uri, os.getcwd())
     if sweep:
         return load_sweep(uri, sweep)
     if all_trials:
@@ -241,32 +347,86 @@ def load_trials(
     return load_latest_sweep(uri, experiment)
 
 
-def load_samples(tracking_uri: str, run_ids: Iterable[str], metric: str = SAMPLE_METRIC) -> pd.DataFrame:
-    """The repetition samples of the given runs: columns ``run_id``, ``rep`` (the step), ``wall_time_s``.
+def parse_samples(text: Any) -> list[float] | None:
+    """One ``parsweep.rep_wall_times_s`` tag -> its wall times; None when absent or unreadable."""
+    if not isinstance(text, str) or not text.strip():
+        return None
+    try:
+        return [float(part) for part in text.split(",")]
+    except ValueError:
+        return None
 
-    One row per recorded repetition, sorted by run and repetition.
+
+def samples_from_tags(trials: pd.DataFrame) -> pd.DataFrame:
+    """The repetition samples kept in the trials' ``parsweep.rep_wall_times_s`` tags (no query).
+
+    Columns ``run_id``, ``rep`` (0, 1, ... in repetition order), ``wall_time_s``; runs without
+    the tag (or with an unreadable one) have no rows.
     """
+    if trials.empty or "rep_wall_times_s" not in trials:
+        return pd.DataFrame(columns=SAMPLE_COLUMNS)
+    text = trials.set_index("run_id")["rep_wall_times_s"].dropna().astype(str).str.strip()
+    text = text[text != ""]
+    if text.empty:
+        return pd.DataFrame(columns=SAMPLE_COLUMNS)
+    values = text.str.split(",").explode()
+    frame = pd.DataFrame({"run_id": values.index, "wall_time_s": pd.to_numeric(values.to_numpy(), errors="coerce")})
+    frame["rep"] = frame.groupby("run_id", sort=False).cumcount()
+    bad = frame.loc[frame["wall_time_s"].isna(), "run_id"].unique()
+    frame = frame[~frame["run_id"].isin(bad)]  # a damaged tag: read that run's history instead
+    return frame[SAMPLE_COLUMNS].reset_index(drop=True)
+
+
+def samples_from_history(tracking_uri: str, run_ids: Iterable[str], metric: str = SAMPLE_METRIC) -> pd.DataFrame:
+    """The samples of runs logged without the samples tag: their ``rep_wall_time_s`` metric
+    history (public ``MlflowClient.get_metric_history``, :data:`HISTORY_THREADS` requests at a time)."""
     ids = list(dict.fromkeys(run_ids))
     records: list[tuple[str, int, float]] = []
-    client = _client(tracking_uri)
-    store = None
-    try:
-        store = client._tracking_client.store  # the bulk query is a store method, not a client one
-    except Exception:
-        pass
-    bulk = getattr(store, "get_metric_history_bulk", None)
-    if bulk is not None and ids:
-        for start in range(0, len(ids), BULK_CHUNK):
-            chunk = ids[start : start + BULK_CHUNK]
-            for item in bulk(chunk, metric, max_results=2**31 - 1):
-                records.append((item.run_id, int(item.step), float(item.value)))
-    elif ids:
+    if ids:
+        client = _client(tracking_uri)
+
         def history(run_id: str) -> list[tuple[str, int, float]]:
             return [(run_id, int(m.step), float(m.value)) for m in client.get_metric_history(run_id, metric)]
 
-        with ThreadPoolExecutor(max_workers=8) as pool:
+        with ThreadPoolExecutor(max_workers=HISTORY_THREADS) as pool:
             for part in pool.map(history, ids):
                 records.extend(part)
-    frame = pd.DataFrame(records, columns=["run_id", "rep", "wall_time_s"])
-    frame = frame.drop_duplicates(["run_id", "rep"], keep="last").sort_values(["run_id", "rep"], kind="stable")
-    return frame.reset_index(drop=True)
+    frame = pd.DataFrame(records, columns=SAMPLE_COLUMNS)
+    return frame.drop_duplicates(["run_id", "rep"], keep="last")
+
+
+def load_samples(tracking_uri: str, runs: pd.DataFrame | Iterable[str], *, history: bool = True) -> pd.DataFrame:
+    """The repetition samples of the given runs: columns ``run_id``, ``rep``, ``wall_time_s``.
+
+    ``runs``: a trial frame (from :func:`load_trials` and friends: the samples come from its
+    ``parsweep.rep_wall_times_s`` tags, and only runs without one are asked for their metric
+    history) or plain run ids (all from the metric history). ``history=False`` never queries
+    (runs without the tag then have no samples). One row per recorded repetition, sorted by run
+    and repetition.
+    """
+    if isinstance(runs, pd.DataFrame):
+        tagged = samples_from_tags(runs)
+        have = set(tagged["run_id"])
+        missing = [r for r in runs["run_id"] if r not in have] if history else []
+    else:
+        tagged = pd.DataFrame(columns=SAMPLE_COLUMNS)
+        missing = list(runs) if history else []
+    parts = [tagged]
+    if missing:
+        parts.append(samples_from_history(tracking_uri, missing))
+    frame = pd.concat([p for p in parts if not p.empty], ignore_index=True) if any(not p.empty for p in parts) else tagged
+    frame = frame.astype({"run_id": object, "rep": "int64", "wall_time_s": "float64"})
+    return frame.sort_values(["run_id", "rep"], kind="stable").reset_index(drop=True)
+
+
+EXPERIMENT_PREFIX = "experiment:"
+
+
+def load_source(tracking_uri: str, source: str) -> pd.DataFrame:
+    """One side of a comparison: ``experiment:NAME`` (every trial of that experiment) or a sweep's run id."""
+    if source.startswith(EXPERIMENT_PREFIX):
+        name = source[len(EXPERIMENT_PREFIX) :]
+        if not name:
+            raise ReportError(f"{source}: name the experiment, e.g. experiment:parsweep")
+        return load_experiment(tracking_uri, name)
+    return load_sweep(tracking_uri, source)

@@ -1,9 +1,10 @@
 """How `parsweep-report` scales: 10,000 trials, report vs ``mlflow.search_runs`` alone.
 
 Builds (once, then reuses) a sqlite MLflow store holding one sweep of 10,000 trials logged
-exactly the way ``runner/callbacks.py`` logs them (a parent run, one child run per trial with
-the spec's params, metrics, ``rep_wall_time_s`` steps and ``host.*`` tags; 1% FAILED), then
-times, side by side and alternating, in fresh processes:
+exactly the way the runner logs them (a parent run, one child run per trial with the spec's
+params, metrics, ``rep_wall_time_s`` steps, ``host.*`` / ``python.*`` tags and parsweep's own:
+the repetitions in ``parsweep.rep_wall_times_s``, ``parsweep.trust``, ``parsweep.python``;
+1% FAILED), then times, side by side and alternating, in fresh processes:
 
 * ``mlflow.search_runs`` alone: the experiment's runs as MLflow's own DataFrame;
 * ``parsweep-report``: load the sweep (runs plus repetition samples) and build and render the
@@ -14,6 +15,8 @@ process's wall time is measured too. Goal: report <= 1.5x search_runs.
 
     .venv/bin/python benchmarks/report_scale.py            # build if needed, then time
     .venv/bin/python benchmarks/report_scale.py --rebuild  # start from an empty store
+    .venv/bin/python benchmarks/report_scale.py --legacy   # runs logged before those tags: the
+                                                           # samples come from each run's metric history
 """
 
 from __future__ import annotations
@@ -34,6 +37,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 DEFAULT_STORE = Path(tempfile.gettempdir()) / "parsweep-report-scale"
 EXPERIMENT = "parsweep"
+STORE_FORMAT = 2  # 2: trials carry the samples, trust and interpreter-label tags (1: they did not)
 
 HOSTS = ["bench-a", "bench-b", "bench-c", "bench-d", "bench-e"]
 BACKENDS = ["threading", "multiprocessing", "process_pool"]
@@ -65,10 +69,14 @@ def _model_wall_s(host_index: int, backend: str, workers: int, n: int) -> float:
     return work * (serial_fraction + (1 - serial_fraction) / effective) + overhead
 
 
-def build_store(store: Path, trials: int) -> None:
-    """A fresh store at ``store`` holding one sweep of ``trials`` trials."""
+def build_store(store: Path, trials: int, legacy: bool = False) -> None:
+    """A fresh store at ``store`` holding one sweep of ``trials`` trials (``legacy``: without the
+    tags runs gained with the samples tag: their samples are only in the metric history)."""
     from mlflow.entities import Metric, Param, RunTag
     from mlflow.tracking import MlflowClient
+
+    sys.path.insert(0, str(REPO))
+    from runner.tracking.names import PYTHON_LABEL_TAG, SAMPLES_TAG, TRUST_TAG
 
     _fast_sqlite()
     store.mkdir(parents=True, exist_ok=True)
@@ -107,6 +115,7 @@ def build_store(store: Path, trials: int) -> None:
             "python.version": "3.11.7",
             "python.implementation": "CPython",
             "python.gil_enabled": "true",
+            **({} if legacy else {"python.free_threaded": "false", PYTHON_LABEL_TAG: "3.11.7"}),
             "python.build": "main May  9 2026 07:35:25",
             "python.compiler": "GCC 12.2.0",
             "python.executable": "/usr/bin/python3",
@@ -148,6 +157,9 @@ def build_store(store: Path, trials: int) -> None:
             }
             metrics += [Metric(k, float(v), now, 0) for k, v in values.items()]
             metrics += [Metric("rep_wall_time_s", v, now, step) for step, v in enumerate(reps)]
+            if not legacy:
+                batch_tags.append(RunTag(SAMPLES_TAG, ",".join(repr(v) for v in reps)))
+                batch_tags.append(RunTag(TRUST_TAG, "oversubscribed" if workers > 4 + h and backend != "serial" else "ok"))
         params = {
             "backend": backend,
             "workers": workers,
@@ -157,13 +169,16 @@ def build_store(store: Path, trials: int) -> None:
             "warmup": 1,
             "start_method": "fork" if backend == "multiprocessing" else "none",
         }
+        if not legacy:
+            params.update(python="current", gil="default", chunks=1 if backend == "serial" else workers)
         client.log_batch(run_id, metrics=metrics, params=[Param(k, str(v)) for k, v in params.items()], tags=batch_tags)
         client.set_terminated(run_id, "FAILED" if failed else "FINISHED")
         if index % 1000 == 0:
             rate = index / (time.perf_counter() - started)
             print(f"  {index:>6}/{len(combos)} trials written ({rate:.0f}/s)", flush=True)
     client.set_terminated(parent, "FINISHED")
-    (store / "ready.json").write_text(json.dumps({"trials": len(combos), "sweep_run_id": parent}))
+    ready = {"trials": len(combos), "sweep_run_id": parent, "format": 1 if legacy else STORE_FORMAT}
+    (store / "ready.json").write_text(json.dumps(ready))
 
 
 SEARCH_RUNS = """
@@ -220,14 +235,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rebuild", action="store_true", help="rebuild the store even if it is there")
     parser.add_argument("--rounds", type=int, default=3, help="timed rounds of each (alternating)")
     parser.add_argument("--build-only", action="store_true")
+    parser.add_argument("--legacy", action="store_true",
+                        help="trials logged as before the samples tag (in <store>-legacy): the report reads each run's metric history")
     args = parser.parse_args(argv)
+    if args.legacy:
+        args.store = args.store.with_name(args.store.name + "-legacy")
 
     ready = args.store / "ready.json"
     cached = json.loads(ready.read_text()) if ready.exists() else None
-    if args.rebuild or not cached or cached.get("trials") != args.trials:
+    wanted_format = 1 if args.legacy else STORE_FORMAT
+    if args.rebuild or not cached or cached.get("trials") != args.trials or cached.get("format", 1) != wanted_format:
         print(f"building a store of {args.trials} trials in {args.store} (a few minutes, once)...", flush=True)
         started = time.perf_counter()
-        build_store(args.store, args.trials)
+        build_store(args.store, args.trials, legacy=args.legacy)
         print(f"built in {time.perf_counter() - started:.0f} s", flush=True)
     else:
         print(f"reusing the store in {args.store} ({cached['trials']} trials; --rebuild to start over)")
@@ -252,7 +272,8 @@ def main(argv: list[str] | None = None) -> int:
     r_op, r_total = median([r[0] for r in report]), median([r[1] for r in report])
     load = os.getloadavg() if hasattr(os, "getloadavg") else (math.nan,) * 3
     print()
-    print(f"report_scale: {args.trials} trials, one sweep, {len(HOSTS)} hosts, sqlite store, median of {args.rounds} rounds")
+    kind = "legacy runs (samples from each run's metric history)" if args.legacy else "samples in the runs' tags"
+    print(f"report_scale: {args.trials} trials, one sweep, {len(HOSTS)} hosts, sqlite store, {kind}, median of {args.rounds} rounds")
     print(f"machine: {_cpu_model()}, {os.cpu_count()} cores, load average {load[0]:.2f} at the end, Python {platform.python_version()}")
     print(f"search_runs returned {rows.split()[0]} runs; the report printed {lines.split()[0]} lines (exit {lines.split()[1]})")
     print()

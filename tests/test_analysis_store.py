@@ -1,9 +1,10 @@
-"""A real sqlite MLflow store populated the way ``runner/callbacks.py`` logs, and the loader on it.
+"""A real sqlite MLflow store populated the way the runner logs trials, and the loader on it.
 
 :class:`StoreBuilder` (imported by the other ``test_analysis_*`` modules) writes a sweep's
 parent run and one child run per trial with the spec's params, metrics (including the
-``rep_wall_time_s`` steps), ``host.*`` / ``python.*`` / ``git.*`` tags and final status,
-with timings the test chooses.
+``rep_wall_time_s`` steps), ``host.*`` / ``python.*`` / ``git.*`` tags, parsweep's own tags
+(trust, samples, interpreter label, warnings) and final status, with timings the test
+chooses; ``old=True`` writes a trial the way runs were logged before those tags existed.
 """
 
 from __future__ import annotations
@@ -18,7 +19,8 @@ import pytest
 from mlflow.entities import Metric, Param, RunTag
 from mlflow.tracking import MlflowClient
 
-from analysis.load import load_experiment, load_latest_sweep, load_samples, load_sweep, ReportError, latest_sweep_id
+from analysis.load import ReportError, latest_sweep_id, load_experiment, load_latest_sweep, load_samples, load_sweep
+from runner.tracking.names import PYTHON_LABEL_TAG, SAMPLES_TAG, TRUST_TAG, WARNINGS_TAG, WORKLOAD_FUNCTION_TAG
 
 
 def host_tags(host: str, cpu_model: str = "Test CPU 3000", usable: int = 4) -> dict[str, str]:
@@ -34,12 +36,27 @@ def host_tags(host: str, cpu_model: str = "Test CPU 3000", usable: int = 4) -> d
         "host.kernel": "6.1.0",
         "host.machine": "x86_64",
         "host.load_1m": "0.05",
-        "python.version": "3.11.7",
-        "python.implementation": "CPython",
-        "python.gil_enabled": "true",
         "git.commit": "f" * 40,
         "git.dirty": "false",
     }
+
+
+#: Interpreters as the runner records them: (python.version, free-threaded build, GIL on at run time).
+PYTHONS = {
+    "3.11.7": ("3.11.7", False, True),
+    "3.13.5t": ("3.13.5", True, False),
+    "3.13.5t+GIL": ("3.13.5", True, True),
+}
+
+
+def python_tags(label: str, *, old: bool = False) -> dict[str, str]:
+    """The trial interpreter's tags; ``old``: as runs logged before the label and free_threaded tags."""
+    version, free, gil = PYTHONS[label]
+    tags = {"python.version": version, "python.implementation": "CPython", "python.gil_enabled": str(gil).lower(),
+            "python.executable": f"/opt/python{version}{'t' if free else ''}/bin/python3"}
+    if not old:
+        tags.update({"python.free_threaded": str(free).lower(), PYTHON_LABEL_TAG: label})
+    return tags
 
 
 class StoreBuilder:
@@ -70,24 +87,39 @@ class StoreBuilder:
         *,
         host: str = "alpha",
         cpu_model: str = "Test CPU 3000",
+        usable: int = 4,
+        python: str = "3.11.7",
         workload: str = "sum_range",
+        function: str | None = None,
         status: str = "FINISHED",
         error: str | None = None,
         start_method: str | None = None,
         chunks: int | None = None,
         repeats: str | None = None,
+        samples_tag: bool = True,
+        old: bool = False,
+        trust: str | None = "ok",
+        warnings: list[str] | None = None,
+        metrics: dict[str, float] | None = None,
     ) -> str:
         """One trial run; ``reps`` are its recorded repetition wall times (None: it never timed one);
-        ``chunks`` defaults to one per worker, as the runner logs it."""
+        ``chunks`` defaults to one per worker, as the runner logs it. ``samples_tag``: the
+        repetitions also in ``parsweep.rep_wall_times_s`` (the runner does; older runs did not);
+        ``old``: logged as before the trust, label, samples and free-threaded tags existed;
+        ``trust``: the ``parsweep.trust`` tag; ``metrics``: figures to set or override
+        (``cpu_utilization`` defaults to ``workers``)."""
         tags = {
             "parsweep.role": "trial",
-            "parsweep.config_hash": f"{abs(hash((backend, workers, n, host))):016x}"[:16],
+            "parsweep.config_hash": f"{abs(hash((backend, workers, n, host, python, function))):016x}"[:16],
             "parsweep.backend": backend,
-            **host_tags(host, cpu_model),
+            **host_tags(host, cpu_model, usable),
+            **python_tags(python, old=old),
         }
+        if function:
+            tags[WORKLOAD_FUNCTION_TAG] = function
         if parent:
             tags["mlflow.parentRunId"] = parent
-        name = f"{backend} · {workers} workers · n={n}"
+        name = f"{backend} · {workers} workers · n={n}" + (f" · {function}" if function else "")
         run_id = self.client.create_run(self.experiment_id, run_name=name, tags=tags).info.run_id
         now = int(time.time() * 1000)
         values: dict[str, float] = {"correct": 0.0 if error else 1.0}
@@ -105,27 +137,37 @@ class StoreBuilder:
             )
         values["repeats_done"] = float(len(reps or []))
         values["trial_duration_s"] = sum(reps or []) + 0.01
-        metrics = [Metric(k, float(v), now, 0) for k, v in values.items()]
-        metrics += [Metric("rep_wall_time_s", float(v), now, step) for step, v in enumerate(reps or [])]
+        values.update(metrics or {})
+        batch_metrics = [Metric(k, float(v), now, 0) for k, v in values.items()]
+        batch_metrics += [Metric("rep_wall_time_s", float(v), now, step) for step, v in enumerate(reps or [])]
         params = {
             "backend": backend,
             "workers": workers,
             "n": n,
-            "workload": workload,
+            "workload": workload if not function else "custom",
             "repeats": repeats or len(reps or [1]),
             "warmup": 1,
             "start_method": start_method or ("fork" if backend == "multiprocessing" else "none"),
             "chunks": chunks if chunks is not None else (1 if backend == "serial" else workers),
         }
+        if not old:
+            params.update(python="current", gil="default")
         batch_tags = [RunTag("parsweep.error", error)] if error else []
-        self.client.log_batch(run_id, metrics=metrics, params=[Param(k, str(v)) for k, v in params.items()], tags=batch_tags)
+        if warnings:
+            batch_tags.append(RunTag(WARNINGS_TAG, "\n".join(warnings)))
+        if not old and reps and status == "FINISHED":
+            if trust is not None:
+                batch_tags.append(RunTag(TRUST_TAG, trust))
+            if samples_tag:
+                batch_tags.append(RunTag(SAMPLES_TAG, ",".join(repr(float(v)) for v in reps)))
+        self.client.log_batch(run_id, metrics=batch_metrics, params=[Param(k, str(v)) for k, v in params.items()], tags=batch_tags)
         self.client.set_terminated(run_id, status=status)
         return run_id
 
 
 def reps_around(wall: float) -> list[float]:
-    """Three repetitions whose median is ``wall``."""
-    return [wall * 0.98, wall, wall * 1.03]
+    """Five repetitions whose median is ``wall`` (spread 3%: trusted, and enough for a 95% test)."""
+    return [wall * 0.98, wall * 1.01, wall, wall * 1.03, wall * 0.97]
 
 
 @pytest.fixture(scope="module")
@@ -172,17 +214,68 @@ def test_latest_sweep_and_whole_experiment(small_store: Any) -> None:
     assert old in set(everything["sweep_run_id"].dropna())
 
 
-def test_samples_are_the_rep_series_in_step_order(small_store: Any) -> None:
+def test_samples_are_the_repetitions_in_order(small_store: Any) -> None:
     builder, _, sweep = small_store
     trials = load_sweep(builder.uri, sweep)
-    samples = load_samples(builder.uri, trials["run_id"])
+    samples = load_samples(builder.uri, trials)
     assert list(samples.columns) == ["run_id", "rep", "wall_time_s"]
     threading = trials.loc[trials["backend"] == "threading", "run_id"].iloc[0]
     mine = samples[samples["run_id"] == threading]
-    assert mine["rep"].tolist() == [0, 1, 2]
+    assert mine["rep"].tolist() == [0, 1, 2, 3, 4]
     assert mine["wall_time_s"].tolist() == pytest.approx(reps_around(1.1))
     failed = trials.loc[trials["status"] == "FAILED", "run_id"].iloc[0]
     assert samples[samples["run_id"] == failed].empty
+
+
+def test_samples_come_from_the_tag_and_old_runs_from_their_history(tmp_path: Path) -> None:
+    """The tag is read with the runs (no query); a run without it is asked for its metric history;
+    both give the same frame. A run whose history differs from its tag shows which was read."""
+    builder = StoreBuilder(tmp_path)
+    sweep = builder.sweep()
+    tagged = builder.trial(sweep, "serial", 1, 1000, [0.3, 0.1, 0.2])
+    old = builder.trial(sweep, "threading", 2, 1000, [0.5, 0.4, 0.6], old=True)
+    # the tag is the truth for new runs: make its metric history disagree to see which one is read
+    from mlflow.entities import Metric
+
+    builder.client.log_batch(tagged, metrics=[Metric("rep_wall_time_s", 9.0, 0, 3)])
+    trials = load_sweep(builder.uri, sweep)
+    assert pd.isna(trials.set_index("run_id").loc[old, "rep_wall_times_s"])
+    samples = load_samples(builder.uri, trials)
+    by_run = samples.groupby("run_id")["wall_time_s"].apply(list)
+    assert by_run[tagged] == pytest.approx([0.3, 0.1, 0.2])  # from the tag, in repetition order
+    assert by_run[old] == pytest.approx([0.5, 0.4, 0.6])  # from the history (the fallback)
+    # no query at all: runs without the tag have no samples
+    quiet = load_samples(builder.uri, trials, history=False)
+    assert set(quiet["run_id"]) == {tagged}
+    # plain run ids: every one from its history
+    from_ids = load_samples(builder.uri, trials["run_id"])
+    assert from_ids.groupby("run_id")["wall_time_s"].apply(list)[tagged] == pytest.approx([0.3, 0.1, 0.2, 9.0])
+
+
+def test_interpreter_labels_and_custom_workloads(tmp_path: Path) -> None:
+    """``python`` is the runner's label, or built the same way for runs logged before it; a custom
+    workload is named by its function."""
+    builder = StoreBuilder(tmp_path)
+    sweep = builder.sweep()
+    runs = {
+        "new-gil": builder.trial(sweep, "serial", 1, 1000, reps_around(1.0)),
+        "new-ft": builder.trial(sweep, "serial", 1, 1000, reps_around(1.3), python="3.13.5t"),
+        "new-ft-gil": builder.trial(sweep, "serial", 1, 1000, reps_around(1.3), python="3.13.5t+GIL"),
+        "old-gil": builder.trial(sweep, "serial", 1, 1000, reps_around(1.0), old=True),
+        "old-ft": builder.trial(sweep, "serial", 1, 1000, reps_around(1.3), python="3.13.5t", old=True),
+        "custom": builder.trial(sweep, "serial", 1, 1000, reps_around(1.0), function="mywork:chunk"),
+    }
+    trials = load_sweep(builder.uri, sweep).set_index("run_id")
+    labels = {name: trials.loc[run_id, "python"] for name, run_id in runs.items()}
+    assert labels == {"new-gil": "3.11.7", "new-ft": "3.13.5t", "new-ft-gil": "3.13.5t+GIL", "old-gil": "3.11.7",
+                      "old-ft": "3.13.5t", "custom": "3.11.7"}
+    assert trials.loc[runs["custom"], "workload"] == "custom:mywork:chunk"
+    assert trials.loc[runs["new-gil"], "workload"] == "sum_range"
+    assert trials.loc[runs["new-gil"], "python_command"] == "current" and trials.loc[runs["new-gil"], "gil"] == "default"
+    from analysis.load import python_label
+
+    assert python_label("3.10.14", "PyPy", None, "true") == "PyPy 3.10.14"  # never one row with CPython 3.10.14
+    assert python_label(None) == "unknown"
 
 
 def test_missing_things_are_one_line_errors(small_store: Any, tmp_path: Path) -> None:
