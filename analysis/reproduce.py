@@ -8,10 +8,20 @@ What it re-runs is exactly what was logged: each trial's composed ``.hydra/confi
 
 (a sweep's trials become options of a ``trial`` group, one file per original trial). The new
 runs carry ``parsweep.reproduces=<the run they re-run>``. Then, per trial: the original and
-new medians, their ratio, and whether the difference is within noise (a two-sided
-Mann-Whitney U test on the ``rep_wall_time_s`` samples), and a warning for each difference in
-host, Python build, package versions or git commit. Exit 0 when every re-run gave the right
-answer, 1 when one did not (or failed), 2 when nothing could be re-run.
+new medians, their ratio, and whether the difference is within noise, and a warning for each
+difference in host, Python build, package versions or git commit. Exit 0 when every re-run
+gave the right answer, 1 when one did not (or failed), 2 when nothing could be re-run.
+
+Tests with power (:func:`noise_verdict`, through :mod:`analysis.stats`): a two-sided
+Mann-Whitney U test (scipy) on the repetitions (the ``parsweep.rep_wall_times_s`` tag, else
+the ``rep_wall_time_s`` history). With N against M repetitions it cannot go below
+p = 2 / C(N+M, N); when that is above 5% the verdict is "cannot tell: N vs M repetitions are
+too few", never "within noise". "Within noise" also needs the 95% interval of new/original
+(ratio of medians) within 0.8-1.25 (else "cannot tell: too noisy"), so a 2x change never
+reads as within noise. So that the test can decide, the re-run gets ``++repeats=N`` with N
+the smallest count (at least the original's, at most 50) that lets it reach p < 0.05 against
+the original's repetitions (:func:`rerun_repeats`; 3 original repetitions: 5); ``--repeats N``
+chooses another.
 
 Reproducing from files alone works the same way without MLflow: a trial's ``.hydra`` folder
 (from ``outputs/...`` / ``multirun/...``, or downloaded from the run's artifacts) is a
@@ -23,7 +33,9 @@ Security: nothing in a run's logged data is executed unchecked. A logged config 
 parsweep's own keys; no ``hydra`` section, ``_target_`` or interpolation other than
 ``${hydra:runtime.cwd}``; and a custom workload's modules must be on *your* allowlist
 (``PARSWEEP_ALLOW_MODULES`` or ``--allow``; the ``workload.allow`` list inside the logged
-config does not count, since whoever logged the run wrote it). ``--trust`` lifts these checks.
+config does not count, since whoever logged the run wrote it); the interpreter (``python``)
+may be ``current`` or a command looked up on your PATH, not a path the run chose. ``--trust``
+lifts these checks.
 """
 
 from __future__ import annotations
@@ -39,16 +51,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Sequence
 
+from analysis.stats import ALPHA, FASTER, NO_DIFFERENCE, SEED, SLOWER, can_reach_alpha, difference, repeats_for_power, too_few_text
+from runner.tracking.names import REPRODUCES_TAG, SAMPLE_METRIC, SAMPLES_TAG
+from runner.trial.spec import CURRENT_PYTHON, GROUPS, TOP_LEVEL_KEYS
+
 EXIT_OK = 0
 EXIT_WRONG = 1
 EXIT_REFUSED = 2
-ALPHA = 0.05
-REPRODUCES_TAG = "parsweep.reproduces"
 SAFE_INTERPOLATION = "${hydra:runtime.cwd}"
-ALLOWED_TOP_KEYS = (
-    "backend", "workload", "tracking", "workers", "n", "repeats", "warmup", "timeout_s", "experiment",
-    "quiet", "chunks", "target_rel_ci", "max_repeats", "max_time_s", "resume",
-)
+# parsweep's own keys, from its config schema: a key added there is a key a logged config may set
+# (a composed config holds the groups' sections, never the `sweep` preset's name).
+ALLOWED_TOP_KEYS = (*[g for g in GROUPS if g != "sweep"], *TOP_LEVEL_KEYS)
 CUSTOM_REF_KEYS = ("function", "combine", "expected")
 
 
@@ -85,78 +98,36 @@ def hydra_settings_for(config_dir: str, config_name: str | None) -> list[str]:
 # -- statistics -------------------------------------------------------------------------------
 
 
-def _ranks(values: Sequence[float]) -> list[float]:
-    order = sorted(range(len(values)), key=lambda i: values[i])
-    ranks = [0.0] * len(values)
-    i = 0
-    while i < len(order):
-        j = i
-        while j + 1 < len(order) and values[order[j + 1]] == values[order[i]]:
-            j += 1
-        for k in range(i, j + 1):
-            ranks[order[k]] = (i + j) / 2 + 1
-        i = j + 1
-    return ranks
+def noise_verdict(
+    original: Sequence[float], new: Sequence[float], alpha: float = ALPHA, seed: int = SEED
+) -> tuple[bool | None, str]:
+    """Whether ``new`` is within noise of ``original``: True (yes), False (no: a difference), None (cannot tell).
 
-
-def _exact_u_counts(n1: int, n2: int) -> list[int]:
-    """How many of the C(n1+n2, n1) orderings give each U = 0..n1*n2 (no ties)."""
-    # counts[i][j] is a list indexed by U for samples of sizes i and j.
-    previous = [[1] for _ in range(n2 + 1)]  # i = 0: U is always 0
-    for i in range(1, n1 + 1):
-        current = [[1]]  # j = 0
-        for j in range(1, n2 + 1):
-            size = i * j + 1
-            row = [0] * size
-            # The largest value comes from sample 1 (adds j to U) or from sample 2.
-            for u, c in enumerate(previous[j]):
-                row[u + j] += c
-            for u, c in enumerate(current[j - 1]):
-                row[u] += c
-            current.append(row)
-        previous = current
-    return previous[n2]
-
-
-def mann_whitney_u(a: Sequence[float], b: Sequence[float]) -> tuple[float, float]:
-    """Two-sided Mann-Whitney U test: ``(U of a, p-value)``.
-
-    Exact for small samples without ties, else the normal approximation with tie and
-    continuity corrections.
+    :func:`analysis.stats.difference`: "within noise" needs the Mann-Whitney test to find no
+    difference *and* the 95% interval of new/original (ratio of medians) to lie within
+    0.8-1.25; a difference needs p < ``alpha`` and an interval that excludes 1. When the two
+    sample sizes cannot give p < ``alpha`` at all it says "cannot tell: N vs M repetitions are too few".
     """
-    n1, n2 = len(a), len(b)
-    if n1 == 0 or n2 == 0:
-        raise ValueError("both samples need at least one value")
-    ranks = _ranks(list(a) + list(b))
-    u1 = sum(ranks[:n1]) - n1 * (n1 + 1) / 2
-    has_ties = len(set(a) | set(b)) < n1 + n2
-    if not has_ties and n1 * n2 <= 400:
-        counts = _exact_u_counts(n1, n2)
-        total = sum(counts)
-        u_low = min(u1, n1 * n2 - u1)
-        tail = sum(counts[: int(u_low) + 1]) / total
-        return u1, min(1.0, 2 * tail)
-    n = n1 + n2
-    tie_term = 0.0
-    for value in set(ranks):
-        t = ranks.count(value)
-        tie_term += t**3 - t
-    variance = n1 * n2 / 12 * ((n + 1) - tie_term / (n * (n - 1)))
-    if variance <= 0:
-        return u1, 1.0
-    z = (abs(u1 - n1 * n2 / 2) - 0.5) / math.sqrt(variance)
-    return u1, min(1.0, math.erfc(max(z, 0.0) / math.sqrt(2)))
-
-
-def noise_verdict(original: Sequence[float], new: Sequence[float], alpha: float = ALPHA) -> tuple[bool | None, str]:
-    """Whether ``new`` differs from ``original`` beyond noise; None when the samples are too small."""
-    if len(original) < 2 or len(new) < 2:
-        return None, f"cannot tell ({len(original)} vs {len(new)} repetitions; use repeats >= 3)"
-    _, p = mann_whitney_u(original, new)
-    detail = f"Mann-Whitney p={p:.3f}, {len(original)} vs {len(new)} reps"
-    if p >= alpha:
+    found = difference(original, new, alpha=alpha, seed=seed)
+    ci = "no CI" if math.isnan(found.ci_low) else f"95% CI of the ratio {found.ci_low:.2f}–{found.ci_high:.2f}"
+    detail = f"Mann-Whitney p={found.p_value:.3f}, {ci}, {found.before_count} vs {found.after_count} reps"
+    if found.verdict == NO_DIFFERENCE:
         return True, f"yes ({detail})"
-    return False, f"NO ({detail})"
+    if found.verdict in (FASTER, SLOWER):
+        factor = found.ratio if found.ratio >= 1 else 1 / found.ratio
+        return False, f"NO: {factor:.2f}x {found.verdict} ({detail})"
+    if not can_reach_alpha(found.before_count, found.after_count, alpha):
+        return None, too_few_text(found.before_count, found.after_count)
+    return None, f"cannot tell: too noisy ({detail}; within noise needs the CI within 0.8–1.25)"
+
+
+def rerun_repeats(original_counts: Sequence[int], alpha: float = ALPHA) -> int | None:
+    """The ``repeats`` a re-run needs: for every original trial, enough repetitions that its
+    test against the original's count can reach p < ``alpha`` (at least the original's; at most
+    :data:`analysis.stats.MAX_REPEATS`). None when no original logged a repetition (nothing to
+    test against: the logged ``repeats`` stands)."""
+    counts = [count for count in original_counts if count > 0]
+    return max(repeats_for_power(count, alpha) for count in counts) if counts else None
 
 
 # -- what may be run --------------------------------------------------------------------------
@@ -203,6 +174,10 @@ def config_problems(config: dict[str, Any], allow: Sequence[str]) -> list[str]:
     for key, text in _strings(config):
         if "${" in text and text != SAFE_INTERPOLATION:
             problems.append(f"{key}={text} is an interpolation (it could read environment variables or files)")
+    python = config.get("python", CURRENT_PYTHON)
+    if python is not None and str(python) != CURRENT_PYTHON and ("/" in str(python) or "\\" in str(python)):
+        # a command name is looked up on *your* PATH; a path is a program the run chose
+        problems.append(f"python={python}: the run names an interpreter by path; run it only if you trust that program")
     workload = config.get("workload")
     if isinstance(workload, dict) and workload.get("name") == "custom":
         for key in CUSTOM_REF_KEYS:
@@ -269,6 +244,7 @@ class Original:
     overrides_text: str
     facts: dict[str, Any]
     problems: list[str] = field(default_factory=list)
+    samples: list[float] = field(default_factory=list)  # its recorded repetitions' wall times
 
     @property
     def run_id(self) -> str:
@@ -295,6 +271,8 @@ def fetch_original(tracker: Any, run: Any, workdir: Path, allow: Sequence[str]) 
 
     import yaml
 
+    from runner.tracking.store import first_line
+
     dest = workdir / run.info.run_id
     dest.mkdir(parents=True, exist_ok=True)
     config_text = _download_text(tracker.client, run.info.run_id, ".hydra/config.yaml", dest)
@@ -310,20 +288,17 @@ def fetch_original(tracker: Any, run: Any, workdir: Path, allow: Sequence[str]) 
         config = yaml.safe_load(config_text)
         problems = config_problems(config, allow)
     except yaml.YAMLError as exc:
-        problems = [f"the logged config is not valid YAML ({str(exc).splitlines()[0]})"]
-    return Original(run, config_text, overrides_text, facts, problems)
+        problems = [f"the logged config is not valid YAML ({first_line(exc)})"]
+    return Original(run, config_text, overrides_text, facts, problems, run_samples(tracker, run))
 
 
-def _search(tracker: Any, experiment_id: str, filter_string: str) -> list[Any]:
-    runs: list[Any] = []
-    token = None
-    while True:
-        page = tracker.client.search_runs([experiment_id], filter_string=filter_string, max_results=1000,
-                                          order_by=["attributes.start_time ASC"], page_token=token)
-        runs.extend(page)
-        token = page.token
-        if not token:
-            return runs
+def run_samples(tracker: Any, run: Any) -> list[float]:
+    """A trial's recorded repetition wall times: its ``parsweep.rep_wall_times_s`` tag, else
+    (runs logged before the tag) its ``rep_wall_time_s`` metric history."""
+    from analysis.load import parse_samples
+
+    values = parse_samples(run.data.tags.get(SAMPLES_TAG))
+    return values if values is not None else tracker.metric_history(run.info.run_id, SAMPLE_METRIC)
 
 
 def _quote(value: str) -> str:
@@ -350,8 +325,8 @@ def compare(tracker: Any, original: Original, new_run: Any | None) -> Comparison
         return Comparison(name, old_median, None, False, "MISSING", "no new run was logged")
     new_median = new_run.data.metrics.get("wall_time_s")
     correct = new_run.info.status == "FINISHED" and new_run.data.metrics.get("correct") == 1.0
-    before = tracker.metric_history(original.run_id, "rep_wall_time_s")
-    after = tracker.metric_history(new_run.info.run_id, "rep_wall_time_s")
+    before = original.samples
+    after = run_samples(tracker, new_run)
     if before and after:
         _, verdict = noise_verdict(before, after)
     else:
@@ -362,9 +337,9 @@ def compare(tracker: Any, original: Original, new_run: Any | None) -> Comparison
 
 
 def _seconds(value: float | None) -> str:
-    from runner.ui.terminal import format_seconds
+    from analysis.formatting import format_seconds
 
-    return format_seconds(value) if value is not None else "-"
+    return format_seconds(value)
 
 
 def print_comparisons(rows: list[Comparison], out: Any = sys.stdout) -> None:
@@ -374,7 +349,8 @@ def print_comparisons(rows: list[Comparison], out: Any = sys.stdout) -> None:
         ratio = f"{row.new_s / row.original_s:5.2f}x" if row.new_s and row.original_s else "   -  "
         verdict = row.verdict if row.correct else f"FAILED: {row.verdict}"
         print(f"{row.name:<{width}}  {_seconds(row.original_s):>10}  {_seconds(row.new_s):>10}  {ratio:>6}  {verdict}", file=out)
-    print("(ratio: new median / original median; within noise: the two sets of repetitions do not differ at the 5% level)", file=out)
+    print("(ratio: new median / original median; within noise: the Mann-Whitney test finds no difference at the 5% level "
+          "and the 95% CI of the ratio lies within 0.8-1.25; cannot tell: too few repetitions for the test, or too noisy)", file=out)
 
 
 def run_parsweep(arguments: list[str]) -> int:
@@ -384,10 +360,17 @@ def run_parsweep(arguments: list[str]) -> int:
     return subprocess.call(command)
 
 
-def reproduce(run_id: str, uri: str, trust: bool = False, allow: Sequence[str] = (), workdir: Path | None = None) -> int:
-    """Re-run ``run_id`` (a trial or a sweep) into the store at ``uri``; returns the exit code."""
+def reproduce(
+    run_id: str, uri: str, trust: bool = False, allow: Sequence[str] = (), workdir: Path | None = None, repeats: int | None = None
+) -> int:
+    """Re-run ``run_id`` (a trial or a sweep) into the store at ``uri``; returns the exit code.
+
+    ``repeats``: the re-run's repetitions; by default :func:`rerun_repeats` of the originals'
+    (enough for the comparison's test to be able to reach p < 0.05).
+    """
     from runner.host.facts import host_facts
-    from runner.tracking.store import ROLE_TAG, Tracker, check_reachable
+    from runner.tracking.names import ROLE_TAG
+    from runner.tracking.store import Tracker, check_reachable, search_all_runs
     from runner.trial.workloads.custom import allowed_modules
 
     check_reachable(uri)
@@ -423,7 +406,15 @@ def reproduce(run_id: str, uri: str, trust: bool = False, allow: Sequence[str] =
             print("parsweep-reproduce: nothing was run; re-run with --trust if you trust whoever logged it", file=sys.stderr)
             return EXIT_REFUSED
 
+        counts = [len(o.samples) for o in originals]
+        if repeats is None:
+            repeats = rerun_repeats(counts)
+            if repeats is not None:
+                print(f"parsweep-reproduce: repeats={repeats}: enough for the test against the original's "
+                      f"{'/'.join(str(c) for c in sorted(set(counts)))} repetitions to reach p < {ALPHA:g} (--repeats to choose)")
         common = [f"++tracking.uri={_quote(uri)}", f"++hydra.callbacks.tracking.reproduces={_quote(run_id)}"]
+        if repeats is not None:
+            common.append(f"++repeats={repeats}")
         started_ms = int(time.time() * 1000) - 1000
         if role == "trial":
             config_dir = base / "trial" / ".hydra"
@@ -440,7 +431,7 @@ def reproduce(run_id: str, uri: str, trust: bool = False, allow: Sequence[str] =
             options = ",".join(o.option for o in originals)
             code = run_parsweep(["-m", "--config-dir", str(config_dir), "--config-name", "config", f"+trial={options}", *common])
 
-        found = _search(tracker, experiment_id, f"tags.`{REPRODUCES_TAG}` = '{run_id}' and attributes.start_time >= {started_ms}")
+        found = search_all_runs(tracker.client, [experiment_id], f"tags.`{REPRODUCES_TAG}` = '{run_id}' and attributes.start_time >= {started_ms}")
         if role == "trial":
             new_runs = [r for r in found if r.data.tags.get(ROLE_TAG) == "trial"][-1:]
             pairs = [(originals[0], new_runs[0] if new_runs else None)]
@@ -479,20 +470,36 @@ def reproduce(run_id: str, uri: str, trust: bool = False, allow: Sequence[str] =
 
 
 def _match(originals: list[Original], children: list[Any]) -> list[tuple[Original, Any | None]]:
-    """Pair each original trial with its re-run: same config hash, in launch order."""
-    from runner.tracking.store import CONFIG_HASH_TAG
+    """Pair each original trial with its re-run: the same config hash, else the same params but
+    ``repeats`` (the re-run's repeats may differ), else launch order."""
+    from runner.tracking.names import CONFIG_HASH_TAG
+
+    def params(run: Any) -> dict[str, str]:
+        return {k: v for k, v in run.data.params.items() if k != "repeats"}
 
     remaining = list(children)
     pairs = []
     for original in originals:
         wanted = original.run.data.tags.get(CONFIG_HASH_TAG)
         match = next((c for c in remaining if wanted and c.data.tags.get(CONFIG_HASH_TAG) == wanted), None)
+        if match is None:
+            match = next((c for c in remaining if params(c) == params(original.run)), None)
         if match is None and remaining and len(remaining) == len(originals) - len(pairs):
-            match = remaining[0]  # a changed hash (e.g. another pythonpath): launch order decides
+            match = remaining[0]  # a changed hash and params (e.g. another pythonpath): launch order decides
         if match is not None:
             remaining.remove(match)
         pairs.append((original, match))
     return pairs
+
+
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text!r}: a whole number >= 1")
+    return value
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -505,13 +512,16 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--allow", action="append", default=[], metavar="MODULE",
                         help="allow a custom workload module (repeatable; also PARSWEEP_ALLOW_MODULES)")
     parser.add_argument("--trust", action="store_true", help="run the logged config even if it fails the safety checks")
+    parser.add_argument("--repeats", type=_positive, metavar="N",
+                        help=f"the re-run's repetitions (default: enough for the test to reach p < {ALPHA:g} against the "
+                             "original's, at least as many; at most 50)")
     args = parser.parse_args(argv)
     os.environ.setdefault("MLFLOW_LOGGING_LEVEL", "WARNING")
     from runner.tracking.store import TrackingError, resolve_uri
 
     uri = resolve_uri(args.tracking_uri, os.getcwd())
     try:
-        code = reproduce(args.run_id, uri, trust=args.trust, allow=args.allow)
+        code = reproduce(args.run_id, uri, trust=args.trust, allow=args.allow, repeats=args.repeats)
     except TrackingError as exc:
         print(f"parsweep-reproduce: error: {exc}", file=sys.stderr)
         code = EXIT_REFUSED
