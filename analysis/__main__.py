@@ -1,24 +1,46 @@
-"""``parsweep-report`` / ``python -m analysis``: speedup tables and plots from what MLflow holds.
+"""``parsweep-report`` / ``python -m analysis``: speedup tables, verdicts and plots from what MLflow holds.
 
     parsweep-report                         # the latest sweep of experiment parsweep, as a table
     parsweep-report --sweep RUN_ID --format csv
     parsweep-report --all --out report/     # every trial of the experiment; all formats + PNGs
+    parsweep-report --format samples-csv    # one row per repetition, with its trial's keys
+    parsweep-report --format pyperf > a.json && python -m pyperf stats a.json
+    parsweep-report --compare SWEEP_A SWEEP_B
+    parsweep-report --compare experiment:parsweep@sqlite:////mnt/laptop/mlflow.db experiment:parsweep
+
+``--compare A B``: A and B are each a sweep's run id or ``experiment:NAME``, optionally
+``@URI`` for the store it is in; B's store is otherwise ``--tracking-uri-b``, else A's (see
+:mod:`analysis.compare`).
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
+from typing import Any, Callable, NoReturn
 
 from analysis.render import FORMATS
 
 EXIT_NOT_FOUND = 1
+EXIT_USAGE = 2
+PROG = "parsweep-report"
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse that reports a bad flag or value in one line (no usage block), exit 2."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {message}\n")
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(
-        prog="parsweep-report",
-        description="Speedup, efficiency, Karp-Flatt and Amdahl fits of parsweep sweeps, from MLflow.",
+    parser = _Parser(
+        prog=PROG,
+        description="Speedup, efficiency, Karp-Flatt and Amdahl fits, trust and a verdict for parsweep sweeps, from MLflow.",
+        epilog="--compare A B: A and B are each a sweep's run id or experiment:NAME, optionally followed by @URI "
+               "(the store it is in, e.g. experiment:parsweep@sqlite:////data/other.db); B's store is otherwise "
+               "--tracking-uri-b, else A's. Formats with --compare: table, markdown, csv, json.",
     )
     parser.add_argument("--experiment", default="parsweep", help="MLflow experiment (default: parsweep)")
     parser.add_argument("--sweep", metavar="RUN_ID", help="a sweep's parent run id (default: the experiment's latest sweep)")
@@ -27,43 +49,92 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--tracking-uri", metavar="URI",
         help="MLflow tracking URI (default: $MLFLOW_TRACKING_URI, else sqlite:///<current dir>/mlflow.db)",
     )
-    parser.add_argument("--format", choices=FORMATS, default="table", help="what to print (default: table)")
-    parser.add_argument("--out", metavar="DIR", help="also write every format and the PNG plots into DIR")
-    parser.add_argument("--no-ci", dest="intervals", action="store_false", help="skip the confidence intervals (no samples read)")
+    parser.add_argument(
+        "--format", choices=FORMATS, default="table", metavar="FORMAT",
+        help=f"what to print: {', '.join(FORMATS)} (default: table; samples-csv: one row per repetition; "
+             "pyperf: a pyperf BenchmarkSuite JSON)",
+    )
+    parser.add_argument("--out", metavar="DIR", help="also write every format, the warnings CSV and the PNG plots into DIR")
+    parser.add_argument("--no-ci", dest="intervals", action="store_false", help="skip the confidence intervals (no extra queries)")
     parser.add_argument("--seed", type=int, default=0, help="bootstrap seed (default: 0)")
-    return parser.parse_args(argv)
+    parser.add_argument("--compare", nargs=2, metavar=("A", "B"), help="compare two sweeps or experiments row by row (see below)")
+    parser.add_argument("--tracking-uri-b", metavar="URI", help="with --compare: the store B is in (default: A's store)")
+    args = parser.parse_args(argv)
+    if args.compare:
+        from analysis.export_compare import COMPARE_FORMATS
+
+        if args.sweep or args.all_trials:
+            parser.error("--compare takes its own two selections (A and B): drop --sweep / --all")
+        if args.format not in COMPARE_FORMATS:
+            parser.error(f"--format {args.format}: with --compare, one of {', '.join(COMPARE_FORMATS)}")
+    elif args.tracking_uri_b:
+        parser.error("--tracking-uri-b applies only with --compare A B")
+    return args
+
+
+def _fail(message: str) -> int:
+    print(f"{PROG}: error: {message}", file=sys.stderr)
+    return EXIT_NOT_FOUND
+
+
+def _emit(
+    args: argparse.Namespace,
+    build: Callable[[], Any],
+    where: str,
+    show: Callable[[Any], None],
+    render: Callable[[Any, str], str],
+    write: Callable[[Any, str], list[Path]],
+) -> int:
+    """Build the model (a report or a comparison), print it in ``--format``, write ``--out``.
+
+    What cannot be found or read is one line on stderr, exit 1, no traceback.
+    """
+    from analysis.load import ReportError
+    from runner.tracking.store import first_line
+
+    try:
+        model = build()
+    except ReportError as exc:
+        return _fail(str(exc))
+    except Exception as exc:  # a store answered something unexpected: one line, no traceback
+        return _fail(f"{where}: {type(exc).__name__}: {first_line(exc)}")
+    if args.format == "table" and sys.stdout.isatty():
+        show(model)
+    else:
+        sys.stdout.write(render(model, args.format))
+    if args.out:
+        written = write(model, args.out)
+        print(f"wrote {len(written)} files to {args.out}: {', '.join(p.name for p in written)}", file=sys.stderr)
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of ``parsweep-report``; returns the exit status."""
     args = parse_args(argv)
-    from analysis.load import ReportError, resolve_uri
+    if args.compare:
+        from analysis.compare import compare
+        from analysis.export_compare import print_compare, render_compare, write_compare
+
+        def build_comparison() -> Any:
+            return compare(args.compare[0], args.compare[1], tracking_uri=args.tracking_uri,
+                           tracking_uri_b=args.tracking_uri_b, seed=args.seed)
+
+        return _emit(args, build_comparison, f"--compare {' '.join(args.compare)}", print_compare, render_compare, write_compare)
+
+    import os
+
     from analysis.render import render, write_all
     from analysis.report import load_report
+    from analysis.terminal import print_report
+    from runner.tracking.store import resolve_uri
 
-    uri = resolve_uri(args.tracking_uri)
-    try:
-        report = load_report(
-            uri, experiment=args.experiment, sweep=args.sweep, all_trials=args.all_trials, intervals=args.intervals, seed=args.seed
-        )
-    except ReportError as exc:
-        print(f"parsweep-report: error: {exc}", file=sys.stderr)
-        return EXIT_NOT_FOUND
-    except Exception as exc:  # the store answered something unexpected: one line, no traceback
-        from runner.tracking.store import first_line
+    uri = resolve_uri(args.tracking_uri, os.getcwd())
 
-        print(f"parsweep-report: error: {uri}: {type(exc).__name__}: {first_line(exc)}", file=sys.stderr)
-        return EXIT_NOT_FOUND
-    if args.format == "table" and sys.stdout.isatty():
-        from analysis.terminal import print_report
+    def build_report() -> Any:
+        return load_report(uri, experiment=args.experiment, sweep=args.sweep, all_trials=args.all_trials,
+                           intervals=args.intervals, seed=args.seed)
 
-        print_report(report)
-    else:
-        sys.stdout.write(render(report, args.format))
-    if args.out:
-        written = write_all(report, args.out)
-        print(f"wrote {len(written)} files to {args.out}: {', '.join(p.name for p in written)}", file=sys.stderr)
-    return 0
+    return _emit(args, build_report, uri, print_report, render, write_all)
 
 
 if __name__ == "__main__":

@@ -1,10 +1,30 @@
-"""The report's main table as CSV: one row per (host, workload, n, backend, start_method, chunks, workers)."""
+"""The report's tables as CSV.
+
+``report.csv``: one row per (host, python, workload, n, backend, start_method, chunks,
+workers), the spec's columns first (:data:`analysis.report.CSV_COLUMNS`), then ``run_ids``
+(space-separated) to join with ``warnings.csv``: one row per warning, with its trial's run id
+and name (:data:`analysis.report.WARNING_COLUMNS`).
+"""
 
 from __future__ import annotations
 
-from analysis.report import Report
+import pandas as pd
+
+from analysis.report import WARNING_COLUMNS, Report
+
+FLOAT_FORMAT = "%.6g"
+
+
+def frame_csv(frame: pd.DataFrame) -> str:
+    """Any frame as parsweep writes CSV: no index, blank cells for missing figures, 6 significant digits."""
+    return frame.to_csv(index=False, na_rep="", float_format=FLOAT_FORMAT, lineterminator="\n")
 
 
 def to_csv(report: Report) -> str:
-    """CSV with the columns of :data:`analysis.report.CSV_COLUMNS`; blank cells where a figure is missing."""
-    return report.csv_frame().to_csv(index=False, na_rep="", float_format="%.6g", lineterminator="\n")
+    """The main table as CSV (:data:`analysis.report.CSV_COLUMNS`, then ``run_ids``)."""
+    return frame_csv(report.csv_frame().assign(run_ids=report.table["run_ids"].map(" ".join)))
+
+
+def warnings_csv(report: Report) -> str:
+    """Every warning of the trials the report pools, one row each, with its trial."""
+    return frame_csv(report.warnings[WARNING_COLUMNS])

@@ -1,4 +1,5 @@
-"""The report as JSON: the table, the fits, the crossovers, hosts, counts and notes."""
+"""The report as JSON: the table, the verdict, the fits, the crossovers, the interpreters, the
+warnings with their trials, hosts, counts and notes."""
 
 from __future__ import annotations
 
@@ -8,10 +9,11 @@ from typing import Any
 
 import pandas as pd
 
-from analysis.report import Report
+from analysis.report import WARNING_COLUMNS, Report
 
 
-def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
+def records(frame: pd.DataFrame) -> list[dict[str, Any]]:
+    """Rows as plain dicts: numpy scalars as Python numbers, missing figures as ``None``."""
     out = []
     for record in frame.to_dict(orient="records"):
         clean = {}
@@ -27,15 +29,20 @@ def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
 
 def to_dict(report: Report) -> dict[str, Any]:
     """Plain data (missing figures as ``None``), ready for ``json.dumps``."""
+    rows = report.csv_frame().assign(run_ids=report.table["run_ids"])
     return {
         "title": report.title,
         "selection": {k: v for k, v in report.selection.items() if isinstance(v, (str, type(None)))},
         "confidence": report.confidence,
         "counts": report.counts,
-        "hosts": _records(report.hosts),
-        "rows": _records(report.csv_frame()),
-        "amdahl": _records(report.amdahl),
-        "crossover": _records(report.crossover),
+        "verdict": report.verdict,
+        "hosts": records(report.hosts),
+        "rows": records(rows),
+        "amdahl": records(report.amdahl),
+        "crossover": records(report.crossover),
+        "interpreters": records(report.interpreters),
+        "fastest": records(report.fastest),
+        "warnings": records(report.warnings[WARNING_COLUMNS]),
         "notes": report.notes,
     }
 

@@ -1,9 +1,13 @@
-"""The report as GitHub-flavoured markdown (also the sweep's description in the MLflow UI)."""
+"""The report as GitHub-flavoured markdown (also the sweep's description in the MLflow UI).
+
+The verdict comes first, under the title: the MLflow UI shows a run's description from its
+top (and a long one is cut at its end), so the answer is what survives.
+"""
 
 from __future__ import annotations
 
 from analysis.report import Report
-from analysis.views import Section, legend, sections, summary_lines
+from analysis.views import VERDICT_HEADING, WARNINGS_HEADING, Section, legend, sections, summary_lines, warning_lines
 
 
 def _escape(cell: object) -> str:
@@ -19,16 +23,31 @@ def markdown_table(section: Section) -> str:
     return "\n".join([head, rule, *body])
 
 
+def verdict_markdown(report: Report) -> str:
+    """The verdict as a list: a workload's heading line, its findings nested below it."""
+    lines = []
+    for line in report.verdict:
+        text = _escape(line.strip())
+        lines.append(f"  - {text}" if line.startswith("  ") else f"- **{text}**")
+    return f"**{VERDICT_HEADING}**\n\n" + "\n".join(lines)
+
+
 def to_markdown(report: Report, plots: list[str] | None = None) -> str:
-    """The whole report: title, one table per host and workload, fits, crossovers, notes.
+    """The whole report: title, verdict, one table per host and workload, fits, crossovers,
+    interpreters, warnings with their trials, notes, legend.
 
     ``plots``: image paths (relative to where the markdown will live) to show at the end.
     """
     parts = [f"## {report.title}"]
+    if report.verdict:
+        parts.append(verdict_markdown(report))
     if report.table.empty:
         parts.append("No finished trials to tabulate.")
     for section in sections(report):
         parts.append(f"**{_escape(section.heading)}**\n\n{markdown_table(section)}")
+    warnings = warning_lines(report)
+    if warnings:
+        parts.append(f"**{WARNINGS_HEADING}** ({len(warnings)}, each with its trial)\n\n" + "\n".join(f"- {_escape(w)}" for w in warnings))
     parts.append("\n".join(f"- {_escape(line)}" for line in summary_lines(report)))
     if not report.table.empty:
         parts.append(f"_{legend(report)}_")

@@ -22,7 +22,7 @@ def format_n(n: Any) -> str:
     """``10000000`` -> ``1e7``, ``3000000`` -> ``3e6``, ``12345`` -> ``12_345``."""
     if is_blank(n):
         return BLANK
-    from runner.ui.terminal import format_n as runner_format_n
+    from runner.trial.units import format_n as runner_format_n
 
     return runner_format_n(int(n))
 
@@ -31,7 +31,7 @@ def format_seconds(seconds: Any) -> str:
     """``2.345`` -> ``2.345 s``, ``0.0123`` -> ``12.30 ms``, ``1.2e-5`` -> ``12.0 us``."""
     if is_blank(seconds):
         return BLANK
-    from runner.ui.terminal import format_seconds as runner_format_seconds
+    from runner.trial.units import format_seconds as runner_format_seconds
 
     return runner_format_seconds(float(seconds))
 
@@ -39,6 +39,33 @@ def format_seconds(seconds: Any) -> str:
 def format_ratio(value: Any) -> str:
     """A speedup: ``1.93x``."""
     return BLANK if is_blank(value) else f"{float(value):.2f}x"
+
+
+NO_DIFFERENCE_MARK = "≈"
+UNTRUSTED_MARK = "?"
+
+
+def format_speedup(value: Any, conclusion: Any = "", trusted: bool = True) -> str:
+    """A speedup as people read it: ``1.93x``; ``1.02x ≈`` when its interval contains 1 (no
+    difference); `` ?`` after the figures of a row that is not trusted."""
+    if is_blank(value):
+        return BLANK
+    text = format_ratio(value)
+    if conclusion == "no difference":
+        text += f" {NO_DIFFERENCE_MARK}"
+    return text if trusted else f"{text} {UNTRUSTED_MARK}"
+
+
+def format_times(ratio: Any) -> str:
+    """A ratio of times: ``1.33x slower``, ``1.20x faster`` (the reciprocal), ``1.00x``."""
+    if is_blank(ratio):
+        return BLANK
+    value = float(ratio)
+    if value >= 1.005:
+        return f"{value:.2f}x slower"
+    if value <= 1 / 1.005:
+        return f"{1 / value:.2f}x faster"
+    return f"{value:.2f}x"
 
 
 def format_interval(low: Any, high: Any) -> str:

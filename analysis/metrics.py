@@ -1,23 +1,33 @@
 """Scaling metrics from the trial frame: speedup, efficiency, Karp-Flatt, Amdahl, crossover.
 
-Every comparison stays inside one host, workload and n: trials of different hosts are never
-compared. Only FINISHED trials count. Several trials of the same combination (``--all``
-over repeated sweeps) are pooled: their medians' median, their samples together.
+**Identity.** Trials are pooled into one row only when they measured the same thing: same
+host, interpreter (``python``: version, free-threaded build, GIL state, implementation),
+workload (a custom workload's function included), n, backend, start_method, chunks and
+workers (:data:`ROW_KEYS`). A speedup is taken against the serial row of the same host,
+interpreter, workload and n (:data:`BASELINE_KEYS`): speedups never cross interpreters or
+hosts. Only FINISHED trials count. Pooled trials: their medians' median, their samples
+together, the union of their trust reasons, the sum of their warnings.
 
 Definitions (``p`` = workers, ``T`` = median wall time):
 
-* ``speedup`` = T(serial, same host/workload/n) / T. Blank without a serial baseline.
+* ``speedup`` = T(serial, same baseline keys) / T. Blank without a serial baseline.
+* ``speedup_ci_low`` / ``speedup_ci_high``: the 95% bootstrap interval of that ratio of medians
+  (:func:`analysis.stats.ratio_of_medians_ci`); ``conclusion``: ``faster`` when the interval
+  is above 1, ``slower`` when below, ``no difference`` when it contains 1, blank without one.
 * ``self_speedup`` = T(same backend at 1 worker) / T (how the backend scales with itself).
 * ``efficiency`` = speedup / p.
 * ``karp_flatt`` = (1/speedup - 1/p) / (1 - 1/p): the experimentally determined serial
   fraction; blank for p = 1.
-* Amdahl fit per (host, workload, n, backend): the serial fraction ``f`` of
-  speedup(p) = 1 / (f + (1 - f) / p), least squares on the linear form
-  1/speedup - 1/p = f (1 - 1/p) over the points with p > 1, which is the
-  (1 - 1/p)^2-weighted mean of their Karp-Flatt values; ``ceiling`` = 1/f, the speedup no
-  number of workers can pass (blank when f <= 0).
-* crossover per (host, workload, backend): the smallest tested n at which the backend,
-  at its best worker count for that n, beats serial (speedup > 1).
+* Amdahl fit per (host, python, workload, n, backend, start_method, chunks): the serial
+  fraction ``f`` of speedup(p) = 1 / (f + (1 - f) / p), least squares on the linear form
+  1/speedup - 1/p = f (1 - 1/p), over the points with 1 < p <= the host's usable CPUs (more
+  workers than CPUs measure time-sharing, not the code's serial part). It needs two such
+  worker counts; otherwise its figures are blank and ``reason`` says why. ``ceiling`` = 1/f,
+  the speedup no number of workers can pass (blank when f <= 0).
+* crossover per (host, python, workload, backend, start_method, chunks): the smallest tested
+  n at which the backend, at some worker count, is measurably faster than serial (its
+  speedup's interval lies above 1; a trusted row is cited before an untrusted one); without
+  intervals no crossover is claimed (``reason``).
 """
 
 from __future__ import annotations
@@ -27,22 +37,44 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from analysis.stats import CONFIDENCE, RESAMPLES, SEED, ratio_of_medians_ci
+from analysis.formatting import format_n
+from analysis.stats import CONFIDENCE, FASTER, NO_DIFFERENCE, RESAMPLES, SEED, SLOWER, can_reach_alpha, ratio_of_medians_ci
+from analysis.trust import (
+    BASELINE_NOISE,
+    FEW_REPETITIONS,
+    NOISY_BASELINE,
+    is_ok,
+    parse_reasons,
+    pooled_trust,
+    trial_trust,
+    with_reasons,
+)
 
-BASELINE_KEYS = ["host", "workload", "n"]
+BASELINE_KEYS = ["host", "python", "workload", "n"]
 # `chunks` is "" for the default (one chunk per worker), else the chunk count: trials that
 # split the range differently are different configurations, never pooled into one row.
 CONFIG_KEYS = ["backend", "start_method", "chunks"]
 ROW_KEYS = BASELINE_KEYS + CONFIG_KEYS + ["workers"]
-BACKEND_ORDER = ["serial", "threading", "thread_pool", "multiprocessing", "process_pool", "ray", "dask"]
+BACKEND_ORDER = ["serial", "threading", "thread_pool", "interpreters", "multiprocessing", "process_pool", "ray", "dask"]
+#: Facts of the pooled trials a row keeps (the first trial's: they are the same by identity).
+FACT_COLUMNS = ["python_version", "python_implementation", "python_free_threaded", "python_gil_enabled", "host_cpu_model", "host_cpu_usable"]
 
 TABLE_COLUMNS = [
-    "host", "workload", "n", "backend", "start_method", "chunks", "workers", "trials",
-    "wall_time_s", "wall_time_std_s", "speedup", "speedup_ci_low", "speedup_ci_high",
-    "self_speedup", "efficiency", "karp_flatt", "cpu_utilization", "host_cpu_model", "run_ids",
+    "host", "python", "workload", "n", "backend", "start_method", "chunks", "workers", "trials", "sweeps", "repetitions",
+    "wall_time_s", "wall_time_std_s", "speedup", "speedup_ci_low", "speedup_ci_high", "conclusion",
+    "self_speedup", "efficiency", "karp_flatt", "cpu_utilization", "startup_s", "dispatch_s", "load_imbalance",
+    "trust", "warnings", *FACT_COLUMNS, "run_ids",
 ]
-AMDAHL_COLUMNS = ["host", "workload", "n", "backend", "start_method", "chunks", "points", "max_workers", "serial_fraction", "ceiling", "rmse"]
-CROSSOVER_COLUMNS = ["host", "workload", "backend", "start_method", "chunks", "crossover_n", "workers", "speedup", "n_min", "n_max", "n_tested"]
+AMDAHL_COLUMNS = [
+    "host", "python", "workload", "n", "backend", "start_method", "chunks",
+    "points", "max_workers", "usable_cpus", "serial_fraction", "ceiling", "rmse", "trust", "reason",
+]
+CROSSOVER_COLUMNS = [
+    "host", "python", "workload", "backend", "start_method", "chunks",
+    "crossover_n", "workers", "speedup", "speedup_ci_low", "n_min", "n_max", "n_tested", "trust", "reason",
+]
+#: Amdahl needs this many worker counts above 1 within the usable CPUs.
+AMDAHL_MIN_POINTS = 2
 
 
 def finished(trials: pd.DataFrame) -> pd.DataFrame:
@@ -65,43 +97,6 @@ def _split(values: np.ndarray, groups: np.ndarray, count: int) -> list[np.ndarra
     return np.split(values[order], bounds)
 
 
-def summarize_trials(trials: pd.DataFrame) -> pd.DataFrame:
-    """FINISHED trials grouped by (host, workload, n, backend, start_method, chunks, workers).
-
-    ``serial`` ignores ``workers`` and is counted at 1; ``chunks`` is "" where the range was
-    split one chunk per worker (the default), else the chunk count. Columns: the keys, ``trials``,
-    ``wall_time_s`` (median of the trials' medians), ``wall_time_std_s`` and
-    ``cpu_utilization`` (medians over the trials), ``host_cpu_model`` and ``run_ids`` (a list).
-    """
-    done = finished(trials).copy()
-    if done.empty:
-        return pd.DataFrame(columns=ROW_KEYS + ["trials", "wall_time_s", "wall_time_std_s", "cpu_utilization", "host_cpu_model", "run_ids"])
-    done.loc[done["backend"] == "serial", "workers"] = 1
-    done["start_method"] = done["start_method"].fillna("none")
-    done["chunks"] = chunks_key(done.get("chunks"), done["workers"])
-    done["host"] = done["host"].fillna("unknown")  # runs logged without host facts
-    done["workload"] = done["workload"].fillna("unknown")
-    for column in ("wall_time_std_s", "cpu_utilization", "host_cpu_model"):
-        if column not in done:
-            done[column] = np.nan
-    grouped = done.groupby(ROW_KEYS, dropna=False, sort=False)
-    summary = grouped.agg(
-        trials=("run_id", "size"),
-        wall_time_s=("wall_time_s", "median"),
-        wall_time_std_s=("wall_time_std_s", "median"),
-        cpu_utilization=("cpu_utilization", "median"),
-        host_cpu_model=("host_cpu_model", "first"),
-    ).reset_index()
-    ids = _split(done["run_id"].to_numpy(dtype=object), grouped.ngroup().to_numpy(), len(summary))
-    summary["run_ids"] = [list(part) for part in ids]
-    summary["n"] = summary["n"].astype("int64")
-    summary["workers"] = summary["workers"].astype("int64")
-    summary["_rank"] = _backend_rank(summary["backend"])
-    summary["_chunks"] = pd.to_numeric(summary["chunks"], errors="coerce").fillna(0)
-    summary = summary.sort_values(["host", "workload", "n", "_rank", "backend", "start_method", "_chunks", "workers"], kind="stable")
-    return summary.drop(columns=["_rank", "_chunks"]).reset_index(drop=True)
-
-
 def chunks_key(chunks: Any, workers: pd.Series) -> pd.Series:
     """"" where a trial split its range one chunk per worker (the default, or no record), else the count."""
     if chunks is None:
@@ -109,6 +104,80 @@ def chunks_key(chunks: Any, workers: pd.Series) -> pd.Series:
     counts = pd.to_numeric(chunks, errors="coerce")
     default = counts.isna() | (counts == workers)
     return pd.Series(np.where(default, "", counts.fillna(0).astype("int64").astype(str)), index=workers.index, dtype=object)
+
+
+def prepare_trials(trials: pd.DataFrame, samples: pd.DataFrame | None = None) -> pd.DataFrame:
+    """The FINISHED trials with their identity keys normalised and ``trust`` / ``repetitions`` filled.
+
+    ``serial`` ignores ``workers`` and is counted at 1; ``start_method`` is ``none`` where it
+    does not apply; ``chunks`` as :func:`chunks_key`; ``trust`` from the trial's tag or derived
+    (:func:`analysis.trust.trial_trust`, unless the frame has it already); ``repetitions`` the
+    trial's recorded repetitions (``repeats_done``, else its samples' count).
+    """
+    done = finished(trials).copy()
+    if done.empty:
+        return done.assign(trust=pd.Series(dtype=object), repetitions=pd.Series(dtype=float))
+    done.loc[done["backend"] == "serial", "workers"] = 1
+    done["start_method"] = done["start_method"].fillna("none")
+    done["chunks"] = chunks_key(done.get("chunks"), done["workers"])
+    done["host"] = done["host"].fillna("unknown")  # runs logged without host facts
+    done["workload"] = done["workload"].fillna("unknown")
+    done["python"] = done["python"].fillna("unknown") if "python" in done else "unknown"
+    for column in ("wall_time_std_s", "cpu_utilization", "startup_s", "dispatch_s", "load_imbalance", "warnings_count", *FACT_COLUMNS):
+        if column not in done:
+            done[column] = np.nan
+    if "trust" not in done:
+        done["trust"] = trial_trust(done, samples)
+    repetitions = done["repeats_done"] if "repeats_done" in done else pd.Series(np.nan, index=done.index)
+    if samples is not None and not samples.empty:
+        counts = done["run_id"].map(samples.groupby("run_id").size())
+        repetitions = repetitions.where(repetitions.notna() & (repetitions > 0), counts)
+    done["repetitions"] = repetitions
+    return done
+
+
+def summarize_trials(trials: pd.DataFrame, samples: pd.DataFrame | None = None) -> pd.DataFrame:
+    """FINISHED trials grouped by :data:`ROW_KEYS` (see :func:`prepare_trials`).
+
+    Columns: the keys, ``trials``, ``sweeps`` (distinct sweeps among them), ``repetitions``
+    (their recorded repetitions together), ``wall_time_s`` (median of the trials' medians),
+    ``wall_time_std_s``, ``cpu_utilization``, ``startup_s``, ``dispatch_s``,
+    ``load_imbalance`` (medians over the trials), ``trust`` (the union of their reasons),
+    ``warnings`` (their warnings together), :data:`FACT_COLUMNS` and ``run_ids`` (a list).
+    """
+    done = prepare_trials(trials, samples)
+    columns = ROW_KEYS + ["trials", "sweeps", "repetitions", "wall_time_s", "wall_time_std_s", "cpu_utilization",
+                          "startup_s", "dispatch_s", "load_imbalance", "trust", "warnings", *FACT_COLUMNS, "run_ids"]
+    if done.empty:
+        return pd.DataFrame(columns=columns)
+    grouped = done.groupby(ROW_KEYS, dropna=False, sort=False)
+    summary = grouped.agg(
+        trials=("run_id", "size"),
+        sweeps=("sweep_run_id", "nunique"),
+        repetitions=("repetitions", "sum"),
+        wall_time_s=("wall_time_s", "median"),
+        wall_time_std_s=("wall_time_std_s", "median"),
+        cpu_utilization=("cpu_utilization", "median"),
+        startup_s=("startup_s", "median"),
+        dispatch_s=("dispatch_s", "median"),
+        load_imbalance=("load_imbalance", "median"),
+        warnings=("warnings_count", "sum"),
+        **{column: (column, "first") for column in FACT_COLUMNS},
+    ).reset_index()
+    group_of_trial = grouped.ngroup().to_numpy()
+    ids = _split(done["run_id"].to_numpy(dtype=object), group_of_trial, len(summary))
+    trusts = _split(done["trust"].to_numpy(dtype=object), group_of_trial, len(summary))
+    summary["run_ids"] = [list(part) for part in ids]
+    summary["trust"] = [part[0] if len(set(part)) == 1 else pooled_trust(part) for part in trusts]
+    summary["n"] = summary["n"].astype("int64")
+    summary["workers"] = summary["workers"].astype("int64")
+    summary["warnings"] = summary["warnings"].fillna(0).astype("int64")
+    summary["repetitions"] = summary["repetitions"].fillna(0).astype("int64")
+    summary["_rank"] = _backend_rank(summary["backend"])
+    summary["_chunks"] = pd.to_numeric(summary["chunks"], errors="coerce").fillna(0)
+    order = ["host", "workload", "n", "python", "_rank", "backend", "start_method", "_chunks", "workers"]
+    summary = summary.sort_values(order, kind="stable")
+    return summary.drop(columns=["_rank", "_chunks"])[columns].reset_index(drop=True)
 
 
 def karp_flatt(speedup: Any, workers: Any) -> Any:
@@ -120,6 +189,14 @@ def karp_flatt(speedup: Any, workers: Any) -> Any:
     return np.where(p > 1, value, np.nan)
 
 
+def conclusions(low: Any, high: Any) -> np.ndarray:
+    """``faster`` (interval above 1), ``slower`` (below 1), ``no difference`` (contains 1), "" (no interval)."""
+    lo = np.asarray(low, dtype=float)
+    hi = np.asarray(high, dtype=float)
+    known = ~(np.isnan(lo) | np.isnan(hi))
+    return np.where(~known, "", np.where(lo > 1, FASTER, np.where(hi < 1, SLOWER, NO_DIFFERENCE))).astype(object)
+
+
 def speedup_table(
     trials: pd.DataFrame,
     samples: pd.DataFrame | None = None,
@@ -128,17 +205,22 @@ def speedup_table(
     resamples: int = RESAMPLES,
     seed: int = SEED,
 ) -> pd.DataFrame:
-    """One row per (host, workload, n, backend, start_method, chunks, workers) with every per-row metric.
+    """One row per :data:`ROW_KEYS` with every per-row metric (:data:`TABLE_COLUMNS`).
 
     ``trials`` is the frame of :func:`analysis.load.load_trials`. With ``samples`` (the frame of
     :func:`analysis.load.load_samples`), ``speedup_ci_low`` / ``speedup_ci_high`` hold the
-    ``confidence`` bootstrap interval of each speedup (ratio of medians, ``resamples``
-    resamples, seeded by ``seed``); without, they are blank. Missing baselines leave blanks.
+    ``confidence`` bootstrap interval of each speedup (``resamples`` resamples, seeded by
+    ``seed``) and ``conclusion`` what it supports; without, they are blank. Missing baselines
+    leave blanks. ``trust`` gains ``noisy baseline`` and ``few repetitions`` (see
+    :mod:`analysis.trust`).
     """
-    table = summarize_trials(trials)
+    table = summarize_trials(trials, samples)
     if table.empty:
         return pd.DataFrame(columns=TABLE_COLUMNS)
-    serial = table[table["backend"] == "serial"].groupby(BASELINE_KEYS)["wall_time_s"].median().rename("_serial_s")
+    serial_rows = table[table["backend"] == "serial"]
+    serial = serial_rows.groupby(BASELINE_KEYS).agg(
+        _serial_s=("wall_time_s", "median"), _serial_reps=("repetitions", "sum"), _serial_trust=("trust", pooled_trust)
+    )
     table = table.join(serial, on=BASELINE_KEYS)
     one = table[table["workers"] == 1].groupby(BASELINE_KEYS + CONFIG_KEYS)["wall_time_s"].median().rename("_one_s")
     table = table.join(one, on=BASELINE_KEYS + CONFIG_KEYS)
@@ -150,7 +232,32 @@ def speedup_table(
     table["speedup_ci_high"] = np.nan
     if samples is not None and not samples.empty:
         table["speedup_ci_low"], table["speedup_ci_high"] = _intervals(table, samples, confidence, resamples, seed)
+    table["conclusion"] = conclusions(table["speedup_ci_low"], table["speedup_ci_high"])
+    table.loc[table["backend"] == "serial", "conclusion"] = ""
+    table["trust"] = [_row_trust(row) for row in table[["backend", "trust", "_serial_s", "_serial_trust", "_serial_reps", "repetitions"]].itertuples(index=False)]
     return table[TABLE_COLUMNS].reset_index(drop=True)
+
+
+def _row_trust(row: Any) -> str:
+    """A row's trust: its trials', plus what its baseline and its repetition counts add."""
+    backend, trust, serial_s, serial_trust, serial_reps, reps = row
+    if backend == "serial" or pd.isna(serial_s):
+        return trust
+    extra = []
+    if any(reason in BASELINE_NOISE for reason in parse_reasons(serial_trust)):
+        extra.append(NOISY_BASELINE)
+    if not can_reach_alpha(int(np.nan_to_num(serial_reps)), int(np.nan_to_num(reps))):
+        extra.append(FEW_REPETITIONS)
+    return with_reasons(trust, extra) if extra else trust
+
+
+def samples_by_row(table: pd.DataFrame, samples: pd.DataFrame) -> list[np.ndarray]:
+    """Each row's repetition wall times (the samples of its ``run_ids`` together)."""
+    row_of_run = {run: row for row, ids in enumerate(table["run_ids"]) for run in ids}
+    rows = samples["run_id"].map(row_of_run)
+    known = rows.notna().to_numpy()
+    values = samples["wall_time_s"].to_numpy(dtype=float)[known]
+    return _split(values, rows.to_numpy()[known].astype(np.int64), len(table))
 
 
 def _intervals(
@@ -163,15 +270,9 @@ def _intervals(
     wanted = ((table["backend"] != "serial") & table["_serial_s"].notna()).to_numpy()
     if not wanted.any():
         return low, high
-    row_of_run = {run: row for row, ids in enumerate(table["run_ids"]) for run in ids}
-    rows = samples["run_id"].map(row_of_run)
-    known = rows.notna().to_numpy()
-    values = samples["wall_time_s"].to_numpy(dtype=float)[known]
-    rows = rows.to_numpy()[known].astype(np.int64)
-    per_row = _split(values, rows, len(table))
+    per_row = samples_by_row(table, samples)
     baseline_of_row = table.groupby(BASELINE_KEYS, sort=False).ngroup().to_numpy()
-    serial = (table["backend"] == "serial").to_numpy()
-    serial_rows = np.flatnonzero(serial)
+    serial_rows = np.flatnonzero((table["backend"] == "serial").to_numpy())
     per_baseline: dict[int, np.ndarray] = {}
     for row in serial_rows:
         key = int(baseline_of_row[row])
@@ -184,57 +285,95 @@ def _intervals(
     return low, high
 
 
-def amdahl_fit(table: pd.DataFrame) -> pd.DataFrame:
-    """Amdahl's serial fraction and ceiling per (host, workload, n, backend, start_method, chunks).
+def _usable_cpus(table: pd.DataFrame) -> pd.Series:
+    return pd.to_numeric(table["host_cpu_usable"], errors="coerce") if "host_cpu_usable" in table else pd.Series(np.nan, index=table.index)
 
-    Fitted on the speedups vs serial at workers > 1 (see the module's docstring); ``points``
-    says how many, ``rmse`` how far the fitted curve is from them (in speedup units).
-    Backends without a point at workers > 1 get blank figures.
+
+def amdahl_fit(table: pd.DataFrame) -> pd.DataFrame:
+    """Amdahl's serial fraction and ceiling per (host, python, workload, n, backend, start_method, chunks).
+
+    Fitted on the speedups vs serial at 1 < workers <= usable CPUs (see the module's
+    docstring); ``points`` says how many, ``rmse`` how far the fitted curve is from them (in
+    speedup units), ``trust`` the union of their rows' trust. With fewer than
+    :data:`AMDAHL_MIN_POINTS` such worker counts the figures are blank and ``reason`` says why.
     """
     keys = BASELINE_KEYS + CONFIG_KEYS
-    parallel = table[table["backend"] != "serial"][keys + ["workers", "speedup"]].copy()
+    parallel = table[table["backend"] != "serial"].copy()
     if parallel.empty:
         return pd.DataFrame(columns=AMDAHL_COLUMNS)
+    parallel["_usable"] = _usable_cpus(parallel)
     p = parallel["workers"].to_numpy(dtype=float)
     s = parallel["speedup"].to_numpy(dtype=float)
-    usable = (p > 1) & ~np.isnan(s)
+    usable_cpus = parallel["_usable"].to_numpy(dtype=float)
+    used = (p > 1) & ~np.isnan(s) & (p <= usable_cpus)
     with np.errstate(divide="ignore", invalid="ignore"):
-        x = np.where(usable, 1 - 1 / p, 0.0)
-        y = np.where(usable, 1 / s - 1 / p, 0.0)
-    parallel["_xy"], parallel["_xx"], parallel["_used"] = x * y, x * x, usable.astype(int)
+        x = np.where(used, 1 - 1 / p, 0.0)
+        y = np.where(used, 1 / s - 1 / p, 0.0)
+    parallel["_xy"], parallel["_xx"], parallel["_used"] = x * y, x * x, used.astype(int)
+    parallel["_trust"] = parallel["trust"].where(used, "ok")
+    parallel["_above"] = ((p > 1) & ~np.isnan(s)).astype(int)
     groups = parallel.groupby(keys, sort=False)
-    fits = groups.agg(points=("_used", "sum"), max_workers=("workers", "max"), _xy=("_xy", "sum"), _xx=("_xx", "sum"))
+    fits = groups.agg(
+        points=("_used", "sum"), max_workers=("workers", "max"), usable_cpus=("_usable", "first"),
+        _above=("_above", "sum"), _xy=("_xy", "sum"), _xx=("_xx", "sum"), _baseline=("speedup", "count"),
+        trust=("_trust", pooled_trust),
+    )
+    enough = fits["points"] >= AMDAHL_MIN_POINTS
     with np.errstate(divide="ignore", invalid="ignore"):
-        fits["serial_fraction"] = np.where(fits["points"] > 0, fits["_xy"] / fits["_xx"], np.nan)
+        fits["serial_fraction"] = np.where(enough, fits["_xy"] / fits["_xx"], np.nan)
         fits["ceiling"] = np.where(fits["serial_fraction"] > 0, 1 / fits["serial_fraction"], np.nan)
         f = parallel.join(fits["serial_fraction"], on=keys)["serial_fraction"].to_numpy()
         predicted = 1 / (f + (1 - f) / p)
-    parallel["_sq"] = np.where(usable, (predicted - s) ** 2, 0.0)
-    fits["rmse"] = np.sqrt(parallel.groupby(keys, sort=False)["_sq"].sum() / fits["points"].where(fits["points"] > 0))
+    parallel["_sq"] = np.where(used, (predicted - s) ** 2, 0.0)
+    fits["rmse"] = np.sqrt(parallel.groupby(keys, sort=False)["_sq"].sum() / fits["points"].where(enough))
+    fits["reason"] = [_amdahl_reason(*row) for row in fits[["points", "usable_cpus", "_baseline", "_above"]].itertuples(index=False)]
+    fits.loc[~enough, "trust"] = "ok"
     fits = fits.reset_index()
     fits["points"] = fits["points"].astype(int)
     fits["max_workers"] = fits["max_workers"].astype(int)
     return fits[AMDAHL_COLUMNS]
 
 
-def crossover(table: pd.DataFrame) -> pd.DataFrame:
-    """Per (host, workload, backend, start_method, chunks): the smallest tested n at which it beats serial.
+def _amdahl_reason(points: int, usable: float, with_baseline: int, above_one: int) -> str:
+    if points >= AMDAHL_MIN_POINTS:
+        return ""
+    if not with_baseline:
+        return "no serial baseline: no speedups to fit"
+    if np.isnan(usable):
+        return f"needs {AMDAHL_MIN_POINTS} worker counts > 1 within the usable CPUs, which were not logged (host.cpu_usable)"
+    cpus = int(usable)
+    over = f" ({above_one - points} more above the usable CPUs)" if above_one > points else ""
+    return (f"needs {AMDAHL_MIN_POINTS} worker counts > 1 within the {cpus} usable CPU{'s' if cpus != 1 else ''}; "
+            f"has {points}{over}")
 
-    At each n the backend's best worker count is taken; ``crossover_n`` is blank when it
-    never beats serial in the tested range (``n_min`` .. ``n_max``); ``workers`` and
-    ``speedup`` are those of the crossover.
+
+def crossover(table: pd.DataFrame) -> pd.DataFrame:
+    """Per (host, python, workload, backend, start_method, chunks): the smallest tested n at which it
+    is measurably faster than serial (speedup interval above 1, at its best such worker count).
+
+    ``crossover_n`` is blank when that never happens in the tested range (``n_min`` ..
+    ``n_max``), or when there are no intervals to judge by; ``reason`` says which. ``workers``,
+    ``speedup``, ``speedup_ci_low`` and ``trust`` are those of the row it cites.
     """
     parallel = table[(table["backend"] != "serial") & table["speedup"].notna()]
     rows = []
-    for key, group in parallel.groupby(["host", "workload"] + CONFIG_KEYS, sort=False):
-        best = group.sort_values(["n", "speedup", "workers"], ascending=[True, False, True]).drop_duplicates("n")
-        beats = best[best["speedup"] > 1]
-        tested = best["n"].tolist()
-        if beats.empty:
-            rows.append((*key, pd.NA, pd.NA, np.nan, min(tested), max(tested), len(tested)))
-        else:
+    for key, group in parallel.groupby(["host", "python", "workload"] + CONFIG_KEYS, sort=False):
+        tested = sorted(group["n"].unique().tolist())
+        span = (min(tested), max(tested), len(tested))
+        beats = group[group["conclusion"] == FASTER].assign(_untrusted=lambda f: ~f["trust"].map(is_ok))
+        # at the smallest such n, a trusted row before an untrusted one, then the best speedup
+        beats = beats.sort_values(["n", "_untrusted", "speedup", "workers"], ascending=[True, True, False, True])
+        if not beats.empty:
             first = beats.iloc[0]
-            rows.append((*key, int(first["n"]), int(first["workers"]), float(first["speedup"]), min(tested), max(tested), len(tested)))
+            rows.append((*key, int(first["n"]), int(first["workers"]), float(first["speedup"]), float(first["speedup_ci_low"]),
+                         *span, first["trust"], ""))
+            continue
+        if group["speedup_ci_low"].isna().all():
+            reason = "no confidence intervals (--no-ci, or under 2 repetitions a side): no crossover claimed"
+        else:
+            tested_n = f"at n={format_n(span[0])}" if span[2] == 1 else f"for n from {format_n(span[0])} to {format_n(span[1])}"
+            reason = f"never measurably faster than serial (the {CONFIDENCE:.0%} CI above 1) {tested_n}"
+        rows.append((*key, pd.NA, pd.NA, np.nan, np.nan, *span, "ok", reason))
     frame = pd.DataFrame(rows, columns=CROSSOVER_COLUMNS)
     for column in ("crossover_n", "workers"):
         frame[column] = frame[column].astype("Int64")
@@ -242,10 +381,14 @@ def crossover(table: pd.DataFrame) -> pd.DataFrame:
 
 
 def with_amdahl(table: pd.DataFrame, amdahl: pd.DataFrame) -> pd.DataFrame:
-    """``table`` with each row's Amdahl fit as ``amdahl_serial_fraction`` and ``amdahl_ceiling``."""
-    fit = amdahl.set_index(BASELINE_KEYS + CONFIG_KEYS)[["serial_fraction", "ceiling"]].rename(
-        columns={"serial_fraction": "amdahl_serial_fraction", "ceiling": "amdahl_ceiling"}
+    """``table`` with each row's Amdahl fit as ``amdahl_serial_fraction``, ``amdahl_ceiling`` and
+    ``amdahl_reason`` (why the fit is blank, when it is)."""
+    keys = BASELINE_KEYS + CONFIG_KEYS
+    fit = amdahl.set_index(keys)[["serial_fraction", "ceiling", "reason"]].rename(
+        columns={"serial_fraction": "amdahl_serial_fraction", "ceiling": "amdahl_ceiling", "reason": "amdahl_reason"}
     )
     if fit.empty:
-        return table.assign(amdahl_serial_fraction=np.nan, amdahl_ceiling=np.nan)
-    return table.join(fit, on=BASELINE_KEYS + CONFIG_KEYS)
+        return table.assign(amdahl_serial_fraction=np.nan, amdahl_ceiling=np.nan, amdahl_reason="")
+    joined = table.join(fit, on=keys)
+    joined["amdahl_reason"] = joined["amdahl_reason"].fillna("")
+    return joined

@@ -3,7 +3,9 @@
 Per (host, workload): speedup vs workers (one panel per n, ideal line, CI bars), an
 efficiency heatmap (backend x workers, one panel per n), and median wall time vs n on
 log-log axes (one panel per backend, a line per worker count). Each carries the host's CPU
-model in its caption.
+model in its caption. When a report spans several interpreters, each (backend, interpreter)
+is its own series ("process_pool · 3.13.5t"). Points of rows that are not trusted are drawn
+hollow (heatmap cells get a "?"), and the legend says so.
 """
 
 from __future__ import annotations
@@ -16,8 +18,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from analysis.formatting import format_n
+from analysis.formatting import UNTRUSTED_MARK, format_n
 from analysis.report import Report
+from analysis.trust import is_ok
 from analysis.views import backend_labels, host_caption
 
 MAX_COLUMNS = 3
@@ -67,6 +70,36 @@ def _grid(
     return figure, flat[:panels]
 
 
+def series_labels(rows: pd.DataFrame) -> pd.Series:
+    """``process_pool`` (with start method and chunks as :func:`backend_labels`), plus
+    `` · 3.13.5t`` when the rows span several interpreters."""
+    labels = backend_labels(rows)
+    if rows["python"].nunique() > 1:
+        labels = labels + " · " + rows["python"].astype(str)
+    return labels
+
+
+UNTRUSTED_LEGEND = "hollow: not trusted (see the trust column)"
+
+
+def _hollow(ax: Any, x: Any, y: Any, trusted: pd.Series, color: str) -> bool:
+    """Redraw the untrusted points of a series hollow; True when there were any."""
+    bad = ~trusted.to_numpy(dtype=bool)
+    if not bad.any():
+        return False
+    ax.plot(np.asarray(x)[bad], np.asarray(y)[bad], linestyle="none", marker="o", markersize=7,
+            markerfacecolor="white", markeredgecolor=color, markeredgewidth=1.5, zorder=4)
+    return True
+
+
+def _untrusted_legend_entry(ax: Any) -> None:
+    from matplotlib.lines import Line2D
+
+    handles, labels = ax.get_legend_handles_labels()
+    proxy = Line2D([], [], linestyle="none", marker="o", markerfacecolor="white", markeredgecolor="#444", label=UNTRUSTED_LEGEND)
+    ax.legend(handles + [proxy], labels + [UNTRUSTED_LEGEND], fontsize=7)
+
+
 def _finish(figure: Any, title: str, caption: str) -> None:
     figure.suptitle(title, fontweight="bold", y=1 - 0.12 / figure.get_figheight(), va="top")
     figure.text(0.5, 0.12 / figure.get_figheight(), caption, fontsize=8, color="#555", ha="center", va="bottom")
@@ -78,13 +111,15 @@ def plot_speedup(report: Report, host: str, workload: str) -> Any:
     from matplotlib import ticker
 
     rows = report.table[(report.table["host"] == host) & (report.table["workload"] == workload)].copy()
-    rows["label"] = backend_labels(rows)
+    rows["label"] = series_labels(rows)
+    rows["trusted"] = rows["trust"].map(is_ok)
     parallel = rows[rows["backend"] != "serial"]
     ns = sorted(rows["n"].unique())
     facts = report.hosts[report.hosts["host"] == host]["host_cpu_usable"].dropna()
     usable = int(float(facts.iloc[0])) if len(facts) else 0
     figure, axes = _grid(plt, len(ns))
     for ax, n in zip(axes, ns):
+        untrusted = False
         at_n = parallel[parallel["n"] == n]
         top = max(2, int(at_n["workers"].max()) if not at_n.empty else 2)
         ax.plot([1, top], [1, top], linestyle="--", color="#999", linewidth=1, label="ideal (speedup = workers)")
@@ -93,7 +128,8 @@ def plot_speedup(report: Report, host: str, workload: str) -> Any:
             line = line.sort_values("workers")
             low = (line["speedup"] - line["speedup_ci_low"]).clip(lower=0).fillna(0)
             high = (line["speedup_ci_high"] - line["speedup"]).clip(lower=0).fillna(0)
-            ax.errorbar(line["workers"], line["speedup"], yerr=[low, high], marker="o", capsize=3, label=label)
+            drawn = ax.errorbar(line["workers"], line["speedup"], yerr=[low, high], marker="o", capsize=3, label=label)
+            untrusted |= _hollow(ax, line["workers"], line["speedup"], line["trusted"], drawn.lines[0].get_color())
         ax.set_title(f"n = {format_n(n)}")
         ax.set_xlabel("workers (threads or processes)")
         ax.set_ylabel("speedup vs serial (×)")
@@ -109,7 +145,10 @@ def plot_speedup(report: Report, host: str, workload: str) -> Any:
         # the ideal line leaves the plot rather than flatten what was measured
         ax.set_ylim(0, max(2.0, 1.15 * float(highest)) if pd.notna(highest) else top)
         ax.grid(alpha=0.3)
-        ax.legend(fontsize=7)
+        if untrusted:
+            _untrusted_legend_entry(ax)
+        else:
+            ax.legend(fontsize=7)
     _finish(figure, f"Speedup vs workers · workload {workload} (bars: {report.confidence:.0%} CI)", host_caption(report, host))
     return figure
 
@@ -118,14 +157,18 @@ def plot_efficiency(report: Report, host: str, workload: str) -> Any:
     """Parallel efficiency (speedup / workers) as a backend x workers heatmap, one panel per n."""
     plt = _pyplot()
     rows = report.table[(report.table["host"] == host) & (report.table["workload"] == workload)].copy()
-    rows["label"] = backend_labels(rows)
+    rows["label"] = series_labels(rows)
+    rows["mark"] = np.where(rows["trust"].map(is_ok), "", UNTRUSTED_MARK)
     ns = sorted(rows["n"].unique())
     longest = max((len(str(label)) for label in rows["label"]), default=8)
     figure, axes = _grid(plt, len(ns), width=5.2, left=0.6 + 0.075 * longest, right=1.3)
     top = max(1.0, float(np.nanmax(rows["efficiency"].to_numpy(dtype=float))) if rows["efficiency"].notna().any() else 1.0)
     image = None
     for ax, n in zip(axes, ns):
-        grid = rows[rows["n"] == n].pivot_table(index="label", columns="workers", values="efficiency", aggfunc="first", sort=False)
+        at_n = rows[rows["n"] == n]
+        grid = at_n.pivot_table(index="label", columns="workers", values="efficiency", aggfunc="first", sort=False)
+        marks = at_n.pivot_table(index="label", columns="workers", values="mark", aggfunc="first", sort=False)
+        marks = marks.reindex(index=grid.index, columns=grid.columns).fillna("")
         values = grid.to_numpy(dtype=float)
         image = ax.imshow(values, cmap="viridis", vmin=0, vmax=top, aspect="auto")
         ax.set_xticks(range(len(grid.columns)), [str(w) for w in grid.columns])
@@ -133,7 +176,7 @@ def plot_efficiency(report: Report, host: str, workload: str) -> Any:
         if values.size <= 120:
             for (i, j), value in np.ndenumerate(values):
                 if not np.isnan(value):
-                    ax.text(j, i, f"{value:.0%}", ha="center", va="center", fontsize=7, color="white" if value < top * 0.6 else "black")
+                    ax.text(j, i, f"{value:.0%}{marks.iat[i, j]}", ha="center", va="center", fontsize=7, color="white" if value < top * 0.6 else "black")
         ax.set_title(f"n = {format_n(n)}")
         ax.set_xlabel("workers (threads or processes)")
         if ax is axes[0]:
@@ -142,7 +185,10 @@ def plot_efficiency(report: Report, host: str, workload: str) -> Any:
         width, height = figure.get_size_inches()
         bar = figure.add_axes((1 - 1.0 / width, 1.0 / height, 0.18 / width, 1 - 1.75 / height))
         figure.colorbar(image, cax=bar, label="efficiency (speedup / workers)")
-    _finish(figure, f"Parallel efficiency · workload {workload}", host_caption(report, host))
+    title = f"Parallel efficiency · workload {workload}"
+    if (rows["mark"] != "").any():
+        title += f" ({UNTRUSTED_MARK}: not trusted, see the trust column)"
+    _finish(figure, title, host_caption(report, host))
     return figure
 
 
@@ -152,13 +198,16 @@ def plot_wall_time(report: Report, host: str, workload: str) -> Any:
     from matplotlib import ticker
 
     rows = report.table[(report.table["host"] == host) & (report.table["workload"] == workload)].copy()
-    rows["label"] = backend_labels(rows)
+    rows["label"] = series_labels(rows)
+    rows["trusted"] = rows["trust"].map(is_ok)
     labels = list(dict.fromkeys(rows["label"]))
     figure, axes = _grid(plt, len(labels))
     for ax, label in zip(axes, labels):
+        untrusted = False
         for workers, line in rows[rows["label"] == label].groupby("workers"):
             line = line.sort_values("n")
-            ax.plot(line["n"], line["wall_time_s"], marker="o", label=f"{workers} worker{'s' if workers != 1 else ''}")
+            (drawn,) = ax.plot(line["n"], line["wall_time_s"], marker="o", label=f"{workers} worker{'s' if workers != 1 else ''}")
+            untrusted |= _hollow(ax, line["n"], line["wall_time_s"], line["trusted"], drawn.get_color())
         ax.set_xscale("log")
         ax.set_yscale("log")
         # plain-text tick labels (matplotlib's default log labels are mathtext, slow to lay out),
@@ -176,7 +225,10 @@ def plot_wall_time(report: Report, host: str, workload: str) -> Any:
         ax.set_xlabel("n (range size, items)")
         ax.set_ylabel("median wall time (s)")
         ax.grid(alpha=0.3)
-        ax.legend(fontsize=7, ncol=2 if rows["workers"].nunique() > 6 else 1)
+        if untrusted:
+            _untrusted_legend_entry(ax)
+        else:
+            ax.legend(fontsize=7, ncol=2 if rows["workers"].nunique() > 6 else 1)
     _finish(figure, f"Wall time vs n · workload {workload}", host_caption(report, host))
     return figure
 

@@ -1,7 +1,7 @@
 """What a sweep leaves behind when it ends: the speedup table in the terminal, and on the
-sweep's parent run the tables (md, csv, html) and plots as artifacts under ``report/`` plus
-the markdown table as the run's description, so the MLflow UI shows the answer on the
-sweep's own page.
+sweep's parent run the report (md, csv, html, json, the warnings, the per-repetition CSV and
+pyperf JSON) and plots as artifacts under ``report/`` plus the markdown (verdict first) as the
+run's description, so the MLflow UI shows the answer on the sweep's own page.
 
 This runs after every sweep, so it must never break one: any failure becomes one warning
 line on stderr and the sweep goes on to its normal end.
@@ -18,16 +18,16 @@ from analysis.metrics import finished
 from analysis.render import write_all
 from analysis.report import Report, build_report
 from analysis.terminal import render_terminal
+from runner.tracking.names import DESCRIPTION_TAG
+from runner.tracking.store import first_line
 
 ARTIFACT_DIR = "report"
-DESCRIPTION_TAG = "mlflow.note.content"
 DESCRIPTION_LIMIT = 8000  # MLflow's limit on a tag value
+ARTIFACT_FORMATS = ("markdown", "csv", "html", "json", "samples-csv", "pyperf")
 
 
 def _warn(what: str, exc: BaseException) -> None:
-    text = str(exc).strip().splitlines()
-    detail = f"{type(exc).__name__}: {text[0]}" if text else type(exc).__name__
-    print(f"  warning: {what} ({detail})", file=sys.stderr, flush=True)
+    print(f"  warning: {what} ({type(exc).__name__}: {first_line(exc)})", file=sys.stderr, flush=True)
 
 
 def description_markdown(report: Report, limit: int = DESCRIPTION_LIMIT) -> str:
@@ -46,13 +46,13 @@ def description_markdown(report: Report, limit: int = DESCRIPTION_LIMIT) -> str:
 
 
 def attach_report(tracking_uri: str, run_id: str, report: Report) -> list[str]:
-    """Log the report's markdown, CSV, HTML and PNG plots under ``report/`` on ``run_id`` and set
-    its description to the markdown; returns the artifact paths logged."""
+    """Log the report's files (:data:`ARTIFACT_FORMATS`, the warnings CSV) and PNG plots under
+    ``report/`` on ``run_id`` and set its description to the markdown; returns the artifact paths logged."""
     from mlflow.tracking import MlflowClient
 
     client = MlflowClient(tracking_uri=tracking_uri)
     with tempfile.TemporaryDirectory(prefix="parsweep-report-") as tmp:
-        written = write_all(report, tmp, formats=("markdown", "csv", "html"))
+        written = write_all(report, tmp, formats=ARTIFACT_FORMATS)
         client.log_artifacts(run_id, tmp, artifact_path=ARTIFACT_DIR)
     client.set_tag(run_id, DESCRIPTION_TAG, description_markdown(report))
     return [f"{ARTIFACT_DIR}/{path.name}" for path in written]
@@ -62,7 +62,7 @@ def sweep_report(tracking_uri: str, sweep_run_id: str) -> Report:
     """The report of one sweep, confidence intervals included."""
     trials = load_sweep(tracking_uri, sweep_run_id)
     done = finished(trials)
-    samples = load_samples(tracking_uri, done["run_id"]) if not done.empty else None
+    samples = load_samples(tracking_uri, done) if not done.empty else None
     return build_report(trials, samples)
 
 

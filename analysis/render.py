@@ -5,34 +5,41 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Callable
 
-from analysis.export_csv import to_csv
+from analysis.export_csv import to_csv, warnings_csv
 from analysis.export_html import to_html
 from analysis.export_json import to_json
 from analysis.export_markdown import to_markdown
+from analysis.export_samples import to_pyperf, to_samples_csv
 from analysis.report import Report
 from analysis.terminal import render_terminal
 
-FORMATS = ("table", "markdown", "csv", "html", "json")
+FORMATS = ("table", "markdown", "csv", "html", "json", "samples-csv", "pyperf")
 #: File name of each format when written to a directory.
-FILE_NAMES = {"table": "report.txt", "markdown": "report.md", "csv": "report.csv", "html": "report.html", "json": "report.json"}
+FILE_NAMES = {
+    "table": "report.txt", "markdown": "report.md", "csv": "report.csv", "html": "report.html", "json": "report.json",
+    "samples-csv": "samples.csv", "pyperf": "pyperf.json",
+}
+WARNINGS_FILE = "warnings.csv"
+RENDERERS: dict[str, Callable[[Report], str]] = {
+    "table": lambda r: render_terminal(r) + "\n",
+    "markdown": to_markdown,
+    "csv": to_csv,
+    "html": to_html,
+    "json": to_json,
+    "samples-csv": to_samples_csv,
+    "pyperf": to_pyperf,
+}
 
 
 def render(report: Report, fmt: str = "table") -> str:
     """The report as text in one of :data:`FORMATS`."""
-    renderers: dict[str, Callable[[Report], str]] = {
-        "table": lambda r: render_terminal(r) + "\n",
-        "markdown": to_markdown,
-        "csv": to_csv,
-        "html": to_html,
-        "json": to_json,
-    }
-    if fmt not in renderers:
+    if fmt not in RENDERERS:
         raise ValueError(f"format={fmt}: one of {', '.join(FORMATS)}")
-    return renderers[fmt](report)
+    return RENDERERS[fmt](report)
 
 
 def write_all(report: Report, out_dir: str | Path, formats: tuple[str, ...] = FORMATS, plots: bool = True) -> list[Path]:
-    """Write ``formats`` (``report.txt``, ``.md``, ``.csv``, ``.html``, ``.json``) and the PNG
+    """Write ``formats`` (:data:`FILE_NAMES`; with ``csv`` also ``warnings.csv``) and the PNG
     plots into ``out_dir``; the markdown and HTML show the plots. Returns the paths written."""
     from analysis.plots import write_plots
 
@@ -51,4 +58,8 @@ def write_all(report: Report, out_dir: str | Path, formats: tuple[str, ...] = FO
         path = out / FILE_NAMES[fmt]
         path.write_text(text, encoding="utf-8")
         written.append(path)
+        if fmt == "csv":
+            path = out / WARNINGS_FILE
+            path.write_text(warnings_csv(report), encoding="utf-8")
+            written.append(path)
     return written + images

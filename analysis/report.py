@@ -1,4 +1,5 @@
-"""One model of a report, which every rendering (terminal, markdown, csv, html, json, plots) reads."""
+"""One model of a report, which every rendering (terminal, markdown, csv, html, json, samples,
+pyperf, plots) reads."""
 
 from __future__ import annotations
 
@@ -7,26 +8,42 @@ from typing import Any
 
 import pandas as pd
 
-from analysis.formatting import backend_labels
-from analysis.load import load_samples, load_trials
-from analysis.metrics import amdahl_fit, crossover, finished, speedup_table, with_amdahl
+from analysis.formatting import backend_labels, format_n
+from analysis.interpreters import fastest, interpreter_costs
+from analysis.load import EXPERIMENT, load_samples, load_trials
+from analysis.metrics import amdahl_fit, crossover, finished, prepare_trials, speedup_table, with_amdahl
 from analysis.stats import CONFIDENCE, RESAMPLES, SEED
+from analysis.trust import is_ok, trial_trust
 
-#: The CSV's columns, in order (the spec's names first).
-CSV_COLUMNS = [
+#: The spec's report columns, in the spec's order: every table export starts with these.
+SPEC_COLUMNS = [
     "host", "workload", "n", "backend", "workers", "wall_time_s", "speedup", "efficiency", "karp_flatt",
-    "start_method", "chunks", "trials", "wall_time_std_s", "speedup_ci_low", "speedup_ci_high", "self_speedup",
-    "amdahl_serial_fraction", "amdahl_ceiling", "cpu_utilization", "host_cpu_model",
+    "python", "trust", "warnings",
 ]
+#: The CSV's columns, in order (the spec's first).
+CSV_COLUMNS = [
+    *SPEC_COLUMNS,
+    "conclusion", "start_method", "chunks", "trials", "sweeps", "repetitions", "wall_time_std_s",
+    "speedup_ci_low", "speedup_ci_high", "self_speedup", "amdahl_serial_fraction", "amdahl_ceiling", "amdahl_reason",
+    "cpu_utilization", "startup_s", "dispatch_s", "load_imbalance",
+    "python_version", "python_implementation", "python_free_threaded", "python_gil_enabled",
+    "host_cpu_model", "host_cpu_usable",
+]
+WARNING_COLUMNS = ["run_id", "run_name", "host", "python", "workload", "n", "backend", "workers", "warning"]
+HOST_COLUMNS = ["host", "host_cpu_model", "host_cpu_usable", "pythons"]
 
 
 @dataclass
 class Report:
     """Everything a report shows.
 
-    ``table``: one row per (host, workload, n, backend, start_method, chunks, workers), see
-    :data:`CSV_COLUMNS`; ``amdahl`` and ``crossover``: see :mod:`analysis.metrics`;
-    ``hosts``: one row per host (CPU model, usable CPUs, Python); ``notes``: what was left
+    ``table``: one row per (host, python, workload, n, backend, start_method, chunks,
+    workers), see :data:`CSV_COLUMNS`; ``amdahl`` and ``crossover``: see
+    :mod:`analysis.metrics`; ``interpreters`` and ``fastest``: see :mod:`analysis.interpreters`;
+    ``verdict``: plain-language lines (:mod:`analysis.verdict`); ``warnings``: one row per
+    warning of a pooled trial (:data:`WARNING_COLUMNS`); ``hosts``: one row per host (CPU
+    model, usable CPUs, interpreters); ``trials`` / ``samples``: the pooled trials (with their
+    ``trust``) and their repetitions, for the per-repetition exports; ``notes``: what was left
     out or left blank, and why; ``counts``: trials by outcome.
     """
 
@@ -34,6 +51,12 @@ class Report:
     amdahl: pd.DataFrame
     crossover: pd.DataFrame
     hosts: pd.DataFrame
+    interpreters: pd.DataFrame = field(default_factory=pd.DataFrame)
+    fastest: pd.DataFrame = field(default_factory=pd.DataFrame)
+    warnings: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=WARNING_COLUMNS))
+    trials: pd.DataFrame = field(default_factory=pd.DataFrame)
+    samples: pd.DataFrame = field(default_factory=pd.DataFrame)
+    verdict: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     counts: dict[str, int] = field(default_factory=dict)
     selection: dict[str, Any] = field(default_factory=dict)
@@ -51,24 +74,45 @@ class Report:
             parts.append("all trials")
         return " · ".join(parts)
 
+    @property
+    def pooled(self) -> bool:
+        """True when rows may pool trials of several sweeps (``--all``)."""
+        return bool(self.selection.get("experiment")) and not self.selection.get("sweep_run_id")
+
+    @property
+    def untrusted(self) -> int:
+        """How many rows carry a trust reason."""
+        return int((~self.table["trust"].map(is_ok)).sum()) if not self.table.empty else 0
+
     def csv_frame(self) -> pd.DataFrame:
         """The table as exported to CSV and JSON: :data:`CSV_COLUMNS`."""
         return self.table[CSV_COLUMNS]
 
 
-def _host_facts(trials: pd.DataFrame) -> pd.DataFrame:
-    columns = ["host", "host_cpu_model", "host_cpu_usable", "python_version", "python_implementation", "python_gil_enabled"]
-    done = finished(trials)
-    if done.empty:
-        return pd.DataFrame(columns=columns)
-    facts = done[columns].copy()
-    facts["host"] = facts["host"].fillna("unknown")
-    return facts.groupby("host", dropna=False, sort=True).first().reset_index()
+def _host_facts(table: pd.DataFrame) -> pd.DataFrame:
+    if table.empty:
+        return pd.DataFrame(columns=HOST_COLUMNS)
+    facts = table.groupby("host", sort=True).agg(
+        host_cpu_model=("host_cpu_model", "first"),
+        host_cpu_usable=("host_cpu_usable", "first"),
+        pythons=("python", lambda labels: sorted(set(labels))),
+    )
+    return facts.reset_index()[HOST_COLUMNS]
 
 
-def _notes(trials: pd.DataFrame, table: pd.DataFrame, crossovers: pd.DataFrame, counts: dict[str, int]) -> list[str]:
-    from runner.ui.terminal import format_n
+def warning_rows(trials: pd.DataFrame) -> pd.DataFrame:
+    """One row per warning line of each trial (:data:`WARNING_COLUMNS`), in trial order."""
+    rows = []
+    with_text = trials[trials["warnings"].notna()] if "warnings" in trials else trials.iloc[0:0]
+    for trial in with_text.itertuples(index=False):
+        for line in str(trial.warnings).splitlines():
+            if line.strip():
+                rows.append((trial.run_id, trial.run_name, trial.host, trial.python, trial.workload, trial.n,
+                             trial.backend, trial.workers, line.strip()))
+    return pd.DataFrame(rows, columns=WARNING_COLUMNS)
 
+
+def _notes(table: pd.DataFrame, crossovers: pd.DataFrame, counts: dict[str, int]) -> list[str]:
     notes = []
     if counts["failed"]:
         notes.append(f"{counts['failed']} FAILED trial{'s' if counts['failed'] != 1 else ''} left out")
@@ -76,25 +120,23 @@ def _notes(trials: pd.DataFrame, table: pd.DataFrame, crossovers: pd.DataFrame, 
         notes.append(f"{counts['unfinished']} trial{'s' if counts['unfinished'] != 1 else ''} not finished (running or killed) left out")
     if counts["incomplete"]:
         notes.append(f"{counts['incomplete']} finished trial(s) without a wall time, backend, n or workers left out")
-    missing = table[table["speedup"].isna()][["host", "workload", "n"]].drop_duplicates()
-    for host, workload, n in missing.itertuples(index=False, name=None):
+    missing = table[table["speedup"].isna()][["host", "python", "workload", "n"]].drop_duplicates()
+    for host, python, workload, n in missing.itertuples(index=False, name=None):
         notes.append(
-            f"no serial baseline for host {host}, workload {workload}, n={format_n(int(n))}: speedup, efficiency and Karp-Flatt left blank"
+            f"no serial baseline for host {host}, Python {python}, workload {workload}, n={format_n(int(n))}: "
+            "speedup, efficiency and Karp-Flatt left blank"
         )
     hosts = table["host"].dropna().unique()
     if len(hosts) > 1:
         notes.append(f"{len(hosts)} hosts ({', '.join(map(str, hosts))}): each is compared with its own serial baseline only")
+    for host, pythons in table.groupby("host")["python"]:
+        labels = sorted(set(pythons))
+        if len(labels) > 1:
+            notes.append(f"host {host}: {len(labels)} interpreters ({', '.join(labels)}): each speedup is against serial "
+                         "on the same interpreter; see the interpreters section for how they compare")
     never = crossovers[crossovers["crossover_n"].isna()]
     for row, label in zip(never.itertuples(index=False), backend_labels(never)):
-        notes.append(
-            f"{label} never beats serial on host {row.host} for n from {format_n(int(row.n_min))} to {format_n(int(row.n_max))}"
-        )
-    done = finished(trials)
-    if not done.empty and "python_version" in done:
-        for host, versions in done.groupby("host")["python_version"]:
-            distinct = sorted(versions.dropna().unique())
-            if len(distinct) > 1:
-                notes.append(f"host {host}: trials ran on Python {', '.join(distinct)} and are compared together")
+        notes.append(f"{label} on host {row.host}, Python {row.python}: {row.reason}")
     return notes
 
 
@@ -102,11 +144,17 @@ def build_report(
     trials: pd.DataFrame,
     samples: pd.DataFrame | None = None,
     *,
+    intervals: bool = True,
     confidence: float = CONFIDENCE,
     resamples: int = RESAMPLES,
     seed: int = SEED,
 ) -> Report:
-    """The report of a trial frame (and, for confidence intervals, its samples)."""
+    """The report of a trial frame (and of its repetition samples: they give the trust of runs
+    logged without a ``parsweep.trust`` tag, the per-repetition exports and, unless
+    ``intervals=False``, the confidence intervals)."""
+    from analysis.verdict import verdict_lines
+
+    selection = dict(trials.attrs)
     status = trials["status"] if "status" in trials else pd.Series(dtype=str)
     counts = {
         "total": int(len(trials)),
@@ -115,26 +163,39 @@ def build_report(
     }
     counts["unfinished"] = counts["total"] - counts["finished"] - counts["failed"]
     counts["incomplete"] = counts["finished"] - (int(len(finished(trials))) if len(trials) else 0)
-    table = speedup_table(trials, samples, confidence=confidence, resamples=resamples, seed=seed)
+    trials = trials.assign(trust=trial_trust(trials, samples)) if len(trials) else trials
+    pooled = prepare_trials(trials, samples) if len(trials) else trials
+    ci_samples = samples if intervals else None
+    table = speedup_table(pooled, ci_samples, confidence=confidence, resamples=resamples, seed=seed)
     amdahl = amdahl_fit(table)
     crossovers = crossover(table)
     table = with_amdahl(table, amdahl)
-    return Report(
+    kept_samples = samples if samples is not None else pd.DataFrame(columns=["run_id", "rep", "wall_time_s"])
+    if len(pooled):
+        kept_samples = kept_samples[kept_samples["run_id"].isin(set(pooled["run_id"]))]
+    report = Report(
         table=table,
         amdahl=amdahl,
         crossover=crossovers,
-        hosts=_host_facts(trials),
-        notes=_notes(trials, table, crossovers, counts),
+        hosts=_host_facts(table),
+        interpreters=interpreter_costs(table, ci_samples, confidence=confidence, resamples=resamples, seed=seed),
+        fastest=fastest(table),
+        warnings=warning_rows(pooled) if len(pooled) else pd.DataFrame(columns=WARNING_COLUMNS),
+        trials=pooled,
+        samples=kept_samples.reset_index(drop=True),
+        notes=_notes(table, crossovers, counts),
         counts=counts,
-        selection=dict(trials.attrs),
+        selection=selection,
         confidence=confidence,
     )
+    report.verdict = verdict_lines(report)
+    return report
 
 
 def load_report(
     tracking_uri: str | None = None,
     *,
-    experiment: str = "parsweep",
+    experiment: str = EXPERIMENT,
     sweep: str | None = None,
     all_trials: bool = False,
     intervals: bool = True,
@@ -142,11 +203,10 @@ def load_report(
 ) -> Report:
     """Load a selection (see :func:`analysis.load.load_trials`) and build its report.
 
-    ``intervals=False`` skips reading the repetition samples (no confidence intervals).
+    ``intervals=False`` skips the confidence intervals, and reads only the samples that come
+    with the runs (their ``parsweep.rep_wall_times_s`` tags): no metric history is requested.
     """
     trials = load_trials(tracking_uri, experiment=experiment, sweep=sweep, all_trials=all_trials)
-    samples = None
-    if intervals:
-        done = finished(trials)
-        samples = load_samples(trials.attrs["tracking_uri"], done["run_id"]) if not done.empty else None
-    return build_report(trials, samples, seed=seed)
+    done = finished(trials)
+    samples = load_samples(trials.attrs["tracking_uri"], done, history=intervals) if not done.empty else None
+    return build_report(trials, samples, intervals=intervals, seed=seed)

@@ -1,4 +1,5 @@
-"""The report in the terminal: one table per host and workload, then the fits and notes.
+"""The report in the terminal: one table per host and workload, the fits, the verdict, the
+warnings with their trials, then the notes and the legend.
 
 On an interactive terminal the tables are drawn with rich; as text (what a sweep prints at
 its end, pipes, files) they are laid out here directly, the same way: rich takes about a
@@ -10,10 +11,11 @@ from __future__ import annotations
 from typing import Any
 
 from analysis.report import Report
-from analysis.views import Section, legend, sections, summary_lines
+from analysis.views import VERDICT_HEADING, WARNINGS_HEADING, Section, legend, sections, summary_lines, warning_lines
 
 
-def _rich_table(section: Section) -> Any:
+def rich_table(section: Section) -> Any:
+    """A section as a rich table: supported verdicts coloured, untrusted rows dimmed."""
     from rich import box
     from rich.table import Table
 
@@ -21,19 +23,20 @@ def _rich_table(section: Section) -> Any:
     for column in section.cells.columns:
         table.add_column(str(column), justify="right" if column in section.right else "left", no_wrap=True)
     columns = list(section.cells.columns)
-    for row in section.cells.itertuples(index=False, name=None):
-        table.add_row(*(_styled(column, str(cell)) for column, cell in zip(columns, row)))
+    for index, row in enumerate(section.cells.itertuples(index=False, name=None)):
+        tones = [section.tones[column][index] if column in section.tones else "" for column in columns]
+        cells = [_styled(str(cell), tone) for cell, tone in zip(row, tones)]
+        table.add_row(*cells, style="dim" if section.untrusted and section.untrusted[index] else None)
     return table
 
 
-def _styled(column: object, cell: str) -> Any:
-    """Speedups above 1 in green, below 1 in red: faster or slower than serial at a glance."""
-    if column not in ("speedup", "speedup there") or not cell.endswith("x"):
+def _styled(cell: str, tone: str) -> Any:
+    """Only what an interval supports is coloured: green measurably faster, red measurably slower."""
+    if not tone:
         return cell
     from rich.text import Text
 
-    value = float(cell[:-1])
-    return Text(cell, style="green" if value > 1.005 else "red" if value < 0.995 else "")
+    return Text(cell, style="green" if tone == "faster" else "red")
 
 
 RICH_MAX_ROWS = 500
@@ -68,11 +71,26 @@ def print_report(report: Report, console: Any = None) -> None:
     if report.table.empty:
         console.print("No finished trials to tabulate.", highlight=False)
     for section in sections(report):
-        console.print(_rich_table(section))
+        console.print(rich_table(section))
+    for heading, lines in _blocks(report):
+        console.print(heading, style="bold", highlight=False)
+        for line in lines:
+            console.print(line, highlight=False, soft_wrap=True)
     for line in summary_lines(report):
         console.print(line, highlight=False, soft_wrap=True)
     if not report.table.empty:
         console.print(legend(report), style="dim", highlight=False)
+
+
+def _blocks(report: Report) -> list[tuple[str, list[str]]]:
+    """The verdict and the warnings with their trials, as (heading, lines)."""
+    blocks = []
+    if report.verdict:
+        blocks.append((VERDICT_HEADING, report.verdict))
+    warnings = warning_lines(report)
+    if warnings:
+        blocks.append((f"{WARNINGS_HEADING} ({len(warnings)}, each with its trial)", [f"  {line}" for line in warnings]))
+    return blocks
 
 
 def render_terminal(report: Report) -> str:
@@ -82,6 +100,9 @@ def render_terminal(report: Report) -> str:
         lines.append("No finished trials to tabulate.")
     for section in sections(report):
         lines += ["", plain_table(section)]
+    for heading, block in _blocks(report):
+        lines += ["", heading, *block]
+    lines.append("")
     lines += summary_lines(report)
     if not report.table.empty:
         lines.append(legend(report))

@@ -1,13 +1,21 @@
-"""The report laid out for people: sections of formatted cells, shared by terminal, markdown and HTML."""
+"""The report laid out for people: sections of formatted cells, shared by terminal, markdown and HTML.
+
+Marks every rendering shares: a speedup whose interval contains 1 reads ``1.02x ≈`` (no
+difference); the figures of a row that is not trusted end in `` ?`` and its ``trust`` cell
+says why; :attr:`Section.tones` says which speedups are measurably faster or slower (the only
+ones a rendering may colour) and :attr:`Section.untrusted` which rows to dim.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import pandas as pd
 
 from analysis.formatting import (
     BLANK,
+    NO_DIFFERENCE_MARK,
+    UNTRUSTED_MARK,
     backend_labels,
     format_ceiling,
     format_fraction,
@@ -16,31 +24,45 @@ from analysis.formatting import (
     format_percent,
     format_ratio,
     format_seconds,
+    format_speedup,
+    format_times,
     is_blank,
 )
+from analysis.interpreters import configuration_label
 from analysis.report import Report
+from analysis.trust import is_ok
 
-#: What the people-facing columns mean (used as legends).
+#: What the people-facing columns and marks mean (used as legends).
 LEGEND = (
-    "speedup = serial median wall time / this one (same host, workload, n); "
+    "speedup = serial median wall time / this one (same host, interpreter, workload, n); "
     "CI = {confidence:.0%} bootstrap interval of that ratio of medians; "
+    f"{NO_DIFFERENCE_MARK} = the interval contains 1: no difference (only speedups whose interval excludes 1 are "
+    "coloured, green faster, red slower); "
+    f"{UNTRUSTED_MARK} = the row is not trusted (its trust column says why): its figures may be off; "
     "self = vs the same backend at 1 worker; efficiency = speedup / workers; "
     "Karp-Flatt = (1/speedup - 1/workers) / (1 - 1/workers), the measured serial fraction; "
-    "Amdahl f = serial fraction fitted to speedup = 1 / (f + (1 - f) / workers), ceiling = 1/f."
+    "Amdahl f = serial fraction fitted to speedup = 1 / (f + (1 - f) / workers) over 1 < workers <= usable CPUs, "
+    "ceiling = 1/f."
 )
 
 
 @dataclass
 class Section:
-    """A heading and a table of already-formatted cells (``right`` columns are numbers)."""
+    """A heading and a table of already-formatted cells (``right`` columns are numbers).
+
+    ``tones``: per column, one of ``faster`` / ``slower`` / "" per row (what may be coloured);
+    ``untrusted``: per row, True when its figures are not to be trusted (what may be dimmed).
+    """
 
     heading: str
     cells: pd.DataFrame
     right: tuple[str, ...] = ()
+    tones: dict[str, list[str]] = field(default_factory=dict)
+    untrusted: list[bool] = field(default_factory=list)
 
 
 def host_caption(report: Report, host: str) -> str:
-    """``host vm · Intel(R) Xeon(R) Processor · 2 usable CPUs · CPython 3.11.7``."""
+    """``host vm · Intel(R) Xeon(R) Processor · 2 usable CPUs · Python 3.11.7, 3.13.5t``."""
     facts = report.hosts[report.hosts["host"] == host]
     parts = [f"host {host}"]
     if not facts.empty:
@@ -50,76 +72,94 @@ def host_caption(report: Report, host: str) -> str:
         if not is_blank(row.get("host_cpu_usable")):
             usable = int(float(row["host_cpu_usable"]))
             parts.append(f"{usable} usable CPU{'s' if usable != 1 else ''}")
-        if not is_blank(row.get("python_version")):
-            implementation = "" if is_blank(row.get("python_implementation")) else f"{row['python_implementation']} "
-            gil = " (free-threaded)" if str(row.get("python_gil_enabled")).lower() == "false" else ""
-            parts.append(f"{implementation}{row['python_version']}{gil}")
+        pythons = row.get("pythons")
+        if isinstance(pythons, list) and pythons:
+            parts.append("Python " + ", ".join(pythons))
     return " · ".join(parts)
 
 
+def _marked(texts: pd.Series, trusted: list[bool]) -> list[str]:
+    return [text if ok or text == BLANK else f"{text} {UNTRUSTED_MARK}" for text, ok in zip(texts, trusted)]
+
+
 def speedup_sections(report: Report) -> list[Section]:
-    """One section per (host, workload): the per-row metrics."""
+    """One section per (host, workload): the per-row metrics, with trust."""
     table = report.table
-    sections = []
+    sections: list[Section] = []
     if table.empty:
         return sections
     ci = f"{report.confidence:.0%} CI"
     for (host, workload), rows in table.groupby(["host", "workload"], sort=False):
-        cells = pd.DataFrame(
-            {
-                "n": rows["n"].map(format_n),
-                "backend": backend_labels(rows),
-                "workers": rows["workers"].astype(str),
-                "wall (median)": rows["wall_time_s"].map(format_seconds),
-                "± std": [
-                    BLANK if is_blank(s) or not w else f"{s / w:.1%}" for s, w in zip(rows["wall_time_std_s"], rows["wall_time_s"])
-                ],
-                "speedup": rows["speedup"].map(format_ratio),
-                ci: [format_interval(lo, hi) for lo, hi in zip(rows["speedup_ci_low"], rows["speedup_ci_high"])],
-                "self": rows["self_speedup"].map(format_ratio),
-                "efficiency": rows["efficiency"].map(format_percent),
-                "Karp-Flatt": rows["karp_flatt"].map(format_fraction),
-            }
-        )
+        trusted = [is_ok(t) for t in rows["trust"]]
+        cells = pd.DataFrame(index=rows.index)
+        if rows["python"].nunique() > 1:
+            cells["python"] = rows["python"]
+        cells["n"] = rows["n"].map(format_n)
+        cells["backend"] = backend_labels(rows)
+        cells["workers"] = rows["workers"].astype(str)
         if (rows["trials"] > 1).any():
-            cells.insert(3, "trials", rows["trials"].astype(str))
+            cells["trials"] = rows["trials"].astype(str)
+        if report.pooled and (rows["sweeps"] > 1).any():
+            cells["sweeps"] = rows["sweeps"].astype(str)
+        cells["wall (median)"] = _marked(rows["wall_time_s"].map(format_seconds), trusted)
+        cells["± std"] = [
+            BLANK if is_blank(s) or not w else f"{s / w:.1%}" for s, w in zip(rows["wall_time_std_s"], rows["wall_time_s"])
+        ]
+        cells["speedup"] = [format_speedup(v, c, ok) for v, c, ok in zip(rows["speedup"], rows["conclusion"], trusted)]
+        cells[ci] = [format_interval(lo, hi) for lo, hi in zip(rows["speedup_ci_low"], rows["speedup_ci_high"])]
+        cells["self"] = rows["self_speedup"].map(format_ratio)
+        cells["efficiency"] = rows["efficiency"].map(format_percent)
+        cells["Karp-Flatt"] = rows["karp_flatt"].map(format_fraction)
+        cells["trust"] = rows["trust"]
+        if (rows["warnings"] > 0).any():
+            cells["warnings"] = [str(count) if count else BLANK for count in rows["warnings"]]
+        tones = [c if c in ("faster", "slower") else "" for c in rows["conclusion"]]
         sections.append(
-            Section(f"{host_caption(report, host)} · workload {workload}", cells.reset_index(drop=True),
-                    right=("n", "workers", "trials", "wall (median)", "± std", "speedup", ci, "self", "efficiency", "Karp-Flatt"))
+            Section(
+                f"{host_caption(report, host)} · workload {workload}", cells.reset_index(drop=True),
+                right=("n", "workers", "trials", "sweeps", "wall (median)", "± std", "speedup", ci, "self", "efficiency",
+                       "Karp-Flatt", "warnings"),
+                tones={"speedup": tones}, untrusted=[not ok for ok in trusted],
+            )
         )
     return sections
 
 
+def _context(frame: pd.DataFrame, cells: pd.DataFrame, columns: tuple[str, ...] = ("host", "python", "workload")) -> None:
+    """Add the identity columns that vary in ``frame`` (one value needs no column)."""
+    for column in columns:
+        if column in frame and frame[column].nunique() > 1:
+            cells[column] = frame[column]
+
+
 def amdahl_section(report: Report) -> Section | None:
-    """The Amdahl fits: serial fraction and ceiling per (host, workload, n, backend)."""
+    """The Amdahl fits: serial fraction and ceiling per (host, python, workload, n, backend), or why blank."""
     fits = report.amdahl
     if fits.empty:
         return None
     cells = pd.DataFrame(index=fits.index)
-    if fits["host"].nunique() > 1:
-        cells["host"] = fits["host"]
-    if fits["workload"].nunique() > 1:
-        cells["workload"] = fits["workload"]
+    _context(fits, cells)
     cells["n"] = fits["n"].map(format_n)
     cells["backend"] = backend_labels(fits)
     cells["serial fraction f"] = fits["serial_fraction"].map(format_fraction)
     cells["ceiling 1/f"] = [format_ceiling(f, c) for f, c in zip(fits["serial_fraction"], fits["ceiling"])]
     cells["points"] = [f"{p} (workers ≤ {w})" for p, w in zip(fits["points"], fits["max_workers"])]
     cells["rmse"] = [BLANK if is_blank(r) or not p else f"{r:.3f}" for r, p in zip(fits["rmse"], fits["points"])]
+    cells["trust"] = fits["trust"]
+    if (fits["reason"] != "").any():
+        cells["reason"] = fits["reason"]
     return Section("Amdahl fit: speedup = 1 / (f + (1 - f) / workers)", cells.reset_index(drop=True),
-                   right=("n", "serial fraction f", "ceiling 1/f", "rmse"))
+                   right=("n", "serial fraction f", "ceiling 1/f", "rmse"),
+                   untrusted=[not is_ok(t) for t in fits["trust"]])
 
 
 def crossover_section(report: Report) -> Section | None:
-    """Per backend, the smallest tested n at which it beats serial."""
+    """Per backend, the smallest tested n at which it is measurably faster than serial."""
     cross = report.crossover
     if cross.empty:
         return None
     cells = pd.DataFrame(index=cross.index)
-    if cross["host"].nunique() > 1:
-        cells["host"] = cross["host"]
-    if cross["workload"].nunique() > 1:
-        cells["workload"] = cross["workload"]
+    _context(cross, cells)
     cells["backend"] = backend_labels(cross)
     beats = []
     for n, n_min, n_max in zip(cross["crossover_n"], cross["n_min"], cross["n_max"]):
@@ -129,27 +169,86 @@ def crossover_section(report: Report) -> Section | None:
             beats.append(f"{format_n(n)} (smallest tested)")
         else:
             beats.append(format_n(n))
-    cells["beats serial from n"] = beats
+    cells["faster than serial from n"] = beats
     cells["at workers"] = [BLANK if is_blank(w) else str(int(w)) for w in cross["workers"]]
     cells["speedup there"] = cross["speedup"].map(format_ratio)
-    return Section("Crossover: the smallest n at which each backend beats serial", cells.reset_index(drop=True),
-                   right=("beats serial from n", "at workers", "speedup there"))
+    cells["CI low"] = cross["speedup_ci_low"].map(lambda v: BLANK if is_blank(v) else f"{v:.2f}")
+    cells["trust"] = cross["trust"]
+    if (cross["reason"] != "").any():
+        cells["reason"] = cross["reason"]
+    tones = ["faster" if not is_blank(n) else "" for n in cross["crossover_n"]]
+    return Section(f"Crossover: the smallest n at which each backend is faster than serial ({report.confidence:.0%} CI above 1)",
+                   cells.reset_index(drop=True), right=("faster than serial from n", "at workers", "speedup there", "CI low"),
+                   tones={"speedup there": tones}, untrusted=[not is_ok(t) for t in cross["trust"]])
+
+
+def interpreters_section(report: Report) -> Section | None:
+    """Each interpreter's serial time against the reference interpreter's."""
+    costs = report.interpreters
+    if costs.empty:
+        return None
+    cells = pd.DataFrame(index=costs.index)
+    _context(costs, cells, ("host", "workload"))
+    cells["n"] = costs["n"].map(format_n)
+    cells["serial on"] = costs["python"]
+    cells["wall (median)"] = costs["wall_time_s"].map(format_seconds)
+    cells["vs"] = costs["reference"]
+    cells["its wall"] = costs["reference_wall_time_s"].map(format_seconds)
+    cells["time ratio"] = [format_times(r) + (f" {NO_DIFFERENCE_MARK}" if c == "no difference" else "")
+                           for r, c in zip(costs["ratio"], costs["conclusion"])]
+    cells[f"{report.confidence:.0%} CI"] = [format_interval(lo, hi) for lo, hi in zip(costs["ratio_ci_low"], costs["ratio_ci_high"])]
+    cells["trust"] = costs["trust"]
+    return Section("Interpreters: serial time against the reference interpreter (the single-thread cost)",
+                   cells.reset_index(drop=True), right=("n", "wall (median)", "its wall", "time ratio", f"{report.confidence:.0%} CI"),
+                   untrusted=[not is_ok(t) for t in costs["trust"]])
+
+
+def fastest_section(report: Report) -> Section | None:
+    """Per (host, workload, n), the fastest configuration overall (shown when interpreters differ)."""
+    best = report.fastest
+    if best.empty or report.table["python"].nunique() < 2:
+        return None  # with one interpreter the verdict's first lines say it
+    cells = pd.DataFrame(index=best.index)
+    _context(best, cells, ("host", "workload"))
+    cells["n"] = best["n"].map(format_n)
+    cells["fastest way"] = [configuration_label(row) for _, row in best.iterrows()]
+    cells["wall (median)"] = best["wall_time_s"].map(format_seconds)
+    cells["vs serial (same Python)"] = [format_speedup(v, c) for v, c in zip(best["speedup"], best["conclusion"])]
+    cells["runner-up"] = [f"{r}, {format_seconds(w)}" if r else BLANK for r, w in zip(best["runner_up"], best["runner_up_wall_time_s"])]
+    cells["trust"] = best["trust"]
+    return Section("The fastest way to compute each workload here", cells.reset_index(drop=True),
+                   right=("n", "wall (median)", "vs serial (same Python)"),
+                   tones={"vs serial (same Python)": [c if c in ("faster", "slower") else "" for c in best["conclusion"]]},
+                   untrusted=[not is_ok(t) for t in best["trust"]])
 
 
 def sections(report: Report) -> list[Section]:
-    """Every section of the report, in reading order."""
+    """Every table section of the report, in reading order."""
     out = speedup_sections(report)
-    for extra in (amdahl_section(report), crossover_section(report)):
+    for extra in (amdahl_section(report), crossover_section(report), interpreters_section(report), fastest_section(report)):
         if extra is not None:
             out.append(extra)
     return out
 
 
 def summary_lines(report: Report) -> list[str]:
-    """The trial counts, then every note."""
+    """The trial counts, how many rows are not trusted, then every note."""
     counts = report.counts
     line = f"{counts.get('finished', 0)} of {counts.get('total', 0)} trials finished"
-    return [line, *report.notes]
+    lines = [line]
+    if report.untrusted:
+        verb = "is" if report.untrusted == 1 else "are"
+        lines.append(f"{report.untrusted} of {len(report.table)} rows {verb} not trusted (marked {UNTRUSTED_MARK}; see their trust column)")
+    return lines + report.notes
+
+
+VERDICT_HEADING = "Verdict"
+WARNINGS_HEADING = "Warnings"
+
+
+def warning_lines(report: Report) -> list[str]:
+    """``threading · 2 workers · n=1e7 (run 0123abcd…): <warning>``, one per warning of a pooled trial."""
+    return [f"{row.run_name or row.run_id} (run {row.run_id}): {row.warning}" for row in report.warnings.itertuples(index=False)]
 
 
 def legend(report: Report) -> str:

@@ -35,11 +35,13 @@ def test_a_real_sweep_ends_with_the_report_on_its_parent_run(tmp_path: Path, cap
     parent = client.search_runs([experiment.experiment_id], "tags.`parsweep.role` = 'sweep'")[0]
     artifacts = {a.path for a in client.list_artifacts(parent.info.run_id, "report")}
     assert artifacts == {
-        "report/report.md", "report/report.csv", "report/report.html",
+        "report/report.md", "report/report.csv", "report/report.html", "report/report.json", "report/warnings.csv",
+        "report/samples.csv", "report/pyperf.json",
         "report/speedup_vs_workers.png", "report/efficiency_heatmap.png", "report/wall_time_vs_n.png",
     }
     description = parent.data.tags["mlflow.note.content"]
     assert description.startswith("## Speedup vs serial") and "| multiprocessing |" in description
+    assert description.index("**Verdict**") < description.index("| multiprocessing |")
 
     # the CLI on the same store reads the same sweep: 2 serial + 2 x 2 x 2 others
     assert main(["--tracking-uri", uri, "--format", "csv"]) == 0
@@ -48,3 +50,5 @@ def test_a_real_sweep_ends_with_the_report_on_its_parent_run(tmp_path: Path, cap
     assert (frame.loc[frame["backend"] == "serial", "speedup"] == 1.0).all()
     assert frame["speedup"].notna().all() and frame["speedup_ci_low"].notna().sum() == 8
     assert frame["host_cpu_model"].notna().all()
+    # the runner's tags reach the report: its interpreter label and each trial's trust
+    assert frame["python"].notna().all() and frame["trust"].notna().all()

@@ -1,0 +1,165 @@
+"""Trust travels with every number: each trial's reasons (its tag, or derived for old runs), each
+row's (its trials', a noisy baseline, too few repetitions), in every format, with the warnings of
+the trials a row pools listed with their trial; untrusted points drawn hollow."""
+
+from __future__ import annotations
+
+import io
+import json
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pytest
+
+from analysis.load import load_samples, load_sweep
+from analysis.metrics import finished
+from analysis.render import render
+from analysis.report import build_report
+from analysis.trust import join_reasons, parse_reasons, trial_trust
+from test_analysis_store import StoreBuilder, reps_around
+
+INTERFERED = "other processes used CPU during 2 of the 5 kept repetitions; stop them and run again"
+SHORT_WARNING = "repetitions take 800.0 us (median), under 1 ms: too short to time well"
+
+
+@pytest.fixture(scope="module")
+def report(tmp_path_factory: pytest.TempPathFactory) -> Any:
+    """One sweep: a serial baseline measured with interference, an untrusted contender, clean ones."""
+    builder = StoreBuilder(tmp_path_factory.mktemp("trust"))
+    sweep = builder.sweep()
+    builder.trial(sweep, "serial", 1, 1000, reps_around(1.0), trust="interference", warnings=[INTERFERED])
+    builder.trial(sweep, "process_pool", 2, 1000, reps_around(0.5))
+    builder.trial(sweep, "threading", 8, 1000, reps_around(1.0), trust="spread; oversubscribed",
+                  warnings=["unstable timings: std is 12% of the mean", "workers=8 is more than the 4 usable CPU cores"])
+    builder.trial(sweep, "serial", 1, 10_000, reps_around(10.0))
+    builder.trial(sweep, "process_pool", 2, 10_000, reps_around(5.0))
+    builder.finish_sweep(sweep)
+    trials = load_sweep(builder.uri, sweep)
+    return build_report(trials, load_samples(builder.uri, finished(trials)))
+
+
+def test_reasons_text() -> None:
+    assert parse_reasons("ok") == [] and parse_reasons(None) == []
+    assert parse_reasons("spread; oversubscribed") == ["spread", "oversubscribed"]
+    # the runner's order, then the report's own reasons, then anything newer, each once
+    assert join_reasons(["few repetitions", "oversubscribed", "spread", "spread", "noisy baseline"]) == \
+        "spread; oversubscribed; noisy baseline; few repetitions"
+    assert join_reasons(["a new reason", "interference"]) == "interference; a new reason"
+    assert join_reasons([]) == "ok"
+
+
+def test_row_trust_is_its_trials_plus_its_baseline(report: Any) -> None:
+    rows = report.table.set_index(["n", "backend"])
+    assert rows.loc[(1000, "serial"), "trust"] == "interference"
+    # a speedup divided by a baseline measured under interference is itself noisy
+    assert rows.loc[(1000, "process_pool"), "trust"] == "noisy baseline"
+    assert rows.loc[(1000, "threading"), "trust"] == "spread; oversubscribed; noisy baseline"
+    assert rows.loc[(10_000, "process_pool"), "trust"] == "ok"
+    assert rows.loc[(1000, "serial"), "warnings"] == 1 and rows.loc[(1000, "threading"), "warnings"] == 2
+    assert rows.loc[(10_000, "process_pool"), "warnings"] == 0
+    assert report.untrusted == 3
+
+
+def test_few_repetitions_when_the_interval_cannot_reach_95_percent(tmp_path: Path) -> None:
+    """3 against 3 repetitions cannot reach p < 0.05 (the smallest is 0.10): flagged. 4 against 4 can."""
+    builder = StoreBuilder(tmp_path)
+    sweep = builder.sweep()
+    builder.trial(sweep, "serial", 1, 1000, [1.0, 0.99, 1.02])
+    builder.trial(sweep, "process_pool", 2, 1000, [0.5, 0.49, 0.51])
+    builder.trial(sweep, "serial", 1, 2000, [2.0, 1.98, 2.02, 2.01])
+    builder.trial(sweep, "process_pool", 2, 2000, [1.0, 0.99, 1.01, 1.02])
+    trials = load_sweep(builder.uri, sweep)
+    rows = build_report(trials, load_samples(builder.uri, trials)).table.set_index(["n", "backend"])
+    assert rows.loc[(1000, "process_pool"), "trust"] == "few repetitions"
+    assert rows.loc[(1000, "serial"), "trust"] == "ok"  # serial has no interval of its own
+    assert rows.loc[(2000, "process_pool"), "trust"] == "ok"
+
+
+def test_old_runs_get_what_can_be_derived(tmp_path: Path) -> None:
+    """Runs without a parsweep.trust tag: spread from their samples (or std/mean), short repetitions,
+    oversubscription and interference from what they logged; a tag, when there, is taken as is."""
+    builder = StoreBuilder(tmp_path)
+    sweep = builder.sweep()
+    ids = {
+        "clean": builder.trial(sweep, "serial", 1, 1000, reps_around(1.0), old=True),
+        "outlier": builder.trial(sweep, "threading", 2, 1000, [1.0, 1.01, 0.99, 1.0, 1.6], old=True),
+        "short": builder.trial(sweep, "threading", 1, 1000, reps_around(0.0008), old=True),
+        "over": builder.trial(sweep, "process_pool", 8, 1000, reps_around(0.3), old=True),
+        "serial-over": builder.trial(sweep, "serial", 8, 1000, reps_around(1.0), old=True),  # serial ignores workers
+        "busy": builder.trial(sweep, "process_pool", 2, 1000, reps_around(0.5), old=True, metrics={"other_cpu_cores": 0.6}),
+        "calm": builder.trial(sweep, "process_pool", 3, 1000, reps_around(0.5), old=True, metrics={"other_cpu_cores": 0.2}),
+        "tagged": builder.trial(sweep, "thread_pool", 2, 1000, [1.0, 1.01, 0.99, 1.0, 1.6], trust="throttled"),
+    }
+    trials = load_sweep(builder.uri, sweep)
+    samples = load_samples(builder.uri, trials)
+    trust = dict(zip(trials["run_id"], trial_trust(trials, samples)))
+    assert {name: trust[run] for name, run in ids.items()} == {
+        "clean": "ok", "outlier": "spread", "short": "short repetitions", "over": "oversubscribed", "serial-over": "ok",
+        "busy": "interference", "calm": "ok", "tagged": "throttled",
+    }
+    # without samples, spread comes from the logged std and mean
+    without = dict(zip(trials["run_id"], trial_trust(trials)))
+    assert without[ids["outlier"]] == "spread" and without[ids["clean"]] == "ok"
+
+
+def test_every_format_carries_trust_and_warnings(report: Any) -> None:
+    table = render(report, "table")
+    assert "trust" in table and "spread; oversubscribed; noisy baseline" in table
+    assert "2.00x ?" in table  # the untrusted process_pool row's speedup, marked
+    assert "? = the row is not trusted" in table and "3 of 5 rows are not trusted" in table
+    markdown = render(report, "markdown")
+    assert "| noisy baseline |" in markdown and "2.00x ?" in markdown
+    csv = pd.read_csv(io.StringIO(render(report, "csv"))).set_index(["n", "backend"])
+    assert csv.loc[(1000, "threading"), "trust"] == "spread; oversubscribed; noisy baseline"
+    assert csv.loc[(1000, "threading"), "warnings"] == 2 and csv.loc[(10_000, "serial"), "trust"] == "ok"
+    html = render(report, "html")
+    assert '<tr class="untrusted">' in html and "noisy baseline" in html
+    data = json.loads(render(report, "json"))
+    rows = {(r["n"], r["backend"]): r for r in data["rows"]}
+    assert rows[(1000, "process_pool")]["trust"] == "noisy baseline" and rows[(1000, "threading")]["warnings"] == 2
+
+
+def test_the_warnings_section_names_each_trial(report: Any) -> None:
+    warnings = report.warnings
+    assert len(warnings) == 3
+    serial = warnings[warnings["warning"] == INTERFERED].iloc[0]
+    assert serial["run_name"] == "serial · 1 workers · n=1000" and len(serial["run_id"]) == 32
+    line = f"serial · 1 workers · n=1000 (run {serial['run_id']}): {INTERFERED}"
+    for fmt in ("table", "markdown", "html"):
+        assert line in render(report, fmt), fmt
+    assert "Warnings (3, each with its trial)" in render(report, "table")
+    listed = json.loads(render(report, "json"))["warnings"]
+    assert {w["run_id"] for w in listed} == set(warnings["run_id"]) and INTERFERED in {w["warning"] for w in listed}
+    from analysis.export_csv import warnings_csv
+
+    written = pd.read_csv(io.StringIO(warnings_csv(report)))
+    assert list(written.columns[:2]) == ["run_id", "run_name"] and len(written) == 3
+    csv = pd.read_csv(io.StringIO(render(report, "csv")))
+    assert serial["run_id"] in " ".join(csv["run_ids"])  # the table's rows join with warnings.csv by run id
+
+
+def test_the_terminal_dims_untrusted_rows_and_colours_only_supported_speedups(report: Any) -> None:
+    from rich.console import Console
+
+    from analysis.terminal import print_report
+
+    console = Console(record=True, width=250, force_terminal=True, color_system="standard")
+    print_report(report, console)
+    styled = console.export_text(styles=True, clear=False)
+    plain = console.export_text()
+    assert "\x1b[2m" in styled  # dim: the untrusted rows
+    assert "\x1b[32m" in styled  # green: a speedup whose interval is above 1
+    assert "Verdict" in plain and "Warnings (3, each with its trial)" in plain
+
+
+def test_plots_draw_untrusted_points_hollow(report: Any) -> None:
+    from analysis.plots import UNTRUSTED_LEGEND, plot_speedup, plot_wall_time
+
+    for draw in (plot_speedup, plot_wall_time):
+        figure = draw(report, "alpha", "sum_range")
+        legends = [text.get_text() for ax in figure.axes if ax.get_legend() for text in ax.get_legend().get_texts()]
+        assert UNTRUSTED_LEGEND in legends, draw.__name__
+        hollow = [line for ax in figure.axes for line in ax.get_lines()
+                  if line.get_marker() == "o" and line.get_markerfacecolor() in ("white", (1.0, 1.0, 1.0, 1.0))]
+        assert hollow, draw.__name__
