@@ -49,10 +49,13 @@ def test_default_is_the_latest_sweep_as_a_table(store: Any, capsys: pytest.Captu
     code, out, _ = run(capsys, "--tracking-uri", builder.uri)
     assert code == 0
     assert f"sweep run {sweep}" in out
-    assert "host alpha · Test CPU 3000 · 4 usable CPUs · CPython 3.11.7 · workload sum_range" in out
+    assert "host alpha · Test CPU 3000 · 4 usable CPUs · Python 3.11.7 · workload sum_range" in out
     assert "process_pool" in out and "1.82x" in out  # 1 / 0.55
     assert "Karp-Flatt" in out and "Amdahl fit" in out and "Crossover" in out
     assert "1 FAILED trial left out" in out
+    # the verdict comes after the tables
+    assert out.index("Verdict") > out.index("Crossover")
+    assert "n=1e4: process_pool x2 is fastest" in out and "1.82x faster than serial" in out
 
 
 def test_tracking_uri_from_the_environment_then_the_current_directory(
@@ -118,16 +121,19 @@ def test_sweep_and_all_selections(store: Any, capsys: pytest.CaptureFixture[str]
 def test_out_writes_every_format_and_the_plots(store: Any, capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     builder, _, _ = store
     code, _, err = run(capsys, "--tracking-uri", builder.uri, "--out", str(tmp_path / "out"))
-    assert code == 0 and "wrote 8 files" in err
+    assert code == 0 and "wrote 11 files" in err
     names = {p.name for p in (tmp_path / "out").iterdir()}
     assert names == {
-        "report.txt", "report.md", "report.csv", "report.html", "report.json",
+        "report.txt", "report.md", "report.csv", "report.html", "report.json", "warnings.csv", "samples.csv", "pyperf.json",
         "speedup_vs_workers.png", "efficiency_heatmap.png", "wall_time_vs_n.png",
     }
     for png in (tmp_path / "out").glob("*.png"):
         data = png.read_bytes()
         assert data.startswith(PNG_MAGIC) and len(data) > 10_000
     assert "![speedup_vs_workers.png](speedup_vs_workers.png)" in (tmp_path / "out" / "report.md").read_text()
+    samples = pd.read_csv(tmp_path / "out" / "samples.csv")
+    assert len(samples) == 10 * 5  # ten trials of five repetitions
+    assert json.loads((tmp_path / "out" / "pyperf.json").read_text())["version"] == "1.0"
 
 
 def test_errors_are_one_line_without_traceback(store: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -152,14 +158,35 @@ def test_errors_are_one_line_without_traceback(store: Any, tmp_path: Path, capsy
         assert len(lines) == 1 and lines[0].startswith("parsweep-report: error: ") and message in lines[0], err
 
 
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["--format", "xml"], "argument --format: invalid choice: 'xml' (choose from 'table', 'markdown', 'csv', 'html', 'json', 'samples-csv', 'pyperf')"),
+        (["--compare", "a", "b", "--format", "html"], "--format html: with --compare, one of table, markdown, csv, json"),
+        (["--compare", "a", "b", "--all"], "--compare takes its own two selections (A and B): drop --sweep / --all"),
+        (["--tracking-uri-b", "sqlite:///x.db"], "--tracking-uri-b applies only with --compare A B"),
+        (["--compare", "a"], "argument --compare: expected 2 arguments"),
+        (["--seed", "x"], "argument --seed: invalid int value: 'x'"),
+    ],
+)
+def test_bad_flags_are_one_line_naming_the_flag(argv: list[str], message: str, tmp_path: Path) -> None:
+    done = subprocess.run([sys.executable, "-m", "analysis", *argv], capture_output=True, text=True, cwd=tmp_path)
+    assert done.returncode == 2 and done.stdout == ""
+    assert done.stderr.splitlines() == [f"parsweep-report: error: {message}"]
+    assert not (tmp_path / "mlflow.db").exists()
+
+
 def test_publish_sweep_attaches_and_never_raises(store: Any, capsys: pytest.CaptureFixture[str]) -> None:
     builder, old, _ = store
     text = publish_sweep(builder.uri, old)
     assert text.startswith("Speedup vs serial") and "threading" in text
     artifacts = {a.path for a in builder.client.list_artifacts(old, "report")}
-    assert {"report/report.md", "report/report.csv", "report/report.html", "report/speedup_vs_workers.png"} <= artifacts
+    assert {"report/report.md", "report/report.csv", "report/report.html", "report/report.json", "report/warnings.csv",
+            "report/samples.csv", "report/pyperf.json", "report/speedup_vs_workers.png"} <= artifacts
     description = builder.client.get_run(old).data.tags["mlflow.note.content"]
     assert description.startswith("## Speedup vs serial") and "| threading |" in description
+    # the verdict at the top: what the MLflow UI shows first, and what survives a cut
+    assert description.index("**Verdict**") < description.index("| threading |")
     capsys.readouterr()
     assert publish_sweep(builder.uri, "0123abcd") == ""
     err = [line for line in capsys.readouterr().err.splitlines() if line.strip()]
