@@ -8,7 +8,7 @@ from typing import Any
 
 import pandas as pd
 
-from analysis.formatting import backend_labels, format_n
+from analysis.formatting import format_n
 from analysis.interpreters import fastest, interpreter_costs
 from analysis.load import EXPERIMENT, load_samples, load_trials
 from analysis.metrics import amdahl_fit, crossover, finished, prepare_trials, speedup_table, with_amdahl
@@ -112,7 +112,8 @@ def warning_rows(trials: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=WARNING_COLUMNS)
 
 
-def _notes(table: pd.DataFrame, crossovers: pd.DataFrame, counts: dict[str, int]) -> list[str]:
+def _notes(table: pd.DataFrame, counts: dict[str, int]) -> list[str]:
+    """What was left out or left blank, and why (a crossover's absence is said in its own table)."""
     notes = []
     if counts["failed"]:
         notes.append(f"{counts['failed']} FAILED trial{'s' if counts['failed'] != 1 else ''} left out")
@@ -134,9 +135,6 @@ def _notes(table: pd.DataFrame, crossovers: pd.DataFrame, counts: dict[str, int]
         if len(labels) > 1:
             notes.append(f"host {host}: {len(labels)} interpreters ({', '.join(labels)}): each speedup is against serial "
                          "on the same interpreter; see the interpreters section for how they compare")
-    never = crossovers[crossovers["crossover_n"].isna()]
-    for row, label in zip(never.itertuples(index=False), backend_labels(never)):
-        notes.append(f"{label} on host {row.host}, Python {row.python}: {row.reason}")
     return notes
 
 
@@ -183,7 +181,7 @@ def build_report(
         warnings=warning_rows(pooled) if len(pooled) else pd.DataFrame(columns=WARNING_COLUMNS),
         trials=pooled,
         samples=kept_samples.reset_index(drop=True),
-        notes=_notes(table, crossovers, counts),
+        notes=_notes(table, counts),
         counts=counts,
         selection=selection,
         confidence=confidence,
