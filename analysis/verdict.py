@@ -167,13 +167,15 @@ def _noise_lines(rows: pd.DataFrame) -> list[str]:
     untrusted = rows[~rows["trust"].map(is_ok)]
     if not untrusted.empty:
         reasons = sorted({r for t in untrusted["trust"] for r in parse_reasons(t)})
-        verb = "is" if len(untrusted) == 1 else "are"
-        lines.append(f"noise-limited: {len(untrusted)} of {len(rows)} rows {verb} not trusted ({', '.join(reasons)}); "
-                     "their figures may be off: quiet the machine, raise repeats, and run again.")
+        one = len(untrusted) == 1
+        lines.append(f"noise-limited: {len(untrusted)} of {len(rows)} rows {'is' if one else 'are'} not trusted "
+                     f"({', '.join(reasons)}); {'its' if one else 'their'} figures may be off: quiet the machine, "
+                     "raise repeats, and run again.")
     within = rows[rows["conclusion"] == NO_DIFFERENCE]
     if not within.empty:
-        lines.append(f"{len(within)} speedup{'s' if len(within) != 1 else ''} cannot be told apart from 1 "
-                     "(the interval contains 1): read them as no difference.")
+        one = len(within) == 1
+        lines.append(f"{len(within)} speedup{'' if one else 's'} cannot be told apart from 1 (the interval contains 1): "
+                     f"read {'it' if one else 'them'} as no difference.")
     return lines
 
 
