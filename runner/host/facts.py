@@ -1,8 +1,14 @@
 """Facts about the host and the interpreter, in the spirit of pyperf's metadata.
 
 One small ``collect_<topic>(facts)`` function per source, each filling one plain dict and
-quietly skipping what the platform lacks. :func:`host_facts` gathers them; the slow,
-static part is cached per process, the load average is read fresh every time.
+quietly skipping what the platform lacks (no psutil, no /proc file). What does not change
+while parsweep runs (CPU model, usable CPUs, packages, git commit) is collected once per
+process; what does (the CPU clock, the load average) is read for each trial
+(:func:`host_facts`). The interpreter's facts (:func:`interpreter_facts`) are collected by
+the trial process itself, so they describe the interpreter the trial ran under.
+
+Standard library only, psutil where it happens to be importable: the trial process imports
+this module under any CPython >= 3.10.
 """
 
 from __future__ import annotations
@@ -23,19 +29,12 @@ PACKAGES = ("parsweep", "hydra-core", "omegaconf", "mlflow", "pandas", "psutil",
 
 
 def collect_cpu(facts: Facts) -> None:
+    """What does not change: model, logical and physical cores, affinity, cgroup quota, usable CPUs."""
     facts["cpu_model"] = _cpu_model()
     facts["cpu_logical"] = os.cpu_count()
-    try:
-        import psutil
-
-        facts["cpu_physical"] = psutil.cpu_count(logical=False)
-        freq = psutil.cpu_freq()
-        if freq is not None and freq.current:
-            facts["cpu_freq_mhz"] = round(freq.current)
-            if freq.max:
-                facts["cpu_freq_max_mhz"] = round(freq.max)
-    except Exception:
-        pass
+    physical = _physical_cores()
+    if physical:
+        facts["cpu_physical"] = physical
     affinity = _affinity_count()
     quota = cgroup_cpu_quota()
     facts["cpu_affinity"] = affinity
@@ -50,6 +49,53 @@ def usable_cpus(affinity: int | None, quota: float | None) -> int:
     if quota is not None:
         usable = min(usable, max(1, math.ceil(quota)))
     return usable
+
+
+def _physical_cores() -> int | None:
+    """Distinct (package, core) pairs in /proc/cpuinfo; psutil's count where that file says nothing."""
+    try:
+        text = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        text = ""
+    cores = set()
+    package = core = None
+    for line in text.splitlines() + [""]:
+        key, _, value = line.partition(":")
+        key = key.strip()
+        if key == "physical id":
+            package = value.strip()
+        elif key == "core id":
+            core = value.strip()
+        elif not line.strip():
+            if core is not None:
+                cores.add((package, core))
+            package = core = None
+    if cores:
+        return len(cores)
+    try:
+        import psutil
+
+        return psutil.cpu_count(logical=False)
+    except Exception:
+        return None
+
+
+def collect_clock(facts: Facts) -> None:
+    """The CPU clock now (MHz, averaged over the CPUs) and its maximum: read for each trial."""
+    entries = cpu_frequencies()
+    current = [e["cur_khz"] for e in entries if e.get("cur_khz")]
+    top = [e["max_khz"] for e in entries if e.get("max_khz")]
+    if current:
+        facts["cpu_freq_mhz"] = round(sum(current) / len(current) / 1000)
+        if top:
+            facts["cpu_freq_max_mhz"] = round(max(top) / 1000)
+        return
+    try:  # no cpufreq in sysfs (most VMs): the kernel's figure per CPU in /proc/cpuinfo
+        mhz = [float(line.split(":", 1)[1]) for line in Path("/proc/cpuinfo").read_text().splitlines() if line.startswith("cpu MHz")]
+    except (OSError, ValueError):
+        mhz = []
+    if mhz:
+        facts["cpu_freq_mhz"] = round(sum(mhz) / len(mhz))
 
 
 def _affinity_count() -> int | None:
@@ -153,6 +199,17 @@ def cpu_frequencies(root: Path = CPU_SYSFS) -> list[dict[str, Any]]:
     return found
 
 
+def frequency_state(cpus: list[int] | None = None, root: Path | None = None) -> tuple[list[str], float | None]:
+    """Governors in use and current / maximum clock (summed over ``cpus``), from cpufreq in sysfs."""
+    entries = cpu_frequencies(root or CPU_SYSFS)
+    if cpus is not None:
+        entries = [e for e in entries if e["cpu"] in cpus] or entries
+    governors = sorted({e["governor"] for e in entries if "governor" in e})
+    clocked = [e for e in entries if e.get("cur_khz") and e.get("max_khz")]
+    ratio = sum(e["cur_khz"] for e in clocked) / sum(e["max_khz"] for e in clocked) if clocked else None
+    return governors, ratio
+
+
 def collect_cpufreq(facts: Facts, root: Path = CPU_SYSFS) -> None:
     """Frequency scaling as the kernel shows it (``cpufreq`` in sysfs): governors and turbo.
 
@@ -172,11 +229,11 @@ def collect_cpufreq(facts: Facts, root: Path = CPU_SYSFS) -> None:
 
 def collect_memory(facts: Facts) -> None:
     try:
-        import psutil
-
-        facts["memory_total_bytes"] = psutil.virtual_memory().total
-    except Exception:
-        pass
+        pages, size = os.sysconf("SC_PHYS_PAGES"), os.sysconf("SC_PAGE_SIZE")
+    except (AttributeError, ValueError, OSError):
+        return
+    if pages > 0 and size > 0:
+        facts["memory_total_bytes"] = pages * size
 
 
 def collect_system(facts: Facts) -> None:
@@ -199,10 +256,20 @@ def collect_load(facts: Facts) -> None:
 
 
 def collect_python(facts: Facts) -> None:
+    """The running interpreter: version, implementation, build, whether it is free-threaded
+    (PEP 703) and whether its GIL is on right now (``PYTHON_GIL`` can force it either way)."""
+    import sysconfig
+
     facts["version"] = platform.python_version()
     facts["implementation"] = platform.python_implementation()
+    free_threaded = bool(sysconfig.get_config_var("Py_GIL_DISABLED"))
+    # sys._is_gil_enabled (3.13+) is the only way to ask; it is documented, underscore and all.
     is_gil_enabled = getattr(sys, "_is_gil_enabled", None)
-    facts["gil_enabled"] = bool(is_gil_enabled()) if is_gil_enabled else True
+    gil_enabled = bool(is_gil_enabled()) if is_gil_enabled else True
+    facts["gil_enabled"] = gil_enabled
+    facts["free_threaded"] = free_threaded
+    facts["gil_env"] = os.environ.get("PYTHON_GIL", "")
+    facts["label"] = python_label(facts["version"], free_threaded, gil_enabled)
     facts["build"] = " ".join(platform.python_build())
     facts["compiler"] = platform.python_compiler()
     facts["executable"] = sys.executable
@@ -240,21 +307,41 @@ def _static_facts() -> dict[str, Facts]:
     collect_cpu(host)
     collect_cpufreq(host)
     collect_memory(host)
-    python: Facts = {}
-    collect_python(python)
     packages: Facts = {}
     collect_packages(packages)
     git: Facts = {}
     collect_git(git)
-    return {"host": host, "python": python, "packages": packages, "git": git}
+    return {"host": host, "packages": packages, "git": git}
 
 
-def host_facts() -> dict[str, Facts]:
-    """All facts as nested plain dicts (what ``host.json`` holds); load average read now."""
+def python_label(version: str, free_threaded: bool, gil_enabled: bool) -> str:
+    """How reports name an interpreter: ``3.11.7``; ``3.13.5t`` for a free-threaded build;
+    ``3.13.5t+GIL`` for a free-threaded build running with its GIL forced back on."""
+    label = f"{version}t" if free_threaded else version
+    return f"{label}+GIL" if free_threaded and gil_enabled else label
+
+
+def interpreter_facts() -> Facts:
+    """This interpreter's facts (the ``python`` section of ``host.json``)."""
+    facts: Facts = {}
+    collect_python(facts)
+    return facts
+
+
+def host_facts(python: Facts | None = None) -> dict[str, Facts]:
+    """All facts as nested plain dicts (what ``host.json`` holds): the static ones, the CPU
+    clock and the load average read now, and ``python`` (default: this interpreter's)."""
     static = _static_facts()
     facts = {section: dict(values) for section, values in static.items()}
+    collect_clock(facts["host"])
     collect_load(facts["host"])
+    facts["python"] = dict(python) if python is not None else interpreter_facts()
     return facts
+
+
+def usable_cpu_count() -> int:
+    """CPUs this process can keep busy (affinity and cgroup quota applied)."""
+    return int(_static_facts()["host"]["cpu_usable"])
 
 
 def facts_as_tags(facts: dict[str, Facts]) -> dict[str, str]:

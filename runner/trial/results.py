@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import statistics
 from dataclasses import dataclass, field
+from typing import Any, Sequence
 
+from runner.trial.measure import Repetition
 from runner.trial.stats import summarize
-
-REPEATS_STOP_TAG = "parsweep.repeats_stop"
 
 
 @dataclass
@@ -20,10 +20,14 @@ class TrialResult:
 
     ``busy_s`` holds, per recorded repetition, every worker's busy time (the wall time it
     spent on its chunks), busiest first; idle pool workers count as 0. The machine's state:
-    ``busy_cores_at_start`` (other processes' CPU use just before the trial),
-    ``other_cpu_cores`` / ``own_cpu_cores`` (other processes' and the trial's average CPU use
-    during the ``monitored_s`` seconds of recorded repetitions), ``cpu_governors`` and
-    ``cpu_freq_ratio`` (clock / maximum after the repetitions) where the host shows them.
+    ``busy_cores_at_start`` (other processes' CPU use while the backend started and warmed up),
+    ``other_cpu_cores`` (their average CPU use around the recorded repetitions),
+    ``cpu_governors`` and ``cpu_freq_ratio`` (clock / maximum after the repetitions) where the
+    host shows them. Interference: ``reps_discarded`` repetitions were measured again because
+    other processes used the CPUs during them (``discarded`` says why); ``reps_interfered`` of
+    the kept ones could not be measured again in time. ``trust`` lists why the figures are not
+    to be trusted (empty: ok; see :mod:`runner.trial.quality`). ``python`` holds the facts of the
+    interpreter the trial ran under.
     """
 
     wall_times_s: list[float] = field(default_factory=list)
@@ -35,7 +39,7 @@ class TrialResult:
     error: str | None = None
     warnings: list[str] = field(default_factory=list)
     duration_s: float = 0.0
-    tags: dict[str, str] = field(default_factory=dict)  # extra run tags (parsweep.repeats_stop, cluster.*)
+    tags: dict[str, str] = field(default_factory=dict)  # extra run tags (cluster.*)
     repeats_stop: str | None = None  # repeats=auto: target_rel_ci, max_repeats or max_time_s
     busy_cores_at_start: float | None = None
     load_1m_at_start: float | None = None
@@ -44,6 +48,15 @@ class TrialResult:
     monitored_s: float = 0.0
     cpu_governors: list[str] = field(default_factory=list)
     cpu_freq_ratio: float | None = None
+    reps_discarded: int = 0
+    reps_interfered: int = 0
+    discarded: list[str] = field(default_factory=list)
+    trust: list[str] = field(default_factory=list)
+    python: dict[str, Any] = field(default_factory=dict)
+    started_at: float | None = None  # time.time() when the trial's process was asked to start
+    schedule: str | None = None  # interleaved or sequential
+    schedule_seed: int | None = None
+    group: str | None = None  # trials measured together, in rounds
 
     @property
     def failed(self) -> bool:
@@ -59,6 +72,14 @@ class TrialResult:
         if not self.wall_times_s:
             return None
         return _stdev(self.wall_times_s) / statistics.median(self.wall_times_s)
+
+    def keep(self, repetitions: Sequence[Repetition]) -> None:
+        """Take ``repetitions`` (recorded, in order) as this trial's samples."""
+        for rep in repetitions:
+            self.wall_times_s.append(rep.wall_s)
+            self.cpu_times_s.append(rep.cpu_s)
+            self.dispatch_s.append(rep.dispatch_s)
+            self.busy_s.append(list(rep.busy_s))
 
     def worker_busy_s(self) -> list[float]:
         """Per worker rank (0 = busiest), the median over repetitions of its busy time."""
@@ -111,6 +132,8 @@ class TrialResult:
             if value is not None:
                 out[name] = value
         out["repeats_done"] = float(len(self.wall_times_s))
+        out["reps_discarded"] = float(self.reps_discarded)
+        out["reps_interfered"] = float(self.reps_interfered)
         out["trial_duration_s"] = self.duration_s
         return out
 
@@ -121,7 +144,6 @@ class TrialResult:
         if busy:
             out["worker_busy_s"] = busy
         return out
-
 
 
 def _stdev(values: list[float]) -> float:

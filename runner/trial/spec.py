@@ -1,101 +1,67 @@
-"""What a trial is, as plain validated data, and the checks that get it there.
+"""What a trial is, as plain validated data, and the one list of parsweep's settings and defaults.
 
-Nothing here imports Hydra or MLflow: the trial process loads this module. Every mistake a
-user can make is reported as a :class:`ConfigError` whose message is one line naming the
-key and what is allowed.
+:data:`DEFAULTS` is the single source of truth for every top-level key and its default: the
+Hydra schema (``runner.app.schema``) is built from it, ``conf/config.yaml`` does not repeat
+it, and :func:`build_spec` falls back on it for a plain dict that lacks a key.
+
+Nothing here imports Hydra or MLflow: the trial process loads this module, under any
+CPython >= 3.10. Every mistake a user can make is a :class:`ConfigError` whose message is one
+line naming the key and what is allowed.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-import math
-import re
 from dataclasses import asdict, dataclass
 from typing import Any, Mapping
 
-class ConfigError(ValueError):
-    """A user-facing configuration mistake; ``str()`` is one line naming the key."""
-
-    def __init__(self, key: str, value: Any, allowed: str) -> None:
-        self.key, self.value, self.allowed = key, value, allowed
-        super().__init__(f"{key}={_show(value)}: {allowed}")
-
-
-def _show(value: Any) -> str:
-    if value is None:
-        return "null"
-    return str(value)
-
-
-TOP_LEVEL_KEYS = (
-    "workers",
-    "n",
-    "repeats",
-    "warmup",
-    "timeout_s",
-    "experiment",
-    "quiet",
-    "chunks",
-    "target_rel_ci",
-    "max_repeats",
-    "max_time_s",
-    "resume",
+from runner.trial.values import (
+    ConfigError,
+    parse_choice,
+    parse_count,
+    parse_duration,
+    parse_flag,
+    parse_fraction,
+    parse_name,
+    parse_seconds,
 )
 
+__all__ = ["ConfigError", "DEFAULTS", "TrialSpec", "Policy", "build_spec", "build_policy", "check_value"]
+
 AUTO = "auto"
-# Defaults of the keys that came with repeats=auto and chunks (also in conf/config.yaml), used
-# when a plain config dict does not carry them.
-DEFAULT_TARGET_REL_CI = 0.02
-DEFAULT_MAX_REPEATS = 50
-DEFAULT_MAX_TIME_S = 30.0
+CURRENT_PYTHON = "current"
+SCHEDULES = ("interleaved", "sequential")
 # The 95% CI of the median needs 6 repetitions (see runner.trial.stats).
 MIN_MAX_REPEATS = 6
+
+#: Every top-level setting and its default. Nested dicts are settings with keys of their own
+#: (``interference.retries``). The groups (backend, workload, tracking, sweep) are Hydra's.
+DEFAULTS: dict[str, Any] = {
+    "workers": 2,  # threads / processes / pool size (serial ignores it)
+    "n": 10_000_000,  # range size: 100000000, 1e8 and 100_000_000 all work
+    "repeats": 5,  # recorded repetitions, or auto: until the median is known within target_rel_ci
+    "warmup": 1,  # unrecorded repetitions first
+    "chunks": None,  # tasks per repetition (null: one per worker)
+    "target_rel_ci": 0.02,  # repeats=auto: stop when the median's 95% CI half-width is within 2%...
+    "max_repeats": 50,  # ...or after this many repetitions...
+    "max_time_s": 30,  # ...or before a repetition that would take the trial's repetitions past this
+    "timeout_s": 600,  # a trial running longer is stopped whole and marked FAILED
+    "python": CURRENT_PYTHON,  # the interpreter the trials run under: current, a command on PATH, a path
+    "gil": None,  # free-threaded builds: null (as built), 0 or 1 (PYTHON_GIL for the trial)
+    "schedule": "interleaved",  # interleaved: a (workload, n)'s trials in shuffled rounds; sequential: one after another
+    "seed": None,  # the interleaved order's seed (null: a fresh one, logged)
+    "interference": {
+        "threshold": 0.1,  # a repetition is marked when other processes used this share of the usable CPUs
+        "retries": 2,  # rounds of measuring marked repetitions again, once the machine is quiet
+        "budget_s": 60,  # the most a launch spends waiting for quiet and measuring again
+    },
+    "experiment": "parsweep",  # MLflow experiment
+    "quiet": False,  # true: print only the final table and errors
+    "resume": False,  # true: finish the interrupted sweep with this plan; or a sweep's run id
+}
 GROUPS = ("backend", "workload", "tracking", "sweep")
-
-_UNDERSCORE_INT = re.compile(r"^[+-]?\d+(_\d+)*$")
-
-
-def parse_count(key: str, value: Any, minimum: int) -> int:
-    """An integral count: ``100000000``, ``1e8`` and ``100_000_000`` are all 10**8."""
-    allowed = f"must be a whole number >= {minimum}"
-    if key == "n":
-        allowed += " (100000000, 1e8 and 100_000_000 all work)"
-    if isinstance(value, bool) or value is None:
-        raise ConfigError(key, value, allowed)
-    number: Any = value
-    if isinstance(value, str):
-        text = value.strip()
-        if _UNDERSCORE_INT.match(text):
-            number = int(text.replace("_", ""))
-        else:
-            try:
-                number = float(text.replace("_", ""))
-            except ValueError:
-                raise ConfigError(key, value, allowed) from None
-    if isinstance(number, float):
-        if not math.isfinite(number) or not number.is_integer():
-            raise ConfigError(key, value, allowed)
-        number = int(number)
-    if not isinstance(number, int) or number < minimum:
-        raise ConfigError(key, value, allowed)
-    return number
-
-
-def parse_seconds(key: str, value: Any) -> float | None:
-    """A positive duration in seconds, or null for none."""
-    if value is None:
-        return None
-    allowed = "must be a number of seconds > 0, or null for no limit"
-    if isinstance(value, bool):
-        raise ConfigError(key, value, allowed)
-    try:
-        seconds = float(value)
-    except (TypeError, ValueError):
-        raise ConfigError(key, value, allowed) from None
-    if not math.isfinite(seconds) or seconds <= 0:
-        raise ConfigError(key, value, allowed)
-    return seconds
+TOP_LEVEL_KEYS = tuple(DEFAULTS)
 
 
 def parse_repeats(value: Any) -> int | str:
@@ -120,20 +86,6 @@ def parse_chunks(value: Any) -> int | None:
         raise ConfigError("chunks", value, "must be a whole number >= 1, or null for one chunk per worker") from None
 
 
-def parse_fraction(key: str, value: Any) -> float:
-    """A fraction strictly between 0 and 1 (``0.02`` is 2%)."""
-    allowed = "must be a fraction between 0 and 1 (0.02 means 2%)"
-    if isinstance(value, bool) or value is None:
-        raise ConfigError(key, value, allowed)
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        raise ConfigError(key, value, allowed) from None
-    if not math.isfinite(number) or not 0 < number < 1:
-        raise ConfigError(key, value, allowed)
-    return number
-
-
 def parse_max_repeats(value: Any) -> int:
     try:
         return parse_count("max_repeats", value, MIN_MAX_REPEATS)
@@ -143,48 +95,73 @@ def parse_max_repeats(value: Any) -> int:
         ) from None
 
 
-def parse_name(key: str, value: Any) -> str:
-    if not isinstance(value, str) or not value.strip():
-        raise ConfigError(key, value, "must be a non-empty name")
-    return value.strip()
+def parse_gil(value: Any) -> int | None:
+    """``gil``: null (the interpreter as built), 0 or 1 (``PYTHON_GIL`` for a free-threaded build)."""
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        return int(value)
+    if str(value).strip() in ("0", "1"):
+        return int(str(value).strip())
+    raise ConfigError("gil", value, "must be null (the interpreter as built), 0 (GIL off) or 1 (GIL on); it sets PYTHON_GIL")
+
+
+def parse_seed(value: Any) -> int | None:
+    if value is None:
+        return None
+    try:
+        return parse_count("seed", value, 0)
+    except ConfigError:
+        raise ConfigError("seed", value, "must be a whole number >= 0, or null for a fresh seed (logged)") from None
+
+
+def parse_resume(value: Any) -> bool | str:
+    """``resume``: true/false, or the run id of the sweep to finish."""
+    if isinstance(value, str) and len(value.strip()) == 32 and all(c in "0123456789abcdef" for c in value.strip()):
+        return value.strip()
+    try:
+        return parse_flag("resume", value)
+    except ConfigError:
+        raise ConfigError("resume", value, "must be true, false, or the run id of the sweep to finish") from None
+
+
+def _interference_value(key: str, value: Any) -> Any:
+    if key == "threshold":
+        return parse_fraction("interference.threshold", value)
+    if key == "retries":
+        return parse_count("interference.retries", value, 0)
+    if key == "budget_s":
+        return parse_duration("interference.budget_s", value)
+    raise ConfigError(f"interference.{key}", value, f"unknown key; interference.* keys are: {', '.join(DEFAULTS['interference'])}")
 
 
 def check_value(key: str, value: Any) -> None:
-    """Check one top-level value as given on the command line (before Hydra composes)."""
-    if key == "workers":
-        parse_count(key, value, 1)
-    elif key == "n":
-        parse_count(key, value, 1)
-    elif key == "repeats":
-        parse_repeats(value)
-    elif key == "warmup":
-        parse_count(key, value, 0)
-    elif key == "timeout_s":
-        parse_seconds(key, value)
-    elif key == "experiment":
-        parse_name(key, value)
-    elif key == "chunks":
-        parse_chunks(value)
-    elif key == "target_rel_ci":
-        parse_fraction(key, value)
-    elif key == "max_repeats":
-        parse_max_repeats(value)
-    elif key == "max_time_s":
-        parse_seconds(key, value)
-    elif key in ("quiet", "resume"):
-        parse_flag(key, value)
-
-
-def parse_flag(key: str, value: Any) -> bool:
-    """A yes/no switch: ``true`` / ``false`` (Hydra parses them to booleans)."""
-    if isinstance(value, bool):
-        return value
-    text = str(value).strip().lower()
-    if text in ("true", "yes", "1"):
-        return True
-    if text in ("false", "no", "0"):
-        return False
-    raise ConfigError(key, value, "must be true or false")
+    """Check one top-level value (``key`` may be ``interference.retries``) as given on the command line."""
+    head, _, rest = key.partition(".")
+    if head == "interference" and rest:
+        _interference_value(rest, value)
+        return
+    checks = {
+        "workers": lambda v: parse_count("workers", v, 1),
+        "n": lambda v: parse_count("n", v, 1),
+        "repeats": parse_repeats,
+        "warmup": lambda v: parse_count("warmup", v, 0),
+        "chunks": parse_chunks,
+        "target_rel_ci": lambda v: parse_fraction("target_rel_ci", v),
+        "max_repeats": parse_max_repeats,
+        "max_time_s": lambda v: parse_seconds("max_time_s", v),
+        "timeout_s": lambda v: parse_seconds("timeout_s", v),
+        "python": lambda v: parse_name("python", v),
+        "gil": parse_gil,
+        "schedule": lambda v: parse_choice("schedule", v, SCHEDULES),
+        "seed": parse_seed,
+        "experiment": lambda v: parse_name("experiment", v),
+        "quiet": lambda v: parse_flag("quiet", v),
+        "resume": parse_resume,
+    }
+    check = checks.get(key)
+    if check is not None:
+        check(value)
 
 
 LOCATION_OPTIONS = ("allow", "pythonpath")  # workload options that are not part of a trial's identity
@@ -195,9 +172,10 @@ class TrialSpec:
     """Everything one trial needs, as plain picklable data (no Hydra, no MLflow).
 
     ``repeats`` is a count, or ``"auto"``: then repetitions go on until the median's 95% CI
-    half-width is within ``target_rel_ci`` of it, ``max_repeats`` have run, or the next one
-    would end after ``max_time_s``. ``chunks`` (None: one per worker) is how many tasks a
-    repetition is cut into.
+    half-width is within ``target_rel_ci`` of it, ``max_repeats`` have run, or the trial's
+    recorded repetitions have taken ``max_time_s``. ``chunks`` (None: one per worker) is how
+    many tasks a repetition is cut into. ``python`` is the interpreter as the user named it
+    (``current``, ``python3.13t``, a path); ``gil`` the ``PYTHON_GIL`` it runs with (None: as built).
     """
 
     backend: str
@@ -211,9 +189,11 @@ class TrialSpec:
     timeout_s: float | None
     experiment: str
     chunks: int | None = None
-    target_rel_ci: float = DEFAULT_TARGET_REL_CI
-    max_repeats: int = DEFAULT_MAX_REPEATS
-    max_time_s: float | None = DEFAULT_MAX_TIME_S
+    target_rel_ci: float = DEFAULTS["target_rel_ci"]
+    max_repeats: int = DEFAULTS["max_repeats"]
+    max_time_s: float | None = DEFAULTS["max_time_s"]
+    python: str = CURRENT_PYTHON
+    gil: int | None = None
 
     @property
     def start_method(self) -> str:
@@ -233,9 +213,15 @@ class TrialSpec:
         """How many chunks one repetition runs: ``chunks``, else one per worker."""
         return self.chunks if self.chunks is not None else self.workers
 
+    @property
+    def workload_identity(self) -> tuple[str, str]:
+        """What the chunks compute: the workload and its identifying options (custom: the function)."""
+        options = {k: v for k, v in self.workload_options.items() if k not in LOCATION_OPTIONS}
+        return self.workload, json.dumps(options, sort_keys=True, default=str)
+
     def config_hash(self) -> str:
         """Identity of the measurement: same hash, same experiment (tracking and limits excluded)."""
-        identity = {
+        identity: dict[str, Any] = {
             "backend": self.backend,
             "backend_options": self.backend_options,
             "workload": self.workload,
@@ -251,6 +237,10 @@ class TrialSpec:
             identity["chunks"] = self.chunks
         if self.auto_repeats:
             identity.update(target_rel_ci=self.target_rel_ci, max_repeats=self.max_repeats, max_time_s=self.max_time_s)
+        if self.python != CURRENT_PYTHON:
+            identity["python"] = self.python
+        if self.gil is not None:
+            identity["gil"] = self.gil
         text = json.dumps(identity, sort_keys=True, default=str)
         return hashlib.sha256(text.encode()).hexdigest()[:16]
 
@@ -258,10 +248,35 @@ class TrialSpec:
         return asdict(self)
 
 
+@dataclass(frozen=True)
+class Policy:
+    """How trials are ordered and cleaned of interference (see ``runner.execute.schedule``).
+
+    ``schedule``: ``interleaved`` runs the trials of one (workload, n) in rounds, one
+    repetition of each per round, in an order shuffled with ``seed``; ``sequential`` runs each
+    trial whole, one after another. ``threshold``: the share of the usable CPUs other processes
+    may use during a repetition before it is marked as interfered. ``retries``: rounds of
+    measuring marked repetitions again once the machine is quiet. ``budget_s``: the most a
+    launch spends on waiting for quiet and measuring again.
+    """
+
+    schedule: str = DEFAULTS["schedule"]
+    seed: int | None = None
+    threshold: float = DEFAULTS["interference"]["threshold"]
+    retries: int = DEFAULTS["interference"]["retries"]
+    budget_s: float = DEFAULTS["interference"]["budget_s"]
+
+
+def _get(cfg: Mapping[str, Any], key: str) -> Any:
+    value = cfg.get(key, DEFAULTS[key]) if hasattr(cfg, "get") else DEFAULTS[key]
+    return value
+
+
 def build_spec(cfg: Mapping[str, Any]) -> TrialSpec:
     """Validate a composed config (a DictConfig or plain dict) into a :class:`TrialSpec`.
 
-    Raises :class:`ConfigError` for the first bad value found.
+    Raises :class:`ConfigError` for the first bad value found. Keys the config lacks take
+    their :data:`DEFAULTS`.
     """
     from runner.trial import backends, workloads
 
@@ -274,34 +289,58 @@ def build_spec(cfg: Mapping[str, Any]) -> TrialSpec:
     backend_options = backend_cls.check_options(backend_cfg)
     workload_options = workload_cls.check_options(workload_cfg)
 
-    workers = parse_count("workers", cfg.get("workers"), 1)
-    chunks = parse_chunks(cfg.get("chunks"))
+    workers = parse_count("workers", _get(cfg, "workers"), 1)
+    chunks = parse_chunks(_get(cfg, "chunks"))
     if not backend_cls.uses_workers:
         workers, chunks = 1, None
-    repeats = parse_repeats(cfg.get("repeats"))
-    timeout_s = parse_seconds("timeout_s", cfg.get("timeout_s"))
-    max_time_s = parse_seconds("max_time_s", cfg.get("max_time_s", DEFAULT_MAX_TIME_S))
+    repeats = parse_repeats(_get(cfg, "repeats"))
+    timeout_s = parse_seconds("timeout_s", _get(cfg, "timeout_s"))
+    max_time_s = parse_seconds("max_time_s", _get(cfg, "max_time_s"))
     if repeats == AUTO and timeout_s is not None and max_time_s is not None and max_time_s >= timeout_s:
         raise ConfigError(
             "max_time_s",
-            cfg.get("max_time_s", DEFAULT_MAX_TIME_S),
+            _get(cfg, "max_time_s"),
             f"with repeats=auto it must be below timeout_s={timeout_s:g}, or the trial is stopped whole",
         )
     return TrialSpec(
-        backend=backend_name,
+        backend=str(backend_name),
         backend_options=backend_options,
-        workload=workload_name,
+        workload=str(workload_name),
         workload_options=workload_options,
         workers=workers,
-        n=parse_count("n", cfg.get("n"), 1),
+        n=parse_count("n", _get(cfg, "n"), 1),
         repeats=repeats,
-        warmup=parse_count("warmup", cfg.get("warmup"), 0),
+        warmup=parse_count("warmup", _get(cfg, "warmup"), 0),
         timeout_s=timeout_s,
-        experiment=parse_name("experiment", cfg.get("experiment")),
+        experiment=parse_name("experiment", _get(cfg, "experiment")),
         chunks=chunks,
-        target_rel_ci=parse_fraction("target_rel_ci", cfg.get("target_rel_ci", DEFAULT_TARGET_REL_CI)),
-        max_repeats=parse_max_repeats(cfg.get("max_repeats", DEFAULT_MAX_REPEATS)),
+        target_rel_ci=parse_fraction("target_rel_ci", _get(cfg, "target_rel_ci")),
+        max_repeats=parse_max_repeats(_get(cfg, "max_repeats")),
         max_time_s=max_time_s,
+        python=parse_name("python", _get(cfg, "python")),
+        gil=parse_gil(_get(cfg, "gil")),
+    )
+
+
+def build_policy(cfg: Mapping[str, Any]) -> Policy:
+    """The scheduling and interference settings of a composed config; :class:`ConfigError` when bad."""
+    interference = dict(DEFAULTS["interference"])
+    given = cfg.get("interference") if hasattr(cfg, "get") else None
+    if given is not None:
+        if type(given).__module__.startswith("omegaconf"):
+            from omegaconf import OmegaConf
+
+            given = OmegaConf.to_container(given, resolve=True)
+        if not isinstance(given, Mapping):
+            raise ConfigError("interference", given, "must hold threshold, retries and budget_s")
+        interference.update(given)
+    checked = {key: _interference_value(key, value) for key, value in interference.items()}
+    return Policy(
+        schedule=parse_choice("schedule", _get(cfg, "schedule"), SCHEDULES),
+        seed=parse_seed(_get(cfg, "seed")),
+        threshold=checked["threshold"],
+        retries=checked["retries"],
+        budget_s=checked["budget_s"],
     )
 
 

@@ -11,7 +11,7 @@ import importlib
 import pkgutil
 
 from runner.trial.backends.base import Backend, ChunkResult, WorkerError
-from runner.trial.spec import ConfigError
+from runner.trial.values import ConfigError
 
 __all__ = ["Backend", "ChunkResult", "WorkerError", "available", "get"]
 

@@ -8,7 +8,9 @@ import threading
 import time
 from dataclasses import dataclass
 from typing import Any, Callable, Mapping, Sequence
-from runner.trial.spec import ConfigError
+
+from runner.host.proc import thread_wait_s
+from runner.trial.values import ConfigError
 
 ChunkFunction = Callable[[int, int], Any]
 START_METHODS = ("fork", "spawn", "forkserver")
@@ -24,8 +26,9 @@ class ChunkResult:
 
     ``began_at`` is a ``time.perf_counter()`` reading taken by the worker as it started the
     chunk. On Linux that clock is system-wide, so readings from worker processes compare
-    with the dispatcher's. ``wall_s`` is how long the worker was busy with the chunk and
-    ``worker`` names the thread or process that ran it (per-worker busy time, imbalance).
+    with the dispatcher's. ``wall_s`` is how long the worker was busy with the chunk,
+    ``worker`` names the thread or process that ran it (per-worker busy time, imbalance) and
+    ``wait_s`` is how long that thread was runnable but waiting for a CPU meanwhile.
     """
 
     value: Any
@@ -33,6 +36,7 @@ class ChunkResult:
     began_at: float
     wall_s: float = 0.0
     worker: str = ""
+    wait_s: float = 0.0
 
 
 def default_worker_label() -> str:
@@ -41,13 +45,15 @@ def default_worker_label() -> str:
 
 
 def timed_chunk(fn: ChunkFunction, start: int, end: int, worker: str | None = None) -> ChunkResult:
-    """Run one chunk in the calling thread, measuring that thread's CPU time and the chunk's wall time."""
+    """Run one chunk in the calling thread, measuring that thread's CPU time, the chunk's wall
+    time and how long the thread waited for a CPU meanwhile."""
+    waited = thread_wait_s()
     began = time.perf_counter()
     cpu0 = time.thread_time()
     value = fn(start, end)
     cpu = time.thread_time() - cpu0
     wall = time.perf_counter() - began
-    return ChunkResult(value, cpu, began, wall, worker or default_worker_label())
+    return ChunkResult(value, cpu, began, wall, worker or default_worker_label(), thread_wait_s() - waited)
 
 
 def deal_round_robin(chunks: Sequence[tuple[int, int]], workers: int) -> list[list[tuple[int, tuple[int, int]]]]:

@@ -15,7 +15,7 @@ import time
 from typing import Any, Iterable, Mapping
 
 from runner.trial.backends.base import Backend, ChunkFunction, ChunkResult
-from runner.trial.spec import ConfigError
+from runner.trial.values import ConfigError
 
 OPTION_KEYS = ("address",)
 INSTALL_HINT = "pip install 'parsweep[cluster]'"
@@ -30,7 +30,7 @@ class ClusterBackend(Backend):
     ``package`` must be installed, and the cluster's facts become the trial's tags."""
 
     package: str = ""
-    workers_in_process_tree = False  # their CPU is not the trial tree's (runner.host.noise)
+    workers_in_process_tree = False  # their CPU is not the trial tree's (runner.execute.schedule)
 
     def __init__(self, workers: int, options: Mapping[str, Any]) -> None:
         super().__init__(workers, options)

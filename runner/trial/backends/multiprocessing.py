@@ -13,6 +13,7 @@ import queue
 import time
 from typing import Any, Sequence
 
+from runner.host.proc import thread_wait_s
 from runner.trial.backends.base import (
     ChunkFunction,
     ChunkResult,
@@ -28,11 +29,12 @@ def _process_main(fn: ChunkFunction, assigned: list[tuple[int, tuple[int, int]]]
     cpu_mark = 0.0  # a new process's CPU clock starts at zero
     try:
         for index, (start, end) in assigned:
+            waited = thread_wait_s()
             began = time.perf_counter()
             value = fn(start, end)
             wall = time.perf_counter() - began
             cpu = time.process_time()
-            done.append((index, value, cpu - cpu_mark, began, wall))
+            done.append((index, value, cpu - cpu_mark, began, wall, thread_wait_s() - waited))
             cpu_mark = cpu
     except BaseException as exc:
         results.put((worker, False, describe_exception(exc)))
@@ -96,8 +98,8 @@ class MultiprocessingBackend(ProcessBackend):
             if not ok:
                 raise WorkerError(payload)
             reported[worker] = True
-            for index, value, cpu_s, began, wall in payload:
-                results[index] = ChunkResult(value, cpu_s, began, wall, f"process-{worker}")
+            for index, value, cpu_s, began, wall, waited in payload:
+                results[index] = ChunkResult(value, cpu_s, began, wall, f"process-{worker}", waited)
         return results  # type: ignore[return-value]
 
 

@@ -11,7 +11,7 @@ import importlib
 import pkgutil
 
 from runner.trial.workloads.base import Workload
-from runner.trial.spec import ConfigError
+from runner.trial.values import ConfigError
 
 __all__ = ["Workload", "available", "get"]
 

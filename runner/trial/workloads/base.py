@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from typing import Any, Callable, Mapping
-from runner.trial.spec import ConfigError
+from runner.trial.values import ConfigError
 
 
 class Workload:

@@ -22,7 +22,7 @@ import sys
 from typing import Any, Callable, Mapping
 
 from runner.trial.workloads.base import Workload
-from runner.trial.spec import ConfigError
+from runner.trial.values import ConfigError
 
 ALLOW_ENV = "PARSWEEP_ALLOW_MODULES"
 _REF = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$")

@@ -21,7 +21,7 @@ from typing import Any, Mapping
 
 import numpy as np  # imported with the workload, before workers fork: a worker never pays for it
 
-from runner.trial.spec import ConfigError, parse_count
+from runner.trial.values import ConfigError, parse_count
 from runner.trial.workloads.base import RangeSum
 
 DEFAULT_BLOCK = 1 << 17

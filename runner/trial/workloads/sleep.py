@@ -14,7 +14,7 @@ import math
 import time
 from typing import Any, Mapping
 
-from runner.trial.spec import ConfigError
+from runner.trial.values import ConfigError
 from runner.trial.workloads.base import RangeSum
 
 DEFAULT_SLEEP_PER_ITEM_S = 1e-6

@@ -1,0 +1,183 @@
+"""What makes a trial's figures shaky: warnings for people, and trust reasons for tables.
+
+Warnings name the figure and say what to do, like pyperf's and hyperfine's; they are
+printed with their trial and kept in its run (``parsweep.warnings``). Trust reasons are the
+same findings as short words from a fixed list (:data:`REASONS`), kept in the run's
+``parsweep.trust`` tag; the report carries them to every row that pools the trial.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any, Sequence
+
+from runner.trial.stats import Summary, summarize
+from runner.trial.units import format_seconds
+
+SPREAD_WARN_REL_STD = 0.10  # pyperf's threshold: std >= 10% of the mean
+OUTLIER_FACTOR = 1.5  # slowest >= 1.5 x median, or fastest <= median / 1.5
+SHORT_REPETITION_S = 1e-3
+FREQ_WARN_RATIO = 0.8  # current clock under 80% of the maximum
+TARGET_REPETITION_S = 0.01  # what "raise n" aims a repetition at
+BUSY_AT_START_MIN_CORES = 0.25  # other processes keeping a quarter of a core busy while warming up
+
+INTERFERENCE = "interference"
+SPREAD = "spread"
+SHORT = "short repetitions"
+OVERSUBSCRIBED = "oversubscribed"
+THROTTLED = "throttled"
+#: Why a trial's figures may not be trusted, as its ``parsweep.trust`` tag lists them.
+REASONS = (INTERFERENCE, SPREAD, SHORT, OVERSUBSCRIBED, THROTTLED)
+OK = "ok"
+
+
+def spread_warnings(summary: Summary, auto: bool = False) -> list[str]:
+    """Repetitions that disagree: std >= 10% of the mean, or the slowest/fastest far from the median."""
+    out = []
+    figures = f"min {format_seconds(summary.min)}, median {format_seconds(summary.median)}, max {format_seconds(summary.max)}"
+    if summary.count >= 2 and summary.mean > 0 and summary.std / summary.mean >= SPREAD_WARN_REL_STD:
+        out.append(
+            f"unstable timings: std {format_seconds(summary.std)} is {summary.std / summary.mean:.0%} of the mean "
+            f"{format_seconds(summary.mean)} over {summary.count} repetitions ({figures}); quiet the machine, "
+            + ("raise warmup" if auto else "raise warmup, or use repeats=auto")
+        )
+    elif summary.count >= 3 and (summary.max >= OUTLIER_FACTOR * summary.median or summary.min * OUTLIER_FACTOR <= summary.median):
+        far = "slowest" if summary.max / summary.median >= summary.median / summary.min else "fastest"
+        value = summary.max if far == "slowest" else summary.min
+        out.append(
+            f"outlier: the {far} repetition ({format_seconds(value)}) is {abs(value / summary.median - 1):.0%} away from the "
+            f"median {format_seconds(summary.median)} ({figures}); something else ran meanwhile or the first runs were "
+            "cold: raise warmup or repeats"
+        )
+    return out
+
+
+def suggested_n(n: int, median_s: float) -> int:
+    """A power of ten that would bring a repetition to about 10 ms."""
+    if median_s <= 0:
+        return n * 1000
+    wanted = n * TARGET_REPETITION_S / median_s
+    return int(10 ** max(1, math.ceil(math.log10(max(wanted, 1)))))
+
+
+def short_repetition_warnings(summary: Summary, n: int) -> list[str]:
+    if summary.median >= SHORT_REPETITION_S:
+        return []
+    suggestion = suggested_n(n, summary.median)
+    return [
+        f"repetitions take {format_seconds(summary.median)} (median), under 1 ms: too short to time well, and "
+        f"start-up and dispatch dominate; raise n (try n=1e{round(math.log10(suggestion))}: 10 ms or more per repetition)"
+    ]
+
+
+def oversubscription_warnings(workers: int, usable: int) -> list[str]:
+    if workers <= usable:
+        return []
+    return [
+        f"workers={workers} is more than the {usable} usable CPU cores: the workers take turns "
+        "on the cores, so expect speedup to flatten (lower workers to measure scaling)"
+    ]
+
+
+def busy_at_start_warnings(busy_cores: float | None, load: float | None, usable: int, threshold_cores: float) -> list[str]:
+    if busy_cores is None or busy_cores < max(BUSY_AT_START_MIN_CORES, threshold_cores):
+        return []
+    load_text = f", load average {load:.2f}" if load is not None else ""
+    return [
+        f"the machine was already busy at start: other processes kept {busy_cores:.2f} cores busy (of the {usable} "
+        f"this trial may use){load_text}; wait for them to finish (or stop them) and run again"
+    ]
+
+
+def interference_warnings(result: Any, usable: int) -> list[str]:
+    """Repetitions measured while other processes used the CPUs: cleaned up, or kept and flagged."""
+    out = []
+    if result.reps_discarded:
+        out.append(
+            f"{result.reps_discarded} repetition{'s were' if result.reps_discarded != 1 else ' was'} disturbed and "
+            f"measured again: {'; '.join(result.discarded)}"
+        )
+    if result.reps_interfered:
+        cores = f" (other processes: {result.other_cpu_cores:.2f} cores on average, of the {usable} this trial may use)" if result.other_cpu_cores else ""
+        out.append(
+            f"{result.reps_interfered} of the {len(result.wall_times_s)} kept repetitions were disturbed by other processes"
+            f"{cores} and could not be measured clean again (interference.retries, interference.budget_s); "
+            "stop what else runs and run again"
+        )
+    return out
+
+
+def frequency_warnings(governors: Sequence[str], ratio: float | None) -> list[str]:
+    out = []
+    scaling = [g for g in governors if g != "performance"]
+    if scaling:
+        out.append(
+            f"CPU frequency scaling is on (governor {', '.join(scaling)}): the clock follows the load, so timings "
+            "drift; set the 'performance' governor (e.g. sudo cpupower frequency-set -g performance)"
+        )
+    if ratio is not None and ratio < FREQ_WARN_RATIO:
+        out.append(
+            f"the CPU clock ran at {ratio:.0%} of its maximum after the repetitions: power saving or thermal "
+            "throttling slows the trial; use the 'performance' governor and let the machine cool"
+        )
+    return out
+
+
+def auto_repeats_warnings(stop_rule: str | None, summary: Summary, target_rel_ci: float) -> list[str]:
+    if stop_rule in (None, "target_rel_ci"):
+        return []
+    reached = f"±{summary.rel_ci_half_width:.1%}" if summary.ci_reaches_confidence else "not yet defined (needs 6 repetitions)"
+    return [
+        f"repeats=auto stopped by {stop_rule} after {summary.count} repetitions with the median's 95% CI at {reached}, "
+        f"short of target_rel_ci={target_rel_ci:g}; raise {stop_rule}, quiet the machine, or accept a wider target"
+    ]
+
+
+def chunk_warnings(chunks: int, workers: int) -> list[str]:
+    if chunks >= workers:
+        return []
+    return [f"chunks={chunks} is fewer than workers={workers}: {workers - chunks} workers have nothing to do; raise chunks"]
+
+
+def assess(spec: Any, result: Any, usable: int, threshold_cores: float) -> None:
+    """Fill a finished trial's ``warnings`` (added to any it has) and ``trust`` reasons.
+
+    ``spec``: its TrialSpec; ``result``: its TrialResult; ``usable``: the CPUs it may use;
+    ``threshold_cores``: how many cores of other processes' use mark interference.
+    """
+    if result.failed or not result.wall_times_s:
+        return
+    summary = summarize(result.wall_times_s)
+    spread = spread_warnings(summary, spec.auto_repeats)
+    short = short_repetition_warnings(summary, spec.n)
+    over = oversubscription_warnings(spec.workers, usable) if spec.backend not in ("serial", "ray", "dask") else []
+    frequency = frequency_warnings(result.cpu_governors, result.cpu_freq_ratio)
+    out: list[str] = []
+    out += short
+    out += spread
+    if spec.auto_repeats:
+        out += auto_repeats_warnings(result.repeats_stop, summary, spec.target_rel_ci)
+    out += busy_at_start_warnings(result.busy_cores_at_start, result.load_1m_at_start, usable, threshold_cores)
+    out += interference_warnings(result, usable)
+    out += frequency
+    out += over
+    if spec.workers > 1:
+        out += chunk_warnings(spec.chunk_count, spec.workers)
+    result.warnings = out + [w for w in result.warnings if w not in out]
+    reasons = []
+    if result.reps_interfered:
+        reasons.append(INTERFERENCE)
+    if spread:
+        reasons.append(SPREAD)
+    if short:
+        reasons.append(SHORT)
+    if over:
+        reasons.append(OVERSUBSCRIBED)
+    if result.cpu_freq_ratio is not None and result.cpu_freq_ratio < FREQ_WARN_RATIO:
+        reasons.append(THROTTLED)
+    result.trust = reasons
+
+
+def trust_text(reasons: Sequence[str]) -> str:
+    """The ``parsweep.trust`` tag: ``ok``, or the reasons joined by ``; ``."""
+    return "; ".join(reasons) if reasons else OK
