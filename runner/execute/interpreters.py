@@ -1,0 +1,190 @@
+"""The ``python`` key: which interpreter a trial runs under, found and checked before anything runs.
+
+``python=current`` (the default) is the interpreter running parsweep; anything else is a
+command on PATH (``python3.13t``, ``python3.12``) or a path to one. Each distinct
+(interpreter, ``gil``) of a sweep is resolved once, before the first trial: found,
+executable, CPython, at least 3.10, and able to import parsweep's trial code and the
+workloads the sweep uses, each failure one :class:`ConfigError` naming ``python=...``.
+The probe also tells what the interpreter is (version, free-threaded build or not, GIL state
+with ``PYTHON_GIL`` applied) for the plan and the report.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterable
+
+from runner.execute.processes import trial_code_path, trial_environment
+from runner.host.facts import interpreter_facts
+from runner.trial.spec import CURRENT_PYTHON
+from runner.trial.values import ConfigError
+
+PROBE_TIMEOUT_S = 60.0
+MIN_VERSION = (3, 10)
+# Valid Python 2 and 3 alike, so that any interpreter can say what it is.
+BASIC_PROBE = (
+    "import sys, platform, sysconfig; "
+    "print('%s %s %s' % (platform.python_implementation(), '.'.join(map(str, sys.version_info[:3])), "
+    "sysconfig.get_config_var('Py_GIL_DISABLED') or 0))"
+)
+FULL_PROBE = """
+import importlib, json, sys
+sys.path.insert(0, sys.argv[1])
+problems = []
+try:
+    importlib.import_module("runner.trial.forkserver")
+    importlib.import_module("runner.trial.bench")
+except Exception as exc:
+    problems.append(["trial code", "%s: %s" % (type(exc).__name__, exc)])
+for name, module, extra in json.loads(sys.argv[2]):
+    if extra:
+        sys.path.insert(0, extra)
+    try:
+        importlib.import_module(module)
+    except Exception as exc:
+        problems.append([name, "%s: %s" % (type(exc).__name__, exc)])
+facts = {}
+if not problems:
+    from runner.host.facts import interpreter_facts
+    facts = interpreter_facts()
+print(json.dumps({"problems": problems, "facts": facts}))
+"""
+
+
+@dataclass(frozen=True)
+class Interpreter:
+    """A resolved ``python`` choice: its executable and what it is."""
+
+    name: str
+    executable: str
+    gil: int | None = None
+    facts: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
+
+    @property
+    def label(self) -> str:
+        """``3.11.7``, ``3.13.5t``, ``3.13.5t+GIL`` (see :func:`runner.host.facts.python_label`)."""
+        return str(self.facts.get("label", self.name))
+
+    @property
+    def key(self) -> str:
+        """How the plan names it: ``python=python3.13t`` (``gil=1`` added when set)."""
+        return f"python={self.name}" + (f" gil={self.gil}" if self.gil is not None else "")
+
+
+_RESOLVED: dict[tuple[str, int | None, tuple[Any, ...]], Interpreter] = {}
+
+
+def _refuse(name: str, why: str) -> ConfigError:
+    return ConfigError("python", name, why)
+
+
+def locate(name: str, cwd: str | os.PathLike[str] | None = None) -> str:
+    """The executable ``name`` stands for: ``current``, a command on PATH, or a path."""
+    if name == CURRENT_PYTHON:
+        return sys.executable
+    if os.sep in name or name.startswith("~"):
+        path = Path(name).expanduser()
+        if not path.is_absolute():
+            path = Path(cwd or os.getcwd()) / path
+        if not path.exists():
+            raise _refuse(name, "no such file; give a command on PATH (python3.13t), a path to an interpreter, or current")
+        if path.is_dir() or not os.access(path, os.X_OK):
+            raise _refuse(name, "is not an executable file; give a command on PATH (python3.13t), a path to an interpreter, or current")
+        return str(path)
+    found = shutil.which(name)
+    if found is None:
+        raise _refuse(name, "not found on PATH; give a command on PATH (python3.13t), a path to an interpreter, or current")
+    return found
+
+
+def _run(command: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(command, capture_output=True, text=True, timeout=PROBE_TIMEOUT_S, env=env, stdin=subprocess.DEVNULL)
+
+
+def _first_line(text: str) -> str:
+    lines = [line.strip() for line in text.strip().splitlines() if line.strip()]
+    return lines[-1] if lines else "no output"
+
+
+def resolve(
+    name: str, gil: int | None = None, imports: Iterable[tuple[str, str, str | None]] = (), cwd: str | None = None
+) -> Interpreter:
+    """Find and check the interpreter ``python=name`` (with ``PYTHON_GIL=gil`` when set).
+
+    ``imports``: ``(what, module, extra sys.path entry)`` the trials will import (the
+    workloads of the sweep), each of which must import. Raises :class:`ConfigError`.
+    """
+    wanted = tuple(sorted(set(imports), key=str))
+    key = (name, gil, wanted)
+    if key in _RESOLVED:
+        return _RESOLVED[key]
+    executable = locate(name, cwd)
+    if executable == sys.executable and gil is None and name == CURRENT_PYTHON:
+        facts = interpreter_facts()
+        free_threaded = bool(facts["free_threaded"])
+        problems = _import_problems_here(wanted)
+    else:
+        try:
+            basic = _run([executable, "-c", BASIC_PROBE], trial_environment(None))
+        except (OSError, subprocess.TimeoutExpired) as exc:
+            raise _refuse(name, f"cannot be run ({exc})") from None
+        if basic.returncode != 0:
+            raise _refuse(name, f"cannot be run: {_first_line(basic.stderr)}")
+        try:
+            implementation, version, ft = basic.stdout.split()
+        except ValueError:
+            raise _refuse(name, f"is not a Python interpreter (it answered: {_first_line(basic.stdout or basic.stderr)})") from None
+        if implementation != "CPython":
+            raise _refuse(name, f"is {implementation} {version}, not CPython: parsweep compares CPython's GIL and free-threaded builds")
+        if tuple(int(p) for p in version.split(".")[:2]) < MIN_VERSION:
+            raise _refuse(name, f"is Python {version}; the trials need CPython >= {'.'.join(map(str, MIN_VERSION))}")
+        free_threaded = ft not in ("0", "None")
+        if gil is not None and not free_threaded:
+            raise ConfigError(
+                "gil", gil, f"python={name} (CPython {version}) is not a free-threaded build; gil=0/1 (PYTHON_GIL) applies to free-threaded builds such as python3.13t"
+            )
+        try:
+            full = _run([executable, "-c", FULL_PROBE, trial_code_path(), json.dumps([list(w) for w in wanted])], trial_environment(gil))
+        except (OSError, subprocess.TimeoutExpired) as exc:
+            raise _refuse(name, f"cannot be run ({exc})") from None
+        if full.returncode != 0:
+            raise _refuse(name, f"cannot import parsweep's trial code: {_first_line(full.stderr)}")
+        answer = json.loads(full.stdout.strip().splitlines()[-1])
+        problems = [tuple(p) for p in answer["problems"]]
+        facts = answer["facts"]
+    if gil is not None and not free_threaded:
+        raise ConfigError("gil", gil, f"python={name} is not a free-threaded build; gil=0/1 (PYTHON_GIL) applies to free-threaded builds such as python3.13t")
+    for what, problem in problems:
+        if what == "trial code":
+            raise _refuse(name, f"cannot import parsweep's trial code ({problem})")
+        raise _refuse(name, f"cannot run {what} ({problem}); install what it needs into that interpreter")
+    interpreter = Interpreter(name, executable, gil, facts)
+    _RESOLVED[key] = interpreter
+    return interpreter
+
+
+def _import_problems_here(imports: tuple[tuple[str, str, str | None], ...]) -> list[tuple[str, str]]:
+    import importlib
+
+    problems = []
+    for what, module, extra in imports:
+        if extra and extra not in sys.path:
+            sys.path.insert(0, extra)
+        try:
+            importlib.import_module(module)
+        except Exception as exc:
+            problems.append((what, f"{type(exc).__name__}: {exc}"))
+    return problems
+
+
+def workload_imports(spec: Any) -> list[tuple[str, str, str | None]]:
+    """What a trial of ``spec`` imports beyond the trial code: its workload's module. (A custom
+    workload's own modules are imported by the trial itself; if they fail, the trial fails
+    and says why, whatever the interpreter.)"""
+    return [(f"workload={spec.workload}", f"runner.trial.workloads.{spec.workload}", None)]
