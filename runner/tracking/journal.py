@@ -10,9 +10,9 @@ When the tracking server goes away mid-sweep, trials keep running and their line
 unlogged. Upload them later (the store is then told exactly what it missed; runs that were
 half-written are completed, never duplicated)::
 
-    python -m runner.tracking.journal upload multirun/2026-11-25/12-04-47
-    python -m runner.tracking.journal upload DIR --tracking-uri http://127.0.0.1:5000   # another store
-    python -m runner.tracking.journal status DIR
+    parsweep-journal upload multirun/2026-11-25/12-04-47
+    parsweep-journal upload DIR --tracking-uri http://127.0.0.1:5000   # another store
+    parsweep-journal status DIR
 
 (or ``make upload-journal DIR=...``).
 """
@@ -25,11 +25,12 @@ import os
 import sys
 import uuid
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Callable, Iterable
+
+from runner.tracking.names import SWEEP_TAG
 
 JOURNAL_NAME = "parsweep-journal.jsonl"
-SWEEP_TAG = "parsweep.sweep"
-UPLOAD_COMMAND = "python -m runner.tracking.journal upload"
+UPLOAD_COMMAND = "parsweep-journal upload"
 
 
 def now_ms() -> int:
@@ -66,6 +67,10 @@ class Journal:
         finally:
             os.close(fd)
 
+    def mark_created(self, key: str, run_id: str) -> None:
+        """A trial's run exists in the store (its params and metrics may not have reached it yet)."""
+        self.append({"kind": "created", "key": key, "run_id": run_id, "time_ms": now_ms()}, durable=False)
+
     def mark_logged(self, key: str, run_id: str | None, uri: str) -> None:
         # Not fsync'ed: a "logged" line lost in a crash only makes an upload look at that run
         # again, and the upload completes a run rather than duplicating it.
@@ -86,10 +91,18 @@ class Journal:
         return out
 
     def pending(self) -> list[dict[str, Any]]:
-        """Sweep, trial and sweep-end records that never reached the store."""
+        """Sweep, trial and sweep-end records that never reached the store whole (a trial whose
+        run was created before the store went away carries that run's id, to be completed)."""
         records = self.records()
         logged = {r["key"] for r in records if r.get("kind") == "logged"}
-        return [r for r in records if r.get("kind") in ("sweep", "trial", "sweep_end") and r["key"] not in logged]
+        created = {r["key"]: r["run_id"] for r in records if r.get("kind") == "created"}
+        pending = []
+        for record in records:
+            if record.get("kind") in ("sweep", "trial", "sweep_end") and record["key"] not in logged:
+                if record.get("kind") == "trial" and not record.get("run_id") and record["key"] in created:
+                    record = {**record, "run_id": created[record["key"]]}
+                pending.append(record)
+        return pending
 
 
 def read_files(files: Iterable[tuple[Path, str]]) -> dict[str, str]:
@@ -105,26 +118,13 @@ def read_files(files: Iterable[tuple[Path, str]]) -> dict[str, str]:
 
 
 def log_trial_record(
-    tracker: Any,
-    record: dict[str, Any],
-    parent_run_id: str | None,
-    created: bool = False,
-    created_tags: dict[str, str] | None = None,
+    tracker: Any, record: dict[str, Any], parent_run_id: str | None, created: Callable[[str], None] | None = None
 ) -> str:
     """Put one journaled trial into the store: a new run, or the rest of a half-written one.
 
-    ``created``: ``record["run_id"]`` was just created by this launcher, with ``created_tags``
-    and nothing else yet; only the tags it lacks are sent (MLflow writes tags in a session of
-    their own, skipped when there are none).
+    ``created`` is told a new run's id as soon as it exists, before its params and metrics
+    are sent (the journal keeps it, so that an upload later completes that run, never adds another).
     """
-    if created:
-        run_id = record["run_id"]
-        already = created_tags or {}
-        tags = {key: value for key, value in record["tags"].items() if already.get(key) != value}
-        tracker.log_trial(run_id, params=record["params"], metrics=record["metrics"], series=record["series"], tags=tags)
-        tracker.log_texts(run_id, record.get("files") or {})
-        tracker.finish(run_id, record["status"], record.get("end_time_ms"))
-        return run_id
     experiment_id = tracker.experiment_id(record["experiment"])
     tags = dict(record.get("tags") or {})
     if parent_run_id and SWEEP_TAG in tags:
@@ -137,6 +137,9 @@ def log_trial_record(
         run_id = tracker.start_run(
             experiment_id, record["name"], tags, parent_run_id=parent_run_id, start_time_ms=record.get("start_time_ms")
         )
+        if created is not None:
+            created(run_id)
+        tags = {}  # sent with the run's creation
     else:  # created before the store went away: add only what it lacks
         run_id = existing.info.run_id
         params = {k: v for k, v in params.items() if k not in existing.data.params}
@@ -211,7 +214,7 @@ def status(directory: str | os.PathLike[str], out: Any = sys.stdout) -> int:
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(
-        prog="python -m runner.tracking.journal",
+        prog="parsweep-journal",
         description="Upload to MLflow what a sweep kept in its journal while the tracking store was unreachable.",
     )
     commands = parser.add_subparsers(dest="command", required=True)

@@ -29,7 +29,7 @@ REPEATS_STOP_TAG = "parsweep.repeats_stop"  # repeats=auto: the rule that stoppe
 SCHEDULE_TAG = "parsweep.schedule"  # "interleaved" or "sequential"
 SCHEDULE_SEED_TAG = "parsweep.schedule_seed"  # the seed of the interleaved order
 GROUP_TAG = "parsweep.group"  # trials measured together, in rounds (interleaved)
-PYTHON_LABEL_TAG = "parsweep.python"  # the interpreter as the report names it: 3.11.7, 3.13.5t
+PYTHON_LABEL_TAG = "python.label"  # the interpreter as the report names it: 3.11.7, 3.13.5t (one of the python.* facts)
 
 # -- sweeps ---------------------------------------------------------------------------------
 TRIALS_TOTAL_TAG = "parsweep.trials_total"

@@ -27,11 +27,10 @@ import urllib.request
 from pathlib import Path
 from typing import Any, Iterator
 
+from runner.tracking.names import PARENT_TAG
+
 DEFAULT_DB = "mlflow.db"
-ROLE_TAG = "parsweep.role"
-PARENT_TAG = "mlflow.parentRunId"
 HEALTH_TIMEOUT_S = 5.0
-CONFIG_HASH_TAG = "parsweep.config_hash"
 # MLflow's own HTTP retries default to minutes of backoff; a sweep would stall on a dead server.
 HTTP_DEFAULTS = {
     "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "2",
@@ -115,17 +114,20 @@ class RetryingClient:
 
 @contextlib.contextmanager
 def _store_init_lock(uri: str) -> Iterator[None]:
-    """For a sqlite store: an exclusive lock on ``<db>.parsweep-init.lock`` while the store opens."""
+    """For a sqlite store: an exclusive lock while the store opens (a file in the temp directory,
+    named after the store, so that nothing is left beside the user's files)."""
     if not uri.startswith("sqlite:///") or uri.endswith(":memory:"):
         yield
         return
     import fcntl
+    import hashlib
 
-    db = Path(uri[len("sqlite:///") :])
+    db = Path(uri[len("sqlite:///") :]).resolve()
+    name = hashlib.sha256(str(db).encode()).hexdigest()[:16]
     try:
         db.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(db.parent / f".{db.name}.parsweep-init.lock", os.O_RDWR | os.O_CREAT, 0o666)
-    except OSError:  # a read-only directory: nothing to serialise
+        fd = os.open(Path(tempfile.gettempdir()) / f"parsweep-store-{name}.lock", os.O_RDWR | os.O_CREAT, 0o666)
+    except OSError:  # nowhere to put it: nothing to serialise
         yield
         return
     try:
@@ -166,10 +168,15 @@ class Tracker:
     def __init__(self, uri: str) -> None:
         self.uri = uri
         self.client = _client(uri)
-        self._artifact_uris: dict[str, str] = {}  # of the runs this tracker created
+        self._experiment_ids: dict[str, str] = {}
 
     def experiment_id(self, name: str) -> str:
         """The experiment's id, creating it once (safe when two launchers race)."""
+        if name not in self._experiment_ids:
+            self._experiment_ids[name] = self._find_or_create(name)
+        return self._experiment_ids[name]
+
+    def _find_or_create(self, name: str) -> str:
         from mlflow.exceptions import MlflowException
 
         try:
@@ -204,7 +211,6 @@ class Tracker:
         if parent_run_id:
             tags = {**tags, PARENT_TAG: parent_run_id}
         run = self.client.create_run(experiment_id, run_name=name, tags=tags, start_time=start_time_ms)
-        self._artifact_uris[run.info.run_id] = run.info.artifact_uri
         return run.info.run_id
 
     def get_run(self, run_id: str) -> Any | None:
@@ -224,11 +230,7 @@ class Tracker:
         return [m.value for m in sorted(history, key=lambda m: (m.step, m.timestamp))]
 
     def log_texts(self, run_id: str, files: dict[str, str]) -> None:
-        """Text artifacts (``{artifact path: text}``, e.g. ``.hydra/config.yaml``) in one upload.
-
-        For a run this tracker created, straight to the artifact location create_run returned:
-        ``MlflowClient`` looks the run up in the store first to find it, ~5 ms a run.
-        """
+        """Text artifacts (``{artifact path: text}``, e.g. ``.hydra/config.yaml``) in one upload."""
         if not files:
             return
         with tempfile.TemporaryDirectory(prefix="parsweep-") as tmp:
@@ -236,30 +238,15 @@ class Tracker:
                 path = Path(tmp, *posixpath.normpath(artifact_file).split("/"))
                 path.parent.mkdir(parents=True, exist_ok=True)
                 path.write_text(text, encoding="utf-8")
-            artifact_uri = self._artifact_uris.get(run_id)
-            if artifact_uri is None:
-                self.client.log_artifacts(run_id, tmp)
-                return
-            from mlflow.store.artifact.artifact_repository_registry import get_artifact_repository
+            self.client.log_artifacts(run_id, tmp)
 
-            repository = get_artifact_repository(artifact_uri, tracking_uri=self.uri)
-            with_retries(repository.log_artifacts, tmp, what="log_artifacts")
+    def search(self, experiment_id: str, filter_string: str = "", newest_first: bool = False, max_results: int | None = None) -> list[Any]:
+        """Runs of the experiment matching ``filter_string`` (MLflow search syntax), every page."""
+        return search_all_runs(self.client, [experiment_id], filter_string, newest_first=newest_first, max_results=max_results)
 
-    def finished_hashes(self, experiment_id: str) -> set[str]:
-        """Config hashes of the experiment's trials that have a FINISHED run (for resume=true)."""
-        hashes: set[str] = set()
-        token = None
-        while True:
-            page = self.client.search_runs(
-                [experiment_id],
-                filter_string=f"tags.`{ROLE_TAG}` = 'trial' and attributes.status = 'FINISHED'",
-                max_results=1000,
-                page_token=token,
-            )
-            hashes.update(run.data.tags[CONFIG_HASH_TAG] for run in page if CONFIG_HASH_TAG in run.data.tags)
-            token = page.token
-            if not token:
-                return hashes
+    def reopen(self, run_id: str) -> None:
+        """A finished, failed or killed run is running again (a sweep being resumed)."""
+        self.client.update_run(run_id, status="RUNNING")
 
     def log_trial(
         self,
@@ -294,7 +281,7 @@ class Tracker:
 
     def children(self, experiment_id: str, parent_run_id: str) -> list[Any]:
         """Every trial run of a sweep, oldest first."""
-        return search_all_runs(self.client, [experiment_id], f"tags.`{PARENT_TAG}` = '{parent_run_id}'")
+        return self.search(experiment_id, f"tags.`{PARENT_TAG}` = '{parent_run_id}'")
 
 
 def first_line(exc: BaseException) -> str:
@@ -305,19 +292,23 @@ def first_line(exc: BaseException) -> str:
 SEARCH_PAGE_SIZE = 10_000  # what mlflow.search_runs uses
 
 
-def search_all_runs(client: Any, experiment_ids: list[str], filter_string: str = "") -> list[Any]:
-    """Every run matching ``filter_string`` (MLflow search syntax), all pages, oldest first."""
+def search_all_runs(
+    client: Any, experiment_ids: list[str], filter_string: str = "", newest_first: bool = False, max_results: int | None = None
+) -> list[Any]:
+    """Every run matching ``filter_string`` (MLflow search syntax), all pages, oldest first
+    (newest first with ``newest_first``); at most ``max_results`` when given."""
     runs: list[Any] = []
     token = None
+    order = "DESC" if newest_first else "ASC"
     while True:
         page = client.search_runs(
             list(experiment_ids),
             filter_string=filter_string,
-            max_results=SEARCH_PAGE_SIZE,
-            order_by=["attributes.start_time ASC"],
+            max_results=min(SEARCH_PAGE_SIZE, max_results) if max_results else SEARCH_PAGE_SIZE,
+            order_by=[f"attributes.start_time {order}"],
             page_token=token,
         )
         runs.extend(page)
         token = page.token
-        if not token:
-            return runs
+        if not token or (max_results is not None and len(runs) >= max_results):
+            return runs[:max_results] if max_results else runs
