@@ -3,10 +3,11 @@
 What it re-runs is exactly what was logged: each trial's composed ``.hydra/config.yaml``
 (downloaded from MLflow), through the real ``parsweep`` command::
 
-    parsweep --config-dir <trial's .hydra> --config-name config tracking.uri=<store>      # a trial
-    parsweep -m --config-dir <dir> --config-name config +trial=run_<id1>,run_<id2>,...    # a sweep
+    parsweep --config-dir <trial's .hydra> --config-name config tracking.uri=<store>   # a trial
+    parsweep -m --config-dir <dir> +logged=run_<id1>,run_<id2>,...                     # a sweep
 
-(a sweep's trials become options of a ``trial`` group, one file per original trial). The new
+(parsweep's own config, with each logged config as an option of a ``logged`` group, one file
+per original trial: see ``runner.app.logged``). The new
 runs carry ``parsweep.reproduces=<the run they re-run>``. Then, per trial: the original and
 new medians, their ratio, and whether the difference is within noise, and a warning for each
 difference in host, Python build, package versions or git commit. Exit 0 when every re-run
@@ -23,11 +24,9 @@ the smallest count (at least the original's, at most 50) that lets it reach p < 
 the original's repetitions (:func:`rerun_repeats`; 3 original repetitions: 5); ``--repeats N``
 chooses another.
 
-Reproducing from files alone works the same way without MLflow: a trial's ``.hydra`` folder
-(from ``outputs/...`` / ``multirun/...``, or downloaded from the run's artifacts) is a
-primary config of its own; :func:`hydra_settings_for` adds the Hydra settings that its
-``config.yaml`` lacks (the tracking callback, parsweep's sweeper, quiet logging), so the
-re-run is logged like any other.
+Reproducing from files alone works the same way without MLflow: ``parsweep --config-dir
+<a trial's .hydra folder> --config-name config`` runs that logged config with parsweep's own
+config groups and settings, logged like any other run.
 
 Security: nothing in a run's logged data is executed unchecked. A logged config may name only
 parsweep's own keys; no ``hydra`` section, ``_target_`` or interpolation other than
@@ -63,36 +62,6 @@ SAFE_INTERPOLATION = "${hydra:runtime.cwd}"
 # (a composed config holds the groups' sections, never the `sweep` preset's name).
 ALLOWED_TOP_KEYS = (*[g for g in GROUPS if g != "sweep"], *TOP_LEVEL_KEYS)
 CUSTOM_REF_KEYS = ("function", "combine", "expected")
-
-
-# -- a trial's .hydra folder as a primary config ----------------------------------------------
-
-
-def hydra_settings_for(config_dir: str, config_name: str | None) -> list[str]:
-    """Arguments that make a composed config (no ``hydra`` section, no defaults) run as parsweep.
-
-    The folder becomes the primary config path, and the Hydra settings the composed config
-    lacks are added: the tracking callback, parsweep's sweeper, no Hydra log files. Empty for
-    a primary config of one's own (one with ``hydra:`` or ``defaults:``).
-    """
-    import yaml
-
-    path = Path(config_dir) / f"{config_name or 'config'}.yaml"
-    try:
-        data = yaml.safe_load(path.read_text()) or {}
-    except (OSError, yaml.YAMLError):
-        return []
-    if not isinstance(data, dict) or "hydra" in data or "defaults" in data:
-        return []
-    # --config-dir alone would not do: Hydra searches parsweep's own conf/ first, and its
-    # config.yaml would win. As the primary config path, the folder is searched alone.
-    return [
-        f"--config-path={Path(config_dir).resolve()}",
-        "hydra/sweeper=parsweep",
-        "hydra/job_logging=disabled",
-        "hydra/hydra_logging=disabled",
-        "++hydra.callbacks.tracking._target_=runner.app.callbacks.TrackingCallback",
-    ]
 
 
 # -- statistics -------------------------------------------------------------------------------
@@ -423,13 +392,13 @@ def reproduce(
             (config_dir / "overrides.yaml").write_text(originals[0].overrides_text)
             code = run_parsweep(["--config-dir", str(config_dir), "--config-name", "config", *common])
         else:
-            config_dir = base / "sweep"
-            (config_dir / "trial").mkdir(parents=True, exist_ok=True)
-            (config_dir / "config.yaml").write_text(f"# parsweep-reproduce of sweep {run_id}: one trial/ option per original trial\n")
-            for original in originals:
-                (config_dir / "trial" / f"{original.option}.yaml").write_text("# @package _global_\n" + original.config_text)
+            import yaml
+
+            from runner.app.logged import LOGGED_GROUP, logged_dir, option_text
+
+            config_dir = logged_dir({o.option: option_text(yaml.safe_load(o.config_text)) for o in originals})
             options = ",".join(o.option for o in originals)
-            code = run_parsweep(["-m", "--config-dir", str(config_dir), "--config-name", "config", f"+trial={options}", *common])
+            code = run_parsweep(["-m", "--config-dir", config_dir, f"+{LOGGED_GROUP}={options}", *common])
 
         found = search_all_runs(tracker.client, [experiment_id], f"tags.`{REPRODUCES_TAG}` = '{run_id}' and attributes.start_time >= {started_ms}")
         if role == "trial":

@@ -39,19 +39,14 @@ from typing import Any, Callable, Sequence
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmarks._common import load_average, machine_lines, table, usable_cores  # noqa: E402
+from runner.trial.units import format_seconds  # noqa: E402
 
 BACKENDS = ("thread_pool", "process_pool", "ray", "dask")
 MIN_REPS, MAX_REPS, MIN_TIME_S = 5, 200, 0.3
 
 
 def fmt_s(seconds: float | None) -> str:
-    if seconds is None or seconds != seconds:
-        return "-"
-    if seconds >= 1:
-        return f"{seconds:.2f} s"
-    if seconds >= 1e-3:
-        return f"{seconds * 1e3:.2f} ms"
-    return f"{seconds * 1e6:.1f} us"
+    return format_seconds(None if seconds is None or seconds != seconds else seconds)
 
 
 def fmt_n(n: float | None) -> str:

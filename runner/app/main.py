@@ -1,8 +1,11 @@
 """The ``parsweep`` command: a thin Hydra entry around plain code.
 
-``parsweep [overrides]`` runs one trial, ``parsweep -m [overrides]`` a sweep (the quick
-sweep when no overrides are given). Validation, tracking and reporting live in the
-callback (:mod:`runner.app.callbacks`); the task below only runs the trial, isolated.
+``parsweep [overrides]`` runs one trial, ``parsweep -m [overrides]`` a sweep (the quick sweep
+when no overrides are given), ``--dry-run`` lists a sweep's trials and runs nothing. The
+command line is checked first (:mod:`runner.app.overrides`), so that mistakes get one line
+and exit 2; planning, tracking and reporting live in the callbacks
+(:mod:`runner.app.callbacks`, ``analysis.callback``); the task measures a trial, or hands
+over what the launcher measured (:mod:`runner.app.launcher`).
 """
 
 from __future__ import annotations
@@ -15,124 +18,161 @@ import warnings
 import hydra
 from omegaconf import DictConfig, OmegaConf
 
-from runner.ui import progress, terminal
-from runner.app.schema import check_overrides, register_schema
-from runner.host.facts import host_facts
-from runner.execute.isolation import install_signal_handlers, run_isolated
+from runner import __version__
 from runner.app.paths import config_path
+from runner.app.schema import register_schema
 from runner.trial.results import TrialResult
-from runner.trial.spec import ConfigError, TrialSpec, build_spec
-from runner.app.plan import register_sweeper
+from runner.trial.values import ConfigError
+from runner.ui import terminal
 
 QUICK_PRESET = "sweep=quick"
+DRY_RUN_FLAG = "--dry-run"
 
 
 def workers_up_to_cores(factor: str | int = 2) -> str:
     """Resolver for presets: ``1,2,...,factor x usable cores`` as a sweep list."""
-    usable = int(host_facts()["host"]["cpu_usable"])
-    return ",".join(str(w) for w in range(1, int(factor) * usable + 1))
+    from runner.host.facts import usable_cpu_count
+
+    return ",".join(str(w) for w in range(1, int(factor) * usable_cpu_count() + 1))
 
 
-register_schema()
-# conf/hydra/launcher/{ray,submitit_*}.yaml refine the launcher plugins' own configs of the same
-# names on purpose; Hydra still validates them against the plugins' schemas, so no need to warn.
-warnings.filterwarnings("ignore", message=r"(?s).*is validated against ConfigStore schema with the same name")
-register_sweeper()
-OmegaConf.register_new_resolver("parsweep.workers_up_to_cores", workers_up_to_cores, replace=True)
+def task(cfg: DictConfig) -> TrialResult:
+    """Hydra's task: the trial's result. Failures come back in the result, never raised."""
+    from runner.app.launcher import take_result
 
-
-def oversubscription_warnings(spec: TrialSpec, usable: int) -> list[str]:
-    if spec.workers > usable:
-        return [
-            f"workers={spec.workers} is more than the {usable} usable CPU cores: the workers take turns "
-            "on the cores, so expect speedup to flatten (lower workers to measure scaling)"
-        ]
-    return []
-
-
-def run_task(cfg: DictConfig) -> TrialResult:
-    """Run the trial a composed config describes; failures come back in the result, not raised."""
+    handed = take_result()
+    if handed is not None:  # the launcher measured it, with the other trials of its group
+        return handed
     try:
-        spec = build_spec(cfg)
-        result = run_isolated(spec, on_repetition=progress.repetition_hook())
-        result.warnings += oversubscription_warnings(spec, int(host_facts()["host"]["cpu_usable"]))
-        return result
+        from runner.execute.schedule import Scheduler, handed_over, Job
+        from runner.execute.interpreters import resolve, workload_imports
+        from runner.trial.spec import build_policy, build_spec
+        from runner.ui import progress
+
+        spec, policy = build_spec(cfg), build_policy(cfg)
+        job = Job(0, spec, resolve(spec.python, spec.gil, workload_imports(spec)), terminal.trial_name(spec))
+        for _, result in Scheduler(policy, progress.observer()).measure([job]):
+            handed_over(job)
+            return result
+        raise AssertionError("no result")
     except ConfigError as exc:
         return TrialResult(error=str(exc))
     except Exception as exc:  # a bug of ours must not stop the sweep either
         return TrialResult(error=f"internal error: {terminal.describe(exc)}")
 
 
-@hydra.main(version_base="1.3", config_path=config_path(), config_name="config")
-def hydra_main(cfg: DictConfig) -> TrialResult:
-    return run_task(cfg)
+hydra_main = hydra.main(version_base="1.3", config_path=config_path(), config_name="config")(task)
+
+register_schema()
+# conf/hydra/launcher/{ray,submitit_*}.yaml refine the launcher plugins' own configs of the same
+# names on purpose; Hydra still validates them against the plugins' schemas, so no need to warn.
+warnings.filterwarnings("ignore", message=r"(?s).*is validated against ConfigStore schema with the same name")
+OmegaConf.register_new_resolver("parsweep.workers_up_to_cores", workers_up_to_cores, replace=True)
 
 
-def show_callback_errors_as_warnings() -> None:
-    """Hydra turns an exception in a callback into a Python warning printed as two lines with
-    Hydra's file path; show it as one parsweep warning line instead."""
-    original = warnings.showwarning
+def ensure_plugins() -> None:
+    """Make sure Hydra knows parsweep's sweeper and launcher.
 
-    def show(message, category, filename, lineno, file=None, line=None):  # type: ignore[no-untyped-def]
-        if filename.replace(os.sep, "/").endswith("hydra/_internal/callbacks.py"):
-            terminal.warn(" ".join(str(message).split()))
-        else:
-            original(message, category, filename, lineno, file, line)
+    Hydra's plugin scan finds them in a regular install and in the editable install ``make``
+    makes (``editable_mode=compat``); a plain ``pip install -e .`` hides ``hydra_plugins``
+    from the scan, so parsweep registers them itself then, through Hydra's public API.
+    """
+    from hydra.core.plugins import Plugins
+    from hydra.plugins.launcher import Launcher
 
-    warnings.showwarning = show
+    plugins = Plugins.instance()
+    if not any(cls.__name__ == "ParsweepLauncher" for cls in plugins.discover(Launcher)):
+        from hydra_plugins.parsweep_sweeper import ParsweepLauncher, ParsweepSweeper
+
+        plugins.register(ParsweepLauncher)
+        plugins.register(ParsweepSweeper)
+
+
+def version_line() -> str:
+    from importlib import metadata
+
+    versions = []
+    for package in ("hydra-core", "mlflow"):
+        try:
+            versions.append(f"{package} {metadata.version(package)}")
+        except metadata.PackageNotFoundError:
+            pass
+    return f"parsweep {__version__} ({', '.join(versions)}; Python {sys.version.split()[0]})"
 
 
 def main() -> None:
     """Console entry: check the command line first, so that mistakes get one clear line."""
     # No garbage collection while Hydra starts, MLflow loads and the sweep is planned: the
     # collector's full passes over those ~500k new, long-lived objects cost ~0.5 s a launch.
-    # The tracking callback turns it back on once the sweep is set up (runner.app.callbacks.
-    # settle_collector), and so does leaving main(), whatever happens.
+    # The tracking callback turns it back on once the sweep is set up (settle_collector), and
+    # so does leaving main(), whatever happens.
     gc.disable()
     try:
         _main()
+    except BrokenPipeError:  # `parsweep --help | head`: the reader left; nothing more to say
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        raise SystemExit(0) from None
     finally:
         gc.enable()
 
 
 def _main() -> None:
+    from runner.app.hydra_private import args_parser
+
     os.environ.setdefault("MLFLOW_LOGGING_LEVEL", "WARNING")  # no INFO chatter about DB tables
     os.environ.setdefault("MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT", "true")  # no "View run" line per run
-    # Hydra's own parser tells overrides from its flags' values (`--cfg job`, `-cn NAME`).
-    from hydra._internal.utils import get_args_parser
-
-    args, _ = get_args_parser().parse_known_args(sys.argv[1:])
+    arguments = sys.argv[1:]
+    if "--version" in arguments:
+        print(version_line())
+        return
+    dry_run = DRY_RUN_FLAG in arguments
+    arguments = [a for a in arguments if a != DRY_RUN_FLAG]
+    args, _ = args_parser().parse_known_args(arguments)
     modes = [flag for flag, on in (("-m", args.multirun), ("--cfg", args.cfg), ("--info", args.info),
                                    ("--shell-completion", args.shell_completion)) if on]
     if len(modes) > 1:
-        terminal.error(f"{' and '.join(modes)}: choose one of these modes (to see a sweep's config: parsweep --cfg job KEY=VALUE)")
+        hint = " (to see a sweep's trials before it runs: parsweep -m ... --dry-run)" if "--cfg" in modes else ""
+        terminal.error(f"{' and '.join(modes)}: choose one of these modes{hint}")
         raise SystemExit(2)
+    ensure_plugins()
     if args.shell_completion or args.help or args.hydra_help or args.info:
+        sys.argv[1:] = arguments
         hydra_main()  # completion, help and info modes: their words are not overrides
         return
+    config_dir = args.config_dir
+    if config_dir:  # e.g. a trial's .hydra folder: its logged config runs with parsweep's groups
+        from runner.app.logged import rewrite_arguments
+
+        rewritten = rewrite_arguments(arguments, config_dir, args.config_name, list(args.overrides))
+        if rewritten is not None:
+            arguments = rewritten
+            config_dir = arguments[1]
+    overrides = [a for a in args_parser().parse_known_args(arguments)[0].overrides]
     try:
-        check_overrides(args.overrides)
+        from runner.app.overrides import check_overrides
+
+        check_overrides(overrides, config_dir)
     except ConfigError as exc:
         terminal.error(str(exc))
         raise SystemExit(2) from None
-    settings: list[str] = []
-    if args.config_dir:  # e.g. a trial's .hydra folder: its config.yaml lacks the hydra section
-        from analysis.reproduce import hydra_settings_for
+    if args.multirun and not overrides:
+        arguments.append(QUICK_PRESET)
+    if dry_run:
+        from runner.app.callbacks import DRY_RUN
 
-        settings = hydra_settings_for(args.config_dir, args.config_name)
-        sys.argv[1:1] = [a for a in settings if a.startswith("-")]  # flags before the overrides
-        sys.argv += [a for a in settings if not a.startswith("-")]
-    if args.multirun and not args.overrides and not settings:
-        sys.argv.append(QUICK_PRESET)
+        DRY_RUN.append(True)
+    sys.argv[1:] = arguments
+    from runner.execute.signals import install_signal_handlers, stopping
+
     install_signal_handlers()
-    show_callback_errors_as_warnings()
     try:
         hydra_main()
-    except KeyboardInterrupt as exc:  # Ctrl-C or SIGTERM (runner.execute.isolation.Interrupted)
-        progress.deactivate()  # end the live display before saying what was stopped
+    except KeyboardInterrupt as exc:  # Ctrl-C or SIGTERM (runner.execute.signals.Interrupted)
         from runner.app.callbacks import abort_live_runs
-        from runner.execute.isolation import stopping
+        from runner.ui import progress
 
+        progress.deactivate()  # end the live display before saying what was stopped
         stopping()
         abort_live_runs(getattr(exc, "reason", "interrupted (Ctrl-C)"))
         raise SystemExit(getattr(exc, "exit_code", 130)) from None

@@ -28,3 +28,10 @@ def group_option_text(group: str, option: str) -> str:
     if (_CHECKOUT_CONF / "config.yaml").is_file():
         return (_CHECKOUT_CONF / group / f"{option}.yaml").read_text()
     return (resources.files("runner.conf") / group / f"{option}.yaml").read_text()
+
+
+def primary_config_text() -> str:
+    """``conf/config.yaml``: parsweep's primary config."""
+    if (_CHECKOUT_CONF / "config.yaml").is_file():
+        return (_CHECKOUT_CONF / "config.yaml").read_text()
+    return (resources.files("runner.conf") / "config.yaml").read_text()

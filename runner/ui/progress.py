@@ -3,15 +3,17 @@
 Three modes, chosen once per launch:
 
 - ``live``: stdout is an interactive terminal. A rich progress display shows trials done /
-  total, the current trial, elapsed time and the time left (estimated from the trials that
-  finished), and under it the current trial's repetition k of R. Finished trials are printed
-  above the display as they complete, so the log stays on screen once the display is gone.
-- ``lines``: stdout is a pipe, a file or a CI log. One plain line per finished trial.
+  total, elapsed time and the time left (estimated from what finished), and under it what is
+  being measured: the trial and its repetition k of R, or with an interleaved schedule the
+  group of trials and its round. Finished trials are printed above the display as they
+  complete, each with its warnings under it, so the log stays on screen once the display goes.
+- ``lines``: stdout is a pipe, a file or a CI log. One plain line per finished trial, its
+  warnings under it (``  warning: ...``), never a terminal control code.
 - ``quiet``: ``quiet=true``. Nothing until the final table; errors still go to stderr.
 
-The launcher process owns the display; the trial's repetition messages reach it through
-:func:`repetition_hook` (:func:`runner.execute.isolation.run_isolated` calls the hook as the trial
-process reports each repetition). Nothing here knows about Hydra or MLflow.
+The launcher process owns the display. The scheduler tells it about repetitions through
+:func:`observer` (see ``runner.execute.schedule.Observer``). Nothing here knows about Hydra
+or MLflow.
 """
 
 from __future__ import annotations
@@ -19,18 +21,18 @@ from __future__ import annotations
 import atexit
 import sys
 import time
-from typing import Callable
+from typing import Any, Sequence
 
 from rich.console import Console
 from rich.progress import BarColumn, Progress, ProgressColumn, SpinnerColumn, Task, TaskID, TextColumn
 from rich.text import Text
 
+from runner.trial.units import format_seconds
+
 LIVE, LINES, QUIET = "live", "lines", "quiet"
 # The display refreshes from a thread of the launcher while trials run in their own
 # process; twice a second is smooth enough and costs the measured cores next to nothing.
 REFRESH_PER_SECOND = 2
-
-RepetitionHook = Callable[[int, int, float], None]
 
 
 def choose_mode(quiet: bool, local_jobs: bool = True, console: Console | None = None) -> str:
@@ -54,7 +56,7 @@ def format_clock(seconds: float | None) -> str:
 
 
 class _CountColumn(ProgressColumn):
-    """``3/12 trials`` for the sweep, ``rep 2/6 (warm-up)`` for the trial."""
+    """``3/12 trials`` for the sweep, ``rep 2/6 (warm-up)`` or ``round 2/5`` for what is measured."""
 
     def render(self, task: Task) -> Text:
         return Text(str(task.fields.get("count", "")), style="progress.download")
@@ -87,14 +89,15 @@ class SweepProgress:
         self.done = 0
         self.failed = 0
         self.started_at = time.monotonic()
-        self.trial_started_at: float | None = None
-        self.finished_s = 0.0  # summed duration of finished trials, for the estimate
+        self.measured_total = 0  # repetitions of the trials being measured now, and done of them
+        self.measured_done = 0
         self.console = console or Console(highlight=False, soft_wrap=True, emoji=False)
         self._progress: Progress | None = None
         self._sweep_task: TaskID | None = None
-        self._trial_task: TaskID | None = None
-        self._repetitions = 0
+        self._work_task: TaskID | None = None
         self._warmup = 0
+        self._interleaved = False
+        self._trials_measured = 1
 
     # -- lifecycle -------------------------------------------------------------------------
 
@@ -116,9 +119,7 @@ class SweepProgress:
             )
             self._progress.start()
             if self.total > 1:
-                self._sweep_task = self._progress.add_task(
-                    "sweep", total=self.total, kind="sweep", count=self._count_text()
-                )
+                self._sweep_task = self._progress.add_task("sweep", total=self.total, kind="sweep", count=self._count_text())
         return self
 
     def stop(self) -> None:
@@ -135,68 +136,67 @@ class SweepProgress:
             return
         self._print(Text(text, style="dim") if self.mode == LIVE else text)
 
-    def trial_started(self, name: str, repetitions: int, warmup: int = 0) -> None:
-        self.trial_started_at = time.monotonic()
-        self._repetitions, self._warmup = repetitions, warmup
+    def measuring(self, names: Sequence[str], repetitions: int, warmup: int = 0, interleaved: bool = False) -> None:
+        """Trials start being measured: one (``repetitions`` of it), or several together in rounds."""
+        self._warmup, self._interleaved, self._trials_measured = warmup, interleaved and len(names) > 1, len(names)
+        self.measured_total = (repetitions + warmup) * len(names)
+        self.measured_done = 0
         if self._progress is None:
             return
-        if self._trial_task is not None:
-            self._progress.remove_task(self._trial_task)
-        self._trial_task = self._progress.add_task(
-            f"[bold]{_escape(name)}[/]", total=repetitions, kind="trial", count=self._rep_text(0), last=None
+        if self._work_task is not None:
+            self._progress.remove_task(self._work_task)
+        description = f"{names[0]} ({len(names)} trials in rounds)" if self._interleaved else names[0]
+        self._work_task = self._progress.add_task(
+            f"[bold]{_escape(description)}[/]", total=self.measured_total, kind="trial", count=self._rep_text(0), last=None
         )
 
-    def repetition(self, done: int, total: int, wall_s: float) -> None:
-        """Repetition ``done`` of ``total`` (warm-up included) finished in ``wall_s`` seconds."""
-        if self._progress is None or self._trial_task is None:
+    def repetition(self, done: int, total: int, wall_s: float, name: str | None = None) -> None:
+        """One more repetition of the trials being measured (``done``/``total``: of trial ``name``)."""
+        self.measured_done += 1
+        if self._progress is None or self._work_task is None:
             return
-        from runner.ui.terminal import format_seconds
+        if self._interleaved:
+            rounds = self._rep_text(done, total)
+            fields = {"completed": self.measured_done, "total": self.measured_total, "count": rounds}
+            if name:  # whose turn it was
+                fields["description"] = f"[bold]{_escape(name)}[/] ({self._trials_measured} trials in rounds)"
+        else:
+            self.measured_total = total
+            fields = {"completed": done, "total": total, "count": self._rep_text(done, total)}
+        self._progress.update(self._work_task, last=format_seconds(wall_s), **fields)
 
-        self._repetitions = total
-        self._progress.update(
-            self._trial_task, completed=done, total=total, count=self._rep_text(done), last=format_seconds(wall_s)
-        )
-
-    def trial_finished(self, line: str, failed: bool = False) -> None:
-        """Count the trial and show its one-line summary (not when quiet)."""
-        now = time.monotonic()
-        if self.trial_started_at is not None:
-            self.finished_s += now - self.trial_started_at
-            self.trial_started_at = None
+    def trial_finished(self, line: str, failed: bool = False, warnings: Sequence[str] = ()) -> None:
+        """Count the trial and show its line, and its warnings right under it (not when quiet)."""
         self.done += 1
         self.failed += int(failed)
-        if self._progress is not None:
-            if self._trial_task is not None:
-                self._progress.remove_task(self._trial_task)
-                self._trial_task = None
-            if self._sweep_task is not None:
-                self._progress.update(self._sweep_task, completed=self.done, count=self._count_text())
+        if self._progress is not None and self._sweep_task is not None:
+            self._progress.update(self._sweep_task, completed=self.done, count=self._count_text())
         if self.mode == QUIET:
             return
         if self.mode == LIVE:
             self._print(Text(line, style="red" if failed else ""))
         else:
             self._print(line)
+        for warning in warnings:
+            self.warn(warning)
 
     def warn(self, message: str) -> None:
-        """A warning about a trial: stands out on a terminal, one line elsewhere; hidden when quiet."""
+        """A warning: yellow on a terminal, one plain line in a pipe (with the trial lines, on
+        stdout, so that a redirected log keeps each warning under its trial); hidden when quiet."""
         if self.mode == QUIET:
             return
         from runner.ui import terminal
 
-        terminal.warn(message)
+        terminal.warn(message, sys.stdout if self.mode == LINES else None)
 
     # -- estimates ----------------------------------------------------------------------------
 
     def time_left_s(self) -> float | None:
-        """Mean duration of the finished trials x trials left, minus what the current one has run."""
+        """Elapsed time per finished trial x trials left (None until one has finished)."""
         if self.done == 0:
             return None
-        mean = self.finished_s / self.done
-        left = mean * (self.total - self.done)
-        if self.trial_started_at is not None:
-            left -= min(mean, time.monotonic() - self.trial_started_at)
-        return max(0.0, left)
+        elapsed = time.monotonic() - self.started_at
+        return max(0.0, elapsed / self.done * (self.total - self.done))
 
     # -- helpers -------------------------------------------------------------------------------
 
@@ -204,8 +204,12 @@ class SweepProgress:
         failed = f", {self.failed} failed" if self.failed else ""
         return f"{self.done}/{self.total} trials{failed}"
 
-    def _rep_text(self, done: int) -> str:
-        text = f"rep {done}/{self._repetitions}"
+    def _rep_text(self, done: int, total: int | None = None) -> str:
+        if self._interleaved:
+            per_round = max(1, self._trials_measured)
+            rounds = max(1, self.measured_total // per_round)
+            return f"round {min(rounds, self.measured_done // per_round + 1)}/{rounds}"
+        text = f"rep {done}/{total if total is not None else self.measured_total}"
         if self._warmup and done < self._warmup:
             text += " (warm-up)"
         return text
@@ -230,7 +234,7 @@ def _escape(text: str) -> str:
     return escape(text)
 
 
-# -- the launch's progress, reachable from the task that runs the trial ------------------------
+# -- the launch's progress, reachable from the launcher and the task ------------------------------
 
 _active: SweepProgress | None = None
 
@@ -258,9 +262,28 @@ def deactivate() -> None:
 atexit.register(deactivate)
 
 
-def repetition_hook() -> RepetitionHook | None:
-    """The hook for :func:`runner.execute.isolation.run_isolated`, when a display wants repetitions."""
-    progress = _active
-    if progress is None or progress.mode != LIVE:
-        return None
-    return progress.repetition
+class _Observer:
+    """The scheduler's observer (``runner.execute.schedule.Observer``) feeding the active display."""
+
+    def measuring(self, jobs: Sequence[Any], rounds: int, interleaved: bool) -> None:
+        shown = _active
+        if shown is not None:
+            warmup = max((job.spec.warmup for job in jobs), default=0)
+            shown.measuring([job.name for job in jobs], rounds, warmup, interleaved)
+
+    def repetition(self, job: Any, done: int, total: int, wall_s: float) -> None:
+        shown = _active
+        if shown is not None:
+            shown.repetition(done, total, wall_s, job.name)
+
+    def note(self, text: str) -> None:
+        shown = _active
+        if shown is None:
+            print(text, file=sys.stderr, flush=True)
+        else:
+            shown.note(text)
+
+
+def observer() -> _Observer:
+    """What the scheduler tells about its work, shown on this launch's display."""
+    return _Observer()

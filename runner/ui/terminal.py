@@ -12,31 +12,10 @@ from typing import TYPE_CHECKING, Sequence, TextIO
 
 from runner.trial.results import TrialResult
 from runner.trial.spec import TrialSpec
+from runner.trial.units import format_n, format_seconds
 
 if TYPE_CHECKING:
     from rich.console import Console
-
-
-def format_n(n: int) -> str:
-    """``10000000`` -> ``1e7``, ``3000000`` -> ``3e6``, ``12345`` -> ``12_345``."""
-    if n >= 1000:
-        mantissa, exponent = n, 0
-        while mantissa % 10 == 0:
-            mantissa //= 10
-            exponent += 1
-        if exponent >= 3 and mantissa < 10:
-            return f"{mantissa}e{exponent}"
-    return f"{n:_}"
-
-
-def format_seconds(seconds: float | None) -> str:
-    if seconds is None:
-        return "-"
-    if seconds >= 1:
-        return f"{seconds:.3f} s"
-    if seconds >= 1e-3:
-        return f"{seconds * 1e3:.2f} ms"
-    return f"{seconds * 1e6:.1f} us"
 
 
 def trial_name(spec: TrialSpec) -> str:
@@ -49,20 +28,29 @@ def trial_name(spec: TrialSpec) -> str:
     if spec.backend != "serial":
         parts.append(f"{spec.workers} worker{'s' if spec.workers != 1 else ''}")
     parts.append(f"n={format_n(spec.n)}")
+    if spec.python != "current":
+        parts.append(spec.python.rsplit("/", 1)[-1] if "/" in spec.python else spec.python)
+    if spec.gil is not None:
+        parts.append(f"gil={spec.gil}")
     return " · ".join(parts)
 
 
-def trial_line(spec: TrialSpec, result: TrialResult, done: int | None = None, total: int | None = None) -> str:
-    """One concise line for a finished trial: count, what ran, median wall and spread."""
+def trial_line(
+    spec: TrialSpec, result: TrialResult, done: int | None = None, total: int | None = None, extra: Sequence[str] = ()
+) -> str:
+    """One concise line for a finished trial: count, what ran (``extra``: the other swept keys'
+    values), median wall and spread, and whether the figure is to be trusted."""
     count = ""
     if done is not None:
         width = len(str(total)) if total else 1
         count = f"[{done:>{width}}/{total}] " if total else f"[{done}] "
-    what = f"{spec.backend:<16} workers={spec.workers:<3} n={format_n(spec.n):<8}"
+    what = f"{spec.backend:<16} workers={spec.workers:<3} n={format_n(spec.n):<8}" + "".join(f" {item}" for item in extra)
     if result.failed:
         return f"{count}{what} FAILED: {result.error}"
     spread = result.spread or 0.0
-    return f"{count}{what} wall {format_seconds(result.wall_time_s):>10} ±{spread:5.1%}  ({len(result.wall_times_s)} reps)"
+    trust = f"  [{', '.join(result.trust)}]" if result.trust else ""
+    again = f", {result.reps_discarded} measured again" if result.reps_discarded else ""
+    return f"{count}{what} wall {format_seconds(result.wall_time_s):>10} ±{spread:5.1%}  ({len(result.wall_times_s)} reps{again}){trust}"
 
 
 def _stderr_console(stream: TextIO | None) -> "Console":

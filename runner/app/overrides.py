@@ -1,0 +1,143 @@
+"""The command line checked before Hydra sees it, so that every mistake gets one clear line.
+
+Hydra's own errors for a typo'd key or an unknown config-group option are correct but long
+(and exit 1, with a traceback under ``HYDRA_FULL_ERROR``); :func:`check_overrides` finds the same
+mistakes first and raises a :class:`ConfigError` naming the key, what is allowed, and a
+suggestion. It knows the config groups wherever they come from: parsweep's ``conf/``, a
+directory added with ``--config-dir`` or ``hydra.searchpath``.
+"""
+
+from __future__ import annotations
+
+import difflib
+from pathlib import Path
+from typing import Any, Iterable, Sequence
+
+import yaml
+from hydra.core.override_parser.overrides_parser import OverridesParser
+from hydra.core.override_parser.types import Override
+
+from runner.app import paths
+from runner.trial.spec import DEFAULTS, GROUPS, TOP_LEVEL_KEYS, check_value
+from runner.trial.values import ConfigError
+
+
+class Groups:
+    """The options of parsweep's config groups, in parsweep's ``conf/`` and the extra config directories."""
+
+    def __init__(self, extra_dirs: Iterable[str] = ()) -> None:
+        self.extra = [Path(d).expanduser().resolve() for d in extra_dirs if d]
+
+    def options(self, group: str) -> list[str]:
+        found = set(paths.group_options(group))
+        for directory in self.extra:
+            found |= {p.stem for p in (directory / group).glob("*.yaml")}
+        return sorted(found)
+
+    def keys(self, group: str, option: str) -> set[str]:
+        """The keys one option of a group defines (``backend``, ``multiprocessing`` -> name, start_method)."""
+        text = None
+        for directory in self.extra:
+            path = directory / group / f"{option}.yaml"
+            if path.is_file():
+                text = path.read_text()
+        if text is None and option in paths.group_options(group):
+            text = paths.group_option_text(group, option)
+        data = yaml.safe_load(text or "") or {}
+        return {k for k in data if k != "defaults"} if isinstance(data, dict) else set()
+
+
+def search_dirs(config_dir: str | None, overrides: Sequence[Override]) -> list[str]:
+    """Directories Hydra will search besides parsweep's own: ``--config-dir`` and ``hydra.searchpath``."""
+    found = [config_dir] if config_dir else []
+    for override in overrides:
+        if override.key_or_group == "hydra.searchpath":
+            value = override.value()
+            for entry in value if isinstance(value, list) else [value]:
+                text = str(entry)
+                if text.startswith("file://"):
+                    found.append(text[len("file://") :])
+                elif "://" not in text:
+                    found.append(text)
+    return found
+
+
+def check_overrides(arguments: list[str], config_dir: str | None = None) -> None:
+    """Check command-line overrides before Hydra composes them; raises :class:`ConfigError`.
+
+    Catches unknown keys (with a suggestion), keys the chosen group option does not have,
+    unknown group options, added keys (``+foo=1``) that are neither a config group nor a key
+    parsweep has, and bad top-level values, including each value of a sweep.
+    """
+    overrides_text = [a for a in arguments if not a.startswith("-")]
+    if not overrides_text:
+        return
+    try:
+        parsed = OverridesParser.create().parse_overrides(overrides_text)
+    except Exception as exc:
+        text = str(exc).strip().splitlines()
+        raise ConfigError("overrides", " ".join(overrides_text), text[0] if text else "cannot be parsed") from None
+    groups = Groups(search_dirs(config_dir, parsed))
+    known = list(TOP_LEVEL_KEYS) + list(GROUPS)
+    chosen = _chosen_options(parsed, groups)
+    for override in parsed:
+        key = override.key_or_group
+        if override.is_hydra_override():
+            continue
+        values = list(override.sweep_iterator()) if override.is_discrete_sweep() else [override.value()]
+        head, _, rest = key.partition(".")
+        if override.is_delete():
+            raise ConfigError(f"~{key}", "", "parsweep's keys cannot be deleted; set them to another value (or null) instead")
+        if key in GROUPS or (override.is_add() and groups.options(key)):
+            options = groups.options(key)
+            for value in values:
+                if value is None and key == "sweep":
+                    continue
+                if value not in options:
+                    raise ConfigError(key, value, f"unknown {key}; choose one of: {', '.join(options)}")
+        elif key in TOP_LEVEL_KEYS:
+            for value in values:
+                check_value(key, value)
+        elif head in DEFAULTS and isinstance(DEFAULTS[head], dict) and rest:
+            allowed = list(DEFAULTS[head])
+            if rest not in allowed:
+                raise ConfigError(key, values[0], f"unknown key{_did_you_mean(rest, allowed, head + '.')}; {head}.* keys are: {', '.join(allowed)}")
+            for value in values:
+                check_value(key, value)
+        elif head in GROUPS and rest:
+            _check_group_key(head, rest.split(".")[0], key, values[0], chosen.get(head, []), groups)
+        elif override.is_add() or override.is_force_add():
+            raise ConfigError(
+                key, values[0], f"parsweep has no such key{_did_you_mean(key, known)}; keys are: {', '.join(known)}"
+            )
+        else:
+            raise ConfigError(key, values[0], f"unknown key{_did_you_mean(key, known)}; keys are: {', '.join(known)}")
+
+
+def _chosen_options(parsed: Sequence[Override], groups: Groups) -> dict[str, list[str]]:
+    """Each group's options this command line uses (its default, unless it chooses others)."""
+    from runner.app.schema import group_defaults
+
+    chosen = {group: [option] for group, option in group_defaults().items()}
+    for override in parsed:
+        if override.key_or_group in GROUPS and not override.is_hydra_override():
+            values = list(override.sweep_iterator()) if override.is_discrete_sweep() else [override.value()]
+            chosen[override.key_or_group] = [str(v) for v in values if v is not None]
+    return chosen
+
+
+def _check_group_key(group: str, name: str, key: str, value: Any, options: list[str], groups: Groups) -> None:
+    every = sorted(set().union(*(groups.keys(group, option) for option in groups.options(group))) - {"name"})
+    if name not in every:
+        raise ConfigError(key, value, f"unknown key{_did_you_mean(name, every, group + '.')}; {group}.* keys are: {', '.join(every)}")
+    lacking = [option for option in options if name not in groups.keys(group, option)]
+    if lacking:
+        having = [option for option in groups.options(group) if name in groups.keys(group, option)]
+        raise ConfigError(
+            key, value, f"{group}={lacking[0]} has no {name}; the {group}s that do: {', '.join(having)} (choose one: {group}=...)"
+        )
+
+
+def _did_you_mean(word: str, candidates: list[str], prefix: str = "") -> str:
+    close = difflib.get_close_matches(word, candidates, n=1)
+    return f" (did you mean {prefix}{close[0]}?)" if close else ""

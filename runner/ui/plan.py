@@ -1,0 +1,98 @@
+"""The plan before the run: every trial of a sweep and about how long it will take.
+
+``parsweep -m ... --dry-run`` prints it and runs nothing (no MLflow run, no output folder);
+every sweep prints its estimate as it starts. The estimate is a model, said to be one: the
+pure-Python loop's cost per item is measured here in a few milliseconds, then scaled by n,
+the repetitions and how many workers can really run at once (one for threads under a GIL,
+up to the usable CPUs otherwise), plus each backend's usual start-up.
+"""
+
+from __future__ import annotations
+
+import functools
+import time
+from typing import Any
+
+from runner.host.facts import usable_cpu_count
+from runner.trial.units import format_n
+from runner.ui.progress import format_clock
+from runner.ui.terminal import trial_name
+
+AUTO_REPEATS_GUESS = 10
+STARTUP_S = {"process_pool": 0.05, "thread_pool": 0.002, "ray": 4.0, "dask": 1.0}
+PER_TRIAL_S = 0.15  # process, tracking, the run's files
+PER_REPETITION_S = {"multiprocessing": 0.005, "threading": 0.0003}  # workers started in every repetition
+
+
+@functools.lru_cache(maxsize=1)
+def loop_cost_s() -> float:
+    """Seconds per item of the classic pure-Python loop, measured now (about 5 ms)."""
+    from runner.trial.workloads.sum_range import sum_range_chunk
+
+    began = time.perf_counter()
+    sum_range_chunk(0, 200_000)
+    return (time.perf_counter() - began) / 200_000
+
+
+def item_cost_s(spec: Any) -> float | None:
+    """Seconds one item of ``spec``'s workload costs one worker (None: unknown, a custom function)."""
+    if spec.workload == "sum_range":
+        return loop_cost_s()
+    if spec.workload == "count_primes":
+        return loop_cost_s() * max(1.0, (spec.n ** 0.5) / 6)
+    if spec.workload == "numpy_sum":
+        return 1e-9
+    if spec.workload == "sleep":
+        return float(spec.workload_options.get("sleep_per_item_s", 1e-6))
+    return None
+
+
+def parallel(spec: Any, gil_enabled: bool) -> float:
+    """How many workers of ``spec`` really run at once."""
+    if spec.backend == "serial":
+        return 1.0
+    at_once = min(spec.workers, usable_cpu_count())
+    if spec.workload == "sleep":
+        return float(spec.workers)
+    if spec.backend in ("threading", "thread_pool") and gil_enabled and spec.workload != "numpy_sum":
+        return 1.0
+    return float(max(1, at_once))
+
+
+def estimate_s(trial: Any) -> float | None:
+    """About how long one planned trial takes, or None when its workload's cost is unknown."""
+    spec = trial.spec
+    cost = item_cost_s(spec)
+    if cost is None:
+        return None
+    gil = bool(trial.interpreter.facts.get("gil_enabled", True))
+    repetitions = spec.warmup + (AUTO_REPEATS_GUESS if spec.auto_repeats else int(spec.repeats))
+    per_rep = spec.n * cost / parallel(spec, gil) + PER_REPETITION_S.get(spec.backend, 0.0) * spec.workers
+    return PER_TRIAL_S + STARTUP_S.get(spec.backend, 0.0) + repetitions * per_rep
+
+
+def estimate_text(trials: list[Any]) -> str:
+    """``about 1:05`` for the trials (``at least`` when some cost is unknown)."""
+    known = [estimate_s(trial) for trial in trials]
+    total = sum(s for s in known if s is not None)
+    prefix = "at least" if any(s is None for s in known) else "about"
+    return f"{prefix} {format_clock(total)}"
+
+
+def print_plan(plan: Any) -> None:
+    """The dry run: each trial to run, the count and the estimate; nothing runs."""
+    trials = plan.to_run
+    print(f"parsweep: dry run: {len(trials)} trials, {estimate_text(trials)} (nothing runs, no MLflow run is created)")
+    if plan.skipped:
+        print(f"  resume: {len(plan.skipped)} trials of the resumed sweep are FINISHED already and are left out")
+    width = len(str(len(trials)))
+    names = [trial_name(trial.spec) for trial in trials]
+    name_width = max((len(name) for name in names), default=10)
+    for number, (trial, name) in enumerate(zip(trials, names), start=1):
+        seconds = estimate_s(trial)
+        took = f"~{format_clock(seconds)}" if seconds is not None and seconds >= 1 else ("~<0:01" if seconds is not None else "?")
+        print(f"  [{number:>{width}}/{len(trials)}] {name:<{name_width}}  {took:>7}  python {trial.interpreter.label}"
+              f"  ({' '.join(trial.overrides) or 'defaults'})")
+    sizes = sorted({trial.spec.n for trial in trials})
+    if sizes:
+        print(f"  n: {', '.join(format_n(n) for n in sizes)}; schedule: {trials[0].policy.schedule}")
