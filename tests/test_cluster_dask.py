@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-pytest.importorskip("distributed", reason="the cluster extra is not installed: pip install 'parsweep[cluster]'")
+import distributed  # noqa: F401  the cluster extra (make test installs it); missing, the tests fail
 
 import _cluster_services as services  # noqa: E402
 from conftest import all_runs, run_parsweep, runs_with_role, sqlite_uri  # noqa: E402
@@ -37,7 +37,7 @@ def dask_spec(n: int, workers: int, address: str | None):
 
 @pytest.mark.parametrize("n, workers", [(10, 1), (1_000_003, 2), (300_000, 3)])
 def test_dask_local_cluster_of_workers_processes_sums_right(n: int, workers: int) -> None:
-    from runner.execute.isolation import run_isolated
+    from runner.execute.schedule import run_isolated
 
     result = run_isolated(dask_spec(n, workers, None))
 
@@ -53,7 +53,7 @@ def test_dask_local_cluster_of_workers_processes_sums_right(n: int, workers: int
 
 @pytest.mark.parametrize("n, workers", [(1_000_003, 2), (50_001, 4)])
 def test_dask_backend_joins_a_scheduler_by_address(scheduler: str, n: int, workers: int) -> None:
-    from runner.execute.isolation import run_isolated
+    from runner.execute.schedule import run_isolated
 
     result = run_isolated(dask_spec(n, workers, scheduler))
 

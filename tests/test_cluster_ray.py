@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-pytest.importorskip("ray", reason="the cluster extra is not installed: pip install 'parsweep[cluster]'")
+import ray  # noqa: F401  the cluster extra (make test installs it); missing, the tests fail
 
 import _cluster_services as services  # noqa: E402
 from conftest import client_for, run_parsweep  # noqa: E402
@@ -48,7 +48,7 @@ def ray_spec(n: int, workers: int, address: str | None):
 
 @pytest.mark.parametrize("n, workers", [(1, 1), (100_003, 2), (1_000_000, 3)])
 def test_ray_backend_joins_a_running_cluster_and_sums_right(ray_cluster: str, n: int, workers: int) -> None:
-    from runner.execute.isolation import run_isolated
+    from runner.execute.schedule import run_isolated
 
     result = run_isolated(ray_spec(n, workers, "auto"))
 
@@ -63,7 +63,7 @@ def test_ray_backend_joins_a_running_cluster_and_sums_right(ray_cluster: str, n:
 
 def test_ray_backend_starts_its_own_local_instance_by_default(ray_cluster: str) -> None:
     """With a cluster running here, backend.address=null still gets a new instance of `workers` CPUs."""
-    from runner.execute.isolation import run_isolated
+    from runner.execute.schedule import run_isolated
 
     result = run_isolated(ray_spec(300_001, 3, None))
 
@@ -85,7 +85,7 @@ def test_hydra_ray_launcher_sweep_logs_every_trial_to_a_tracking_server(
 ) -> None:
     """hydra/launcher=ray on the running cluster (address=auto: the launcher's injected
     object_store_memory would make ray.init refuse it), tracking=server over HTTP."""
-    pytest.importorskip("hydra_plugins.hydra_ray_launcher", reason="pip install --no-deps hydra-ray-launcher==1.2.2")
+    import hydra_plugins.hydra_ray_launcher  # noqa: F401  make test installs it (pip install --no-deps hydra-ray-launcher==1.2.2)
     launch = workdir / "launch"
     launch.mkdir()
     done = run_parsweep(
@@ -116,7 +116,7 @@ def test_hydra_ray_launcher_sweep_logs_every_trial_to_a_tracking_server(
 def test_hydra_ray_launcher_config_keeps_existing_clusters_joinable(hydra_conf) -> None:
     """The shipped config sets object_store_memory (to null), so the launcher's setdefault of
     75 MB never reaches ray.init when joining a cluster; credentials travel in runtime_env."""
-    pytest.importorskip("hydra_plugins.hydra_ray_launcher", reason="pip install --no-deps hydra-ray-launcher==1.2.2")
+    import hydra_plugins.hydra_ray_launcher  # noqa: F401  make test installs it (pip install --no-deps hydra-ray-launcher==1.2.2)
     cfg = hydra_conf("config", overrides=["hydra/launcher=ray", "hydra.launcher.ray.init.address=auto"], return_hydra_config=True)
     init = cfg.hydra.launcher.ray.init
     assert init.address == "auto"

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-pytest.importorskip("hydra_plugins.hydra_submitit_launcher", reason="pip install 'parsweep[cluster]'")
+import hydra_plugins.hydra_submitit_launcher  # noqa: F401  the cluster extra (make test installs it)
 
 import _cluster_services as services  # noqa: E402
 from conftest import TINY, client_for, run_parsweep, sqlite_uri  # noqa: E402
@@ -25,7 +25,7 @@ ADMIN, PASSWORD = "admin", "parsweep-Test-Passw0rd-1234"
 def team_server(tmp_path_factory: pytest.TempPathFactory):
     """PostgreSQL for runs and for users, MLflow's basic-auth app in front."""
     if services.postgres_bin() is None:
-        pytest.skip("PostgreSQL is not installed (apt-get install postgresql; .ci/run does)")
+        pytest.fail("PostgreSQL is not installed: make test installs it (apt-get install postgresql)")
     workdir = tmp_path_factory.mktemp("team")
     with services.postgres_cluster(databases=("mlflow", "mlflow_auth")) as postgres:
         auth_ini = workdir / "basic_auth.ini"
@@ -129,16 +129,20 @@ def test_the_tracking_callback_travels_to_launcher_workers_with_its_store(tmp_pa
     import cloudpickle
 
     from runner.app.callbacks import TrackingCallback
+    from runner.app.session import Session
+    from runner.tracking.recorder import Recorder
 
     callback = TrackingCallback()
-    callback.uri = sqlite_uri(tmp_path / "mlflow.db")
-    callback.experiment_id, callback.parent_run_id, callback.total = "7", "abc123", 3
-    assert callback.tracker is not None  # a live client, as after on_multirun_start
+    uri = sqlite_uri(tmp_path / "mlflow.db")
+    recorder = Recorder(uri, "parsweep", str(tmp_path / "sweep"), parent_run_id="abc123")
+    callback.session = Session(uri, "parsweep", "7", recorder, total=3, multirun=True, parent_run_id="abc123")
+    assert recorder.tracker is not None  # a live client, as after on_multirun_start
     for dumps in (pickle.dumps, cloudpickle.dumps):
         copy = pickle.loads(dumps(callback))
-        assert (copy.uri, copy.experiment_id, copy.parent_run_id, copy.total) == (callback.uri, "7", "abc123", 3)
-        assert copy._tracker is None
-        assert copy.tracker.uri == callback.uri
+        session = copy.session
+        assert (session.uri, session.experiment_id, session.parent_run_id, session.total) == (uri, "7", "abc123", 3)
+        assert session.recorder._tracker is None
+        assert session.recorder.tracker.uri == uri
 
 
 def test_a_launcher_whose_plugin_is_missing_is_one_line_before_any_run(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -10,9 +10,9 @@ import pytest
 
 from conftest import MARKER, TESTS_DIR, wait_for_no_processes, describe_processes
 from runner.trial.chunking import split_range
-from runner.execute.isolation import run_isolated
+from runner.execute.schedule import run_isolated
 from runner.trial.spec import TrialSpec, build_spec
-from runner.trial.run import run_trial
+from runner.trial.bench import run_trial
 
 pytestmark = pytest.mark.timeout(180)
 
@@ -90,9 +90,16 @@ def test_run_isolated_gives_the_right_answer(backend) -> None:
 
 
 def test_run_isolated_reports_every_repetition() -> None:
+    from runner.execute.schedule import Silent
+
     seen = []
+
+    class Watching(Silent):
+        def repetition(self, job, done, total, wall_s):
+            seen.append((done, total))
+
     spec = make_spec("threading", None, n=1000, workers=2)
-    result = run_isolated(spec, on_repetition=lambda done, total, wall: seen.append((done, total)))
+    result = run_isolated(spec, observer=Watching())
     assert result.correct
     assert seen == [(1, 3), (2, 3), (3, 3)]
 
@@ -109,33 +116,28 @@ def test_run_isolated_timeout_leaves_no_process_behind() -> None:
     assert not left, describe_processes(left)
 
 
-def test_next_trial_process_is_started_ahead_and_let_go() -> None:
-    """In a sweep each trial's successor process starts as it ends; it runs the next trial, and
-    nothing is left once the launcher says no trial follows."""
-    from runner.execute import isolation
+def test_trial_processes_come_from_one_fork_server_per_interpreter() -> None:
+    """Each trial's process is forked from a server of its interpreter, started once; closing
+    the servers leaves no process behind."""
+    from runner.execute import processes
 
     spec = make_spec("thread_pool", None, n=10_007, workers=2, warmup=0, repeats=1)
     try:
-        isolation.expect_another_trial(True)
-        assert run_isolated(spec).correct
-        waiting = isolation._next
-        assert waiting is not None and waiting.process.is_alive()
-        isolation.expect_another_trial(False)  # the last trial
         check_result(run_isolated(spec), spec)
-        assert waiting.process.exitcode is not None, "the waiting process ran the second trial and ended"
-        assert isolation._next is None
-        isolation.expect_another_trial(True)
-        run_isolated(spec)
-        unused = isolation._next
+        servers = processes.fork_server_pids()
+        assert len(servers) == 1
+        check_result(run_isolated(spec), spec)
+        assert processes.fork_server_pids() == servers, "the second trial came from the same server"
     finally:
-        isolation.expect_another_trial(False)
-    assert unused is not None and unused.process.exitcode == 0, "an unused process ends on its own when let go"
+        processes.close_fork_servers()
+    assert processes.fork_server_pids() == []
     left = wait_for_no_processes(os.environ[MARKER], exclude_pgid=os.getpgid(0), within_s=5)
     assert not left, describe_processes(left)
 
 
-def test_a_waiting_trial_process_ends_with_its_launcher(tmp_path) -> None:
-    """A launcher killed outright (no cleanup at all) leaves no waiting trial process behind."""
+def test_a_launcher_killed_outright_leaves_no_trial_process(tmp_path) -> None:
+    """A launcher killed with SIGKILL (no cleanup at all) while a trial process waits for its
+    next command: the fork server and the trial process both end on their own."""
     import subprocess
     import sys
 
@@ -143,17 +145,18 @@ def test_a_waiting_trial_process_ends_with_its_launcher(tmp_path) -> None:
         "import os, sys\n"
         f"sys.path.insert(0, {str(TESTS_DIR)!r})\n"
         "from test_core_backends import make_spec\n"
-        "from runner.execute import isolation\n"
-        "isolation.expect_another_trial(True)\n"
-        "assert isolation.run_isolated(make_spec('serial', None, n=1000, workers=1, warmup=0, repeats=1)).correct\n"
-        "print(isolation._next.process.pid, flush=True)\n"
+        "from runner.execute.processes import TrialProcess\n"
+        "trial = TrialProcess(sys.executable)\n"
+        "trial.send(('spec', make_spec('thread_pool', None, n=1000, workers=2, warmup=0, repeats=1), os.getcwd()))\n"
+        "assert trial.receive(None)[0] == 'ready'\n"
+        "print(trial.server.process.pid, trial.pid, flush=True)\n"
         "os.kill(os.getpid(), 9)\n"
     )
     marker = f"standby-{os.getpid()}-{time.monotonic_ns()}"
     env = {**os.environ, MARKER: marker, "PARSWEEP_LOCK_FILE": str(tmp_path / "lock")}
     done = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=120)
     assert done.returncode == -9, done.stderr
-    assert int(done.stdout.split()[0]) > 0
+    assert all(int(pid) > 0 for pid in done.stdout.split())
     left = wait_for_no_processes(marker, within_s=10)
     assert not left, describe_processes(left)
 

@@ -52,7 +52,7 @@ def master():
 def test_every_job_equals_hydras_own_compose(master) -> None:
     from hydra.core.global_hydra import GlobalHydra
 
-    from runner.app.plan import JobComposer
+    from runner.app.compose import JobComposer
 
     loader = GlobalHydra.instance().config_loader()
     composer = JobComposer(master)
@@ -73,7 +73,7 @@ def test_every_job_equals_hydras_own_compose(master) -> None:
 
 def test_jobs_do_not_share_state(master) -> None:
     """Each job gets its own tree: changing one never shows in another or in the template."""
-    from runner.app.plan import JobComposer
+    from runner.app.compose import JobComposer
 
     composer = JobComposer(master)
     first = composer.compose(["backend=threading", "workers=2", "n=1e4"])
@@ -88,7 +88,7 @@ def test_a_bad_value_fails_as_hydra_fails(master) -> None:
     """A value the schema refuses raises when the job is composed, as in Hydra's compose."""
     from hydra.core.global_hydra import GlobalHydra
 
-    from runner.app.plan import JobComposer
+    from runner.app.compose import JobComposer
 
     loader = GlobalHydra.instance().config_loader()
     for job in (["backend=nosuch"], ["no_such_key=1"], ["+n=2"], ["~no_such_key"], ["hydra.job.chdir=maybe"]):

@@ -125,7 +125,7 @@ def test_quick_sweep_plan_runs_serial_once_per_n(hydra_conf) -> None:
     from runner.app.plan import plan_sweep
 
     cfg = hydra_conf("config", overrides=["sweep=quick"], return_hydra_config=True)
-    plan = plan_sweep(cfg)
+    plan = plan_sweep(cfg).trials
     params = cfg.hydra.sweeper.params
     n_values = str(params.n).split(",")
     workers = str(params.workers).split(",")

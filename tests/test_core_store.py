@@ -109,12 +109,12 @@ def test_stray_mlflow_run_id_cannot_hijack_and_the_experiment_is_created_once(la
 def test_no_active_run_leaks_in_process(hydra_conf, tmp_path: Path, monkeypatch) -> None:
     import mlflow
 
-    from runner.app.main import run_task
+    from runner.app.main import task
 
     monkeypatch.chdir(tmp_path)
     for backend in ("threading", "process_pool"):
         cfg = hydra_conf("config", overrides=[f"backend={backend}", *TINY])
-        result = run_task(cfg)
+        result = task(cfg)
         assert result.error is None and result.correct
         assert mlflow.active_run() is None
     assert list(tmp_path.iterdir()) == [], "running a task alone must not touch a store"

@@ -1,8 +1,8 @@
 """Faults: Ctrl-C (SIGINT to the launcher's process group, as a terminal sends it) and
 SIGTERM (to the launcher alone, as ``kill PID`` does) in the middle of a sweep.
 
-The running trial's processes all end, its run and the sweep's run are KILLED, the trial
-that had finished keeps every number, the exit code is 130 / 143, and no process of the
+The running trial's processes all end, its run and the sweep's run are KILLED (the trial's
+run with its params: it says what it was), the trial that had finished keeps every number, the exit code is 130 / 143, and no process of the
 sweep is left afterwards.
 """
 
@@ -61,6 +61,10 @@ def test_signal_mid_sweep(tmp_path: Path, signum: int, expected_code: int, to_gr
     history = client_for(uri).get_metric_history(finished.info.run_id, "rep_wall_time_s")
     assert len(history) == 3
     assert killed.info.status == "KILLED"
+    # A killed run says what it was: the params of the trial it measured.
+    assert killed.data.params["backend"] == "multiprocessing" and killed.data.params["workers"] == "2"
+    assert killed.data.params["n"] == "1000000000" and killed.data.params["workload"] == "sum_range"
+    assert killed.data.tags["parsweep.role"] == "trial" and killed.data.tags["parsweep.config_hash"]
     reason = "SIGINT" if signum == signal.SIGINT else "SIGTERM"
     assert reason in killed.data.tags["parsweep.error"]
     assert "KILLED" in "\n".join(sweep.stderr)

@@ -2,7 +2,7 @@
 
 At start the sweep refuses to run, with one line. In the middle (a real ``mlflow server`` on
 127.0.0.1, stopped by the test while the sweep runs), trials keep running, every result is
-kept in the sweep's journal, and ``python -m runner.tracking.journal upload DIR`` puts them all into
+kept in the sweep's journal, and ``parsweep-journal upload DIR`` puts them all into
 the store once it is back: nothing is lost, nothing is logged twice.
 """
 
@@ -50,7 +50,7 @@ def test_server_stopped_mid_sweep_then_journal_upload(tmp_path: Path) -> None:
     output = sweep.output()
     assert code == 3, output
     assert "[4/4]" in output, "trials stopped running when the store went away"
-    assert "unreachable" in output and "python -m runner.tracking.journal upload" in output
+    assert "unreachable" in output and "parsweep-journal upload" in output
     (journal,) = launch_dir.rglob("parsweep-journal.jsonl")
 
     # Nothing was lost: the journal holds all four trials with their numbers.
@@ -62,12 +62,12 @@ def test_server_stopped_mid_sweep_then_journal_upload(tmp_path: Path) -> None:
     server = MlflowServer(tmp_path / "server", port=server.port).start()
     try:
         upload = subprocess.run(
-            [sys.executable, "-m", "runner.tracking.journal", "upload", str(journal.parent)],
+            [str(Path(sys.executable).with_name("parsweep-journal")), "upload", str(journal.parent)],
             capture_output=True, text=True, env=clean_env(), timeout=120,
         )
         assert upload.returncode == 0, upload.stdout + upload.stderr
         again = subprocess.run(
-            [sys.executable, "-m", "runner.tracking.journal", "upload", str(journal.parent)],
+            [str(Path(sys.executable).with_name("parsweep-journal")), "upload", str(journal.parent)],
             capture_output=True, text=True, env=clean_env(), timeout=120,
         )
         assert again.returncode == 0 and "nothing to upload" in again.stdout, again.stdout + again.stderr

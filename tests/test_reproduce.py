@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from conftest import all_runs, clean_env, multirun_trial_dirs, run_parsweep, runs_with_role, sqlite_uri
-from analysis.reproduce import config_problems, environment_differences, hydra_settings_for, noise_verdict, rerun_repeats
+from analysis.reproduce import config_problems, environment_differences, noise_verdict, rerun_repeats
 
 SMALL = ["n=1e4", "repeats=3", "warmup=0"]
 
@@ -180,10 +180,24 @@ def test_environment_differences_name_each() -> None:
     assert environment_differences(original, original) == []
 
 
-def test_hydra_settings_only_for_composed_configs(tmp_path: Path) -> None:
-    (tmp_path / "config.yaml").write_text("backend:\n  name: serial\nn: 10\n")
-    settings = hydra_settings_for(str(tmp_path), "config")
-    assert f"--config-path={tmp_path.resolve()}" in settings
-    assert "++hydra.callbacks.tracking._target_=runner.app.callbacks.TrackingCallback" in settings
+def test_a_logged_config_becomes_an_option_of_parsweeps_own_config(tmp_path: Path) -> None:
+    """A composed config (no defaults, no hydra section) runs with parsweep's groups: its backend,
+    workload and tracking are chosen in a defaults list; a primary config of one's own is left alone."""
+    import yaml
+
+    from runner.app.logged import option_text, read_logged
+
+    (tmp_path / "config.yaml").write_text("backend:\n  name: multiprocessing\n  start_method: spawn\nworkload:\n  name: sum_range\n"
+                                          "tracking:\n  kind: local\n  uri: null\nn: 10\n")
+    logged = read_logged(str(tmp_path), "config")
+    assert logged is not None
+    text = option_text(logged)
+    assert text.startswith("# @package _global_\n")
+    document = yaml.safe_load(text)
+    assert document["defaults"] == [{"override /backend": "multiprocessing"}, {"override /workload": "sum_range"},
+                                    {"override /tracking": "local"}, "_self_"]
+    assert document["backend"] == {"name": "multiprocessing", "start_method": "spawn"} and document["n"] == 10
+    again = yaml.safe_load(option_text(logged, chosen_again=["backend"]))  # the command line chooses another backend
+    assert {"override /backend": "multiprocessing"} not in again["defaults"] and "backend" not in again
     (tmp_path / "own.yaml").write_text("defaults:\n  - _self_\nhydra:\n  run:\n    dir: x\n")
-    assert hydra_settings_for(str(tmp_path), "own") == []
+    assert read_logged(str(tmp_path), "own") is None

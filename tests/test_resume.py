@@ -1,43 +1,85 @@
-"""``resume=true``: a sweep skips the trials whose config hash already has a FINISHED run in
-the experiment, says how many it skipped, and runs only the rest."""
+"""``resume``: finish an interrupted sweep, in the sweep's own run.
+
+Only the sweep being resumed counts (the most recent one of the experiment with the same plan,
+or the one named by ``resume=<run id>``): its FINISHED trials are skipped, everything else
+runs and joins that sweep's run, so its report holds both halves, baselines included.
+"""
 
 from __future__ import annotations
 
+import os
+import signal
 from pathlib import Path
 
 from conftest import TINY, all_runs, run_parsweep, runs_with_role, sqlite_uri
+from test_faults_support import Background
+
+from analysis.report import load_report
+
+# Two groups measured one after the other: n=1e4 (quick) then n=3e7 (a few seconds).
+SWEEP = ["-m", "backend=serial,threading", "workers=2", "n=1e4,3e7", "repeats=3", "warmup=0"]
 
 
-def test_resume_runs_only_what_is_missing(tmp_path: Path) -> None:
+def children(uri: str, parent_id: str) -> list:
+    return [r for r in runs_with_role(all_runs(uri), "trial") if r.data.tags["mlflow.parentRunId"] == parent_id]
+
+
+def test_resume_finishes_the_interrupted_sweep_in_its_own_run(tmp_path: Path) -> None:
     uri = sqlite_uri(tmp_path / "mlflow.db")
-    first = run_parsweep(["-m", "backend=serial,threading", "workers=1", *TINY], tmp_path, uri=uri)
-    assert first.returncode == 0, first.explain()
+    sweep = Background(SWEEP, tmp_path, uri=uri)
+    try:
+        sweep.wait_for_line("[2/4]")  # the n=1e4 group is recorded; the n=3e7 group is being measured
+        os.killpg(sweep.pid, signal.SIGINT)
+        assert sweep.finish(timeout=60) == 130, sweep.output()
+    finally:
+        if sweep.process.poll() is None:
+            sweep.kill()
+    (parent,) = runs_with_role(all_runs(uri), "sweep")
+    assert parent.info.status == "KILLED"
+    assert sorted(r.info.status for r in children(uri, parent.info.run_id)) == ["FINISHED", "FINISHED", "KILLED", "KILLED"]
 
-    # serial (once), threading x1 (both done) and threading x2 (new): one trial to run.
-    second = run_parsweep(["-m", "backend=serial,threading", "workers=1,2", "resume=true", *TINY], tmp_path, uri=uri)
-    assert second.returncode == 0, second.explain()
-    assert "skipping 2 of 3 trials" in second.stdout, second.explain()
-    assert "[1/1]" in second.stdout
-    runs = all_runs(uri)
-    parents = runs_with_role(runs, "sweep")
-    assert len(parents) == 2
-    children = [r for r in runs_with_role(runs, "trial") if r.data.tags["mlflow.parentRunId"] == parents[-1].info.run_id]
-    assert [(c.data.params["backend"], c.data.params["workers"]) for c in children] == [("threading", "2")]
-    assert parents[-1].data.tags["parsweep.resume_skipped"] == "2"
-    assert parents[-1].info.status == "FINISHED"
+    again = run_parsweep([*SWEEP, "resume=true"], tmp_path, uri=uri)
+    assert again.returncode == 0, again.explain()
+    assert f"resuming sweep {parent.info.run_id}: 2 of 4 trials already FINISHED there; running 2" in again.stdout, again.explain()
+    assert "[2/2]" in again.stdout and "[3/" not in again.stdout
+    assert f"This sweep's run id: {parent.info.run_id}" in again.stdout
+    (same,) = runs_with_role(all_runs(uri), "sweep")
+    assert same.info.run_id == parent.info.run_id and same.info.status == "FINISHED"
+    assert same.data.tags["parsweep.resumed"] == "1" and same.data.tags["parsweep.resume_skipped"] == "2"
+    finished = [r for r in children(uri, parent.info.run_id) if r.info.status == "FINISHED"]
+    assert sorted((r.data.params["backend"], r.data.params["n"]) for r in finished) == [
+        ("serial", "10000"), ("serial", "30000000"), ("threading", "10000"), ("threading", "30000000"),
+    ]
+    # The sweep's report holds both halves: every row has its serial baseline.
+    report = load_report(uri, sweep=parent.info.run_id, intervals=False)
+    assert len(report.table) == 4 and report.table["speedup"].notna().all()
 
-    # Everything done: nothing runs, and that is not a failure.
-    third = run_parsweep(["-m", "backend=serial,threading", "workers=1,2", "resume=true", *TINY], tmp_path, uri=uri)
-    assert third.returncode == 0, third.explain()
-    assert "skipping 3 of 3 trials" in third.stdout and "nothing ran" in third.stdout, third.explain()
-    assert len(runs_with_role(all_runs(uri), "trial")) == 3
+    done = run_parsweep([*SWEEP, "resume=true"], tmp_path, uri=uri)
+    assert done.returncode == 0, done.explain()
+    assert "4 of 4 trials already FINISHED" in done.stdout and "nothing ran" in done.stdout, done.explain()
+    assert len(runs_with_role(all_runs(uri), "trial")) == 6
 
 
-def test_resume_does_not_skip_failed_trials(tmp_path: Path) -> None:
+def test_resume_counts_only_the_sweep_being_resumed(tmp_path: Path) -> None:
+    """Another sweep that ran the same trial does not make this one skip it."""
     uri = sqlite_uri(tmp_path / "mlflow.db")
-    failed = run_parsweep(["-m", "backend=threading", "workers=2", "n=1e9", "timeout_s=0.5", "repeats=1", "warmup=0"], tmp_path, uri=uri)
+    other = run_parsweep(["-m", "backend=serial", *TINY], tmp_path, uri=uri)
+    assert other.returncode == 0, other.explain()
+    resumed = run_parsweep(["-m", "backend=serial,threading", "workers=1", *TINY, "resume=true"], tmp_path, uri=uri)
+    assert resumed.returncode == 0, resumed.explain()
+    assert "no earlier sweep with this plan" in resumed.stdout and "[2/2]" in resumed.stdout, resumed.explain()
+    assert len(runs_with_role(all_runs(uri), "sweep")) == 2
+
+
+def test_resume_by_run_id_and_failed_trials_run_again(tmp_path: Path) -> None:
+    uri = sqlite_uri(tmp_path / "mlflow.db")
+    args = ["-m", "backend=threading", "workers=2", "n=1e9", "timeout_s=0.5", "repeats=1", "warmup=0"]
+    failed = run_parsweep(args, tmp_path, uri=uri)
     assert failed.returncode == 1, failed.explain()
-    again = run_parsweep(["-m", "backend=threading", "workers=2", "n=1e9", "timeout_s=0.5", "repeats=1", "warmup=0", "resume=true"],
-                         tmp_path, uri=uri)
-    assert "skipping 0 of 1 trials" in again.stdout, again.explain()
-    assert len(runs_with_role(all_runs(uri), "trial")) == 2
+    (parent,) = runs_with_role(all_runs(uri), "sweep")
+    again = run_parsweep([*args, f"resume={parent.info.run_id}"], tmp_path, uri=uri)
+    assert again.returncode == 1, again.explain()
+    assert "0 of 1 trials already FINISHED there; running 1" in again.stdout, again.explain()
+    assert len(children(uri, parent.info.run_id)) == 2
+    bad = run_parsweep([*args, "resume=0123456789abcdef0123456789abcdef"], tmp_path, uri=uri)
+    assert bad.returncode == 2 and "resume=0123456789abcdef0123456789abcdef: no sweep run with that id" in bad.stderr, bad.explain()

@@ -9,12 +9,9 @@ import sys
 import pytest
 
 from runner.trial.spec import build_spec
-from runner.trial.run import run_trial
+from runner.trial.bench import run_trial
 
-pytestmark = [
-    pytest.mark.timeout(120),
-    pytest.mark.skipif(not getattr(sys, "_is_gil_enabled", lambda: True)(), reason="free-threaded build: no GIL story"),
-]
+pytestmark = pytest.mark.timeout(120)
 
 ATTEMPTS = 3  # the machine is shared: retry a few times before judging
 
@@ -28,8 +25,8 @@ def utilization(hydra_conf, backend: str) -> tuple[float, float]:
 
 
 def test_threads_use_one_core_processes_use_two(hydra_conf, usable_cores: int) -> None:
-    if usable_cores < 2:
-        pytest.skip("needs 2 usable cores")
+    assert usable_cores >= 2, "this machine gives parsweep one usable core: processes cannot show two"
+    assert getattr(sys, "_is_gil_enabled", lambda: True)(), "the test suite runs under a GIL build of CPython"
     seen = []
     for _ in range(ATTEMPTS):
         processes, other = utilization(hydra_conf, "multiprocessing")
@@ -39,6 +36,4 @@ def test_threads_use_one_core_processes_use_two(hydra_conf, usable_cores: int) -
         assert threads < 1.2, seen
         if processes > 1.5:
             return
-    if all(other > usable_cores - 1.5 for _, _, other in seen):
-        pytest.skip(f"other processes left less than 1.5 free cores in every attempt; (threading, multiprocessing, other cores) = {seen}")
     pytest.fail(f"multiprocessing never used more than 1.5 cores: (threading, multiprocessing, other cores) = {seen}")

@@ -60,26 +60,25 @@ def test_live_display_shows_trials_repetitions_elapsed_and_time_left(monkeypatch
     console, buffer = forced_terminal()
     shown = progress.activate(progress.SweepProgress(3, progress.LIVE, console=console))
     try:
-        assert progress.repetition_hook() == shown.repetition
-        shown.trial_started("threading · 2 workers · n=1e7", repetitions=4, warmup=1)
+        shown.measuring(["threading · 2 workers · n=1e7"], repetitions=3, warmup=1)
         assert shown.time_left_s() is None  # nothing finished yet: no estimate made up
-        hook = progress.repetition_hook()
-        assert hook is not None
-        hook(1, 4, 0.25)
+        shown.repetition(1, 4, 0.25)
         shown._progress.refresh()
         clock[0] += 10.0
         shown.trial_finished("[1/3] threading  workers=2 ...")
-        # One trial took 10 s: two left take about 20 s.
+        # One trial in 10 s: two left take about 20 s.
         assert shown.time_left_s() == pytest.approx(20.0)
-        shown.trial_started("threading · 4 workers · n=1e7", repetitions=4, warmup=1)
+        shown.measuring(["threading · 4 workers · n=1e7", "serial · n=1e7"], repetitions=3, warmup=1, interleaved=True)
+        shown.repetition(1, 4, 0.2, "serial · n=1e7")
         clock[0] += 4.0
-        assert shown.time_left_s() == pytest.approx(16.0)
+        assert shown.time_left_s() == pytest.approx(28.0)
         shown._progress.refresh()
     finally:
         progress.deactivate()
     screen = plain(buffer.getvalue())
     assert "threading · 2 workers · n=1e7" in screen
     assert "rep 1/4" in screen and "(last rep 250.00 ms)" in screen
+    assert "serial · n=1e7 (2 trials in rounds)" in screen and "round 1/4" in screen
     assert "1/3 trials" in screen and "elapsed" in screen and "left" in screen
     assert "[1/3] threading  workers=2 ..." in screen
     assert progress.active() is None
@@ -88,10 +87,9 @@ def test_live_display_shows_trials_repetitions_elapsed_and_time_left(monkeypatch
 def test_lines_and_quiet_modes(capsys: pytest.CaptureFixture[str]) -> None:
     lines = progress.SweepProgress(2, progress.LINES).start()
     lines.note("parsweep: 2 trials")
-    lines.trial_started("serial · n=1e4", 2)
+    lines.measuring(["serial · n=1e4"], 2)
     lines.repetition(1, 2, 0.1)  # no display: ignored
-    lines.trial_finished("[1/2] serial ...")
-    lines.warn("too many workers")
+    lines.trial_finished("[1/2] serial ...", warnings=["too many workers"])
     lines.stop()
     quiet = progress.SweepProgress(2, progress.QUIET).start()
     quiet.note("not shown")
@@ -99,8 +97,9 @@ def test_lines_and_quiet_modes(capsys: pytest.CaptureFixture[str]) -> None:
     quiet.warn("not shown")
     quiet.stop()
     out, err = capsys.readouterr()
-    assert out.splitlines() == ["parsweep: 2 trials", "[1/2] serial ..."]
-    assert err.splitlines() == ["  warning: too many workers"]
+    # A warning stays under its trial's line, in the same stream: a redirected log keeps them together.
+    assert out.splitlines() == ["parsweep: 2 trials", "[1/2] serial ...", "  warning: too many workers"]
+    assert err == ""
 
 
 def test_warnings_and_errors_are_single_lines_styled_only_on_a_terminal() -> None:
@@ -163,7 +162,7 @@ def test_pipe_gets_one_plain_line_per_trial_and_no_hydra_noise(launch_dir: Path)
     assert launch.returncode == 0, launch.explain()
     assert "\x1b[" not in launch.stdout + launch.stderr and "\r" not in launch.stdout
     lines = launch.stdout.splitlines()
-    assert lines[0].startswith("parsweep: 3 trials -> experiment 'parsweep' at sqlite:///")
+    assert re.match(r"parsweep: 3 trials \(about \d+:\d\d\) -> experiment 'parsweep' at sqlite:///", lines[0]), lines[0]
     trial_lines = [line for line in lines if line.startswith("[")]
     assert len(trial_lines) == 3 and all(TRIAL_LINE.match(line) for line in trial_lines), launch.explain()
     assert "Browse the runs: make ui" in launch.stdout
@@ -267,17 +266,17 @@ def run_in_pty(args: list[str], cwd: Path, env: dict[str, str], timeout_s: float
 
 def test_terminal_gets_a_live_display(launch_dir: Path, usable_cores: int) -> None:
     too_many = usable_cores + 1  # oversubscribed on purpose: its warning must stand out
-    args = ["-m", "backend=serial,threading", f"workers={too_many}", "n=1e7", "repeats=3", "warmup=1"]
+    args = ["-m", "backend=serial,threading", f"workers={too_many}", "n=1e6,1e7", "repeats=3", "warmup=1"]
     env = clean_env(MLFLOW_TRACKING_URI=sqlite_uri(launch_dir / "mlflow.db"), COLUMNS="160", LINES="40", TERM="xterm-256color")
     env.pop("NO_COLOR", None)
     code, raw = run_in_pty(parsweep_command() + args, launch_dir, env)
     screen = plain(raw).replace("\r\n", "\n")
     assert code == 0, raw
-    assert "0/2 trials" in screen and "1/2 trials" in screen and "elapsed" in screen, screen
-    assert re.search(r"~\d+:\d\d left", screen), screen  # estimated from the finished trial
+    assert "0/4 trials" in screen and "2/4 trials" in screen and "elapsed" in screen, screen
+    assert re.search(r"~\d+:\d\d left", screen), screen  # estimated from the finished trials
     assert "serial · n=1e7" in screen and f"threading · {too_many} workers · n=1e7" in screen
-    assert re.search(r"rep [1-4]/4", screen), screen  # the long trial's repetitions
-    assert re.search(r"\[1/2\] serial +workers=1", screen) and re.search(r"\[2/2\] threading +workers=", screen)
+    assert re.search(r"round [1-4]/4", screen), screen  # a (workload, n)'s two trials take turns, in rounds
+    assert re.search(r"\[3/4\] serial +workers=1", screen) and re.search(r"\[4/4\] threading +workers=", screen)
     assert "warning: " in screen and re.search(r"\x1b\[[0-9;]*33m *warning:", raw), "the warning is not coloured"
     assert "Speedup" in screen or "speedup" in screen
     assert raw.rstrip().count("\x1b[?25h") >= 1  # the cursor is shown again at the end
