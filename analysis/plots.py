@@ -170,6 +170,11 @@ def plot_efficiency(report: Report, host: str, workload: str) -> Any:
         marks = at_n.pivot_table(index="label", columns="workers", values="mark", aggfunc="first", sort=False)
         marks = marks.reindex(index=grid.index, columns=grid.columns).fillna("")
         values = grid.to_numpy(dtype=float)
+        ax.set_title(f"n = {format_n(n)}")
+        if values.size == 0:  # efficiency needs a serial baseline, and this n has none
+            ax.text(0.5, 0.5, "no serial baseline at this n:\nno efficiency", ha="center", va="center", transform=ax.transAxes)
+            ax.set_axis_off()
+            continue
         image = ax.imshow(values, cmap="viridis", vmin=0, vmax=top, aspect="auto")
         ax.set_xticks(range(len(grid.columns)), [str(w) for w in grid.columns])
         ax.set_yticks(range(len(grid.index)), list(grid.index))
@@ -177,7 +182,6 @@ def plot_efficiency(report: Report, host: str, workload: str) -> Any:
             for (i, j), value in np.ndenumerate(values):
                 if not np.isnan(value):
                     ax.text(j, i, f"{value:.0%}{marks.iat[i, j]}", ha="center", va="center", fontsize=7, color="white" if value < top * 0.6 else "black")
-        ax.set_title(f"n = {format_n(n)}")
         ax.set_xlabel("workers (threads or processes)")
         if ax is axes[0]:
             ax.set_ylabel("backend")

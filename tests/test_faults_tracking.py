@@ -66,6 +66,7 @@ def test_server_stopped_mid_sweep_then_journal_upload(tmp_path: Path) -> None:
             capture_output=True, text=True, env=clean_env(), timeout=120,
         )
         assert upload.returncode == 0, upload.stdout + upload.stderr
+        assert "View run" not in upload.stdout + upload.stderr, "MLflow's own per-run lines leak into the upload's output"
         again = subprocess.run(
             [str(Path(sys.executable).with_name("parsweep-journal")), "upload", str(journal.parent)],
             capture_output=True, text=True, env=clean_env(), timeout=120,

@@ -117,6 +117,24 @@ def browse_hint(uri: str, experiment_id: str | None) -> str:
     return f"Browse the runs: make ui   (or: mlflow ui --backend-store-uri {uri} --host 127.0.0.1)"
 
 
+def report_location(session: Session) -> str | None:
+    """Where the sweep's report files are: a folder for a local store, else the run's artifacts page."""
+    if not session.parent_run_id or not session.recorder.available():
+        return None
+    try:
+        artifact_uri = str(session.recorder.tracker.client.get_run(session.parent_run_id).info.artifact_uri)
+    except Exception:
+        return None
+    if artifact_uri.startswith("file://"):
+        from urllib.parse import unquote, urlparse
+
+        folder = Path(unquote(urlparse(artifact_uri).path)) / "report"
+        return str(folder) if folder.is_dir() else None
+    if session.uri.startswith(("http://", "https://")):
+        return f"{session.uri.rstrip('/')}/#/experiments/{session.experiment_id}/runs/{session.parent_run_id}/artifacts"
+    return artifact_uri + "/report"
+
+
 def settle_collector() -> None:
     """Keep what exists now (Hydra, MLflow: ~500k long-lived objects) out of every later garbage
     collection, and turn the collector (back) on (``parsweep``'s main() holds it off while it
@@ -254,6 +272,10 @@ class TrackingCallback(Callback):
         from runner.ui.plan import estimate_text
 
         display.note(f"parsweep: {total} trials ({estimate_text(plan.to_run)}) -> experiment '{experiments[0]}' at {uri}")
+        if not self.session.local:  # its jobs record their trials elsewhere: watch the store for them
+            from runner.app.remote import RemoteProgress
+
+            self.session.watcher = RemoteProgress(self.session, display.trial_finished).start()
         settle_collector()
 
     def _print_plan(self, plan: Plan) -> None:
@@ -278,6 +300,8 @@ class TrackingCallback(Callback):
         name = terminal.trial_name(spec)
         with signals_deferred():  # a finished trial is recorded whole, even when Ctrl-C comes now
             session.last_run_id = session.recorder.record(spec, result, name, files)
+        if session.multirun and not session.local:
+            return  # a remote launcher's job: the launching process prints its line (runner.app.remote)
         session.done += 1
         extra = [f"{key}={OmegaConf.select(config, key)}" for key in session.swept if OmegaConf.select(config, key) is not None]
         session.last_line = terminal.trial_line(spec, result, session.done, session.total, extra)
@@ -345,7 +369,11 @@ class TrackingCallback(Callback):
             print()
             print(browse_hint(session.uri, session.experiment_id))
             print(f"This sweep's run id: {session.parent_run_id}")
-            print(f"Its output folder: {session.sweep_dir}", flush=True)
+            print(f"Its output folder: {session.sweep_dir}")
+            report = report_location(session)
+            if report:
+                print(f"Its report files: {report}")
+            sys.stdout.flush()
         if unlogged:
             print(
                 f"\nparsweep: {len(unlogged)} of {session.total} trials ran but are not in the tracking store {session.uri} "

@@ -37,6 +37,12 @@ class Session:
     local: bool = True  # jobs run in this process (else a remote launcher's workers record them)
     launched_ms: int = 0  # when this launch began (a resumed sweep has older trials)
     settled: bool = False
+    watcher: Any = None  # remote launchers: the RemoteProgress printing their trials (runner.app.remote)
+
+    def __getstate__(self) -> dict[str, Any]:  # to a remote launcher's worker: no thread travels
+        state = dict(self.__dict__)
+        state["watcher"] = None
+        return state
 
     def settle(self) -> None:
         """Count what this launch recorded. Jobs of a remote launcher were recorded by its
@@ -44,6 +50,8 @@ class Session:
         if self.settled or self.local or not self.parent_run_id:
             return
         self.settled = True
+        if self.watcher is not None:
+            self.watcher.stop()  # every trial line before what comes after the sweep
         if not self.recorder.available():
             return
         from runner.tracking import names

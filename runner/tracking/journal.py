@@ -225,6 +225,7 @@ def main(argv: list[str] | None = None) -> None:
     st.add_argument("directory")
     args = parser.parse_args(argv)
     os.environ.setdefault("MLFLOW_LOGGING_LEVEL", "WARNING")
+    os.environ.setdefault("MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT", "true")  # no "View run" line per run
     from runner.tracking.store import TrackingError
 
     try:
