@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STORE ?= $(if $(MLFLOW_TRACKING_URI),$(MLFLOW_TRACKING_URI),sqlite:///$(CURDIR)/mlflow.db)
 UI_PORT ?= 5000
 
-.PHONY: run test ui clean upload-journal
+.PHONY: run test ui clean upload-journal interpreters
 
 # Reinstall only when the project's metadata changes (an editable install sees code edits).
 # `make run` needs only parsweep itself; `make test` adds the test and cluster extras, and
@@ -27,6 +27,13 @@ run: $(BIN)/.installed
 
 test: $(BIN)/.installed-test
 	$(BIN)/python -m pytest
+
+# The other CPythons the tests and benchmarks run trials under (python=...): a GIL 3.14 in
+# /opt/python3.14 (the interpreters backend) and a free-threaded 3.13 in /opt/python3.13t.
+# Needs root (apt-get, /opt); reuses working builds, so a second run takes a second.
+interpreters:
+	.ci/build-python 3.14
+	.ci/build-python 3.13 --free-threaded
 
 ui: $(BIN)/.installed
 	$(BIN)/mlflow ui --backend-store-uri '$(STORE)' --host 127.0.0.1 --port $(UI_PORT)
