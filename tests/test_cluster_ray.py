@@ -100,6 +100,10 @@ def test_hydra_ray_launcher_sweep_logs_every_trial_to_a_tracking_server(
     )
     assert done.returncode == 0, done.explain()
     assert "may run on other machines" not in done.stderr  # an http store reaches them
+    # One count for the whole sweep, whichever Ray worker ran a trial, and no colour codes in a pipe.
+    lines = [line for line in done.stdout.splitlines() if line.startswith("[")]
+    assert sorted(line[:5] for line in lines) == ["[1/3]", "[2/3]", "[3/3]"], done.explain()
+    assert "\x1b[" not in done.stdout + done.stderr, done.explain()
 
     client = client_for(tracking_server)
     parent, trials = services.sweep_runs(client, "ray-launcher")

@@ -74,6 +74,10 @@ def test_submitit_local_sweep_logs_to_a_postgres_server_with_basic_auth(
         services.assert_trial_contract(client, trial, n=100_000)
     assert list(launch_dir.rglob(".submitit")), "the jobs did not go through submitit"
     assert not (launch_dir / "mlflow.db").exists()
+    # The jobs ran in submitit's processes; their lines still reach this terminal, one count for the sweep.
+    lines = [line for line in done.stdout.splitlines() if line.startswith("[")]
+    assert sorted(line[:5] for line in lines) == ["[1/2]", "[2/2]"], done.explain()
+    assert any(" serial " in line for line in lines) and any(" process_pool " in line for line in lines)
 
 
 def test_wrong_credentials_stop_the_sweep_with_one_line_and_no_run(

@@ -36,6 +36,10 @@ HTTP_DEFAULTS = {
     "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "2",
     "MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR": "1",  # MLflow parses it as an int
     "MLFLOW_HTTP_REQUEST_TIMEOUT": "20",
+    # MLflow's own chatter, wherever parsweep logs (a remote launcher's worker too): no
+    # "View run ... at:" line per run, no INFO lines about the store.
+    "MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT": "true",
+    "MLFLOW_LOGGING_LEVEL": "WARNING",
 }
 RETRY_ATTEMPTS = 12
 RETRY_FIRST_DELAY_S = 0.1
