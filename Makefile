@@ -5,28 +5,44 @@ BIN := $(VENV)/bin
 STORE ?= $(if $(MLFLOW_TRACKING_URI),$(MLFLOW_TRACKING_URI),sqlite:///$(CURDIR)/mlflow.db)
 UI_PORT ?= 5000
 
-.PHONY: run test ui clean upload-journal interpreters
+.PHONY: run test test-fast test-setup ui clean upload-journal interpreters
 
 # Reinstall only when the project's metadata changes (an editable install sees code edits).
 # `make run` needs only parsweep itself; `make test` adds the test and cluster extras, and
 # Hydra's Ray launcher without its dependency pins (it pins cloudpickle<3, which current dask
-# refuses; it works with cloudpickle 3).
+# refuses; it works with cloudpickle 3). editable_mode=compat puts the checkout on sys.path, so
+# Hydra's plugin scan finds hydra_plugins/parsweep_sweeper as it does in a regular install.
+# pip shows its progress: a first install takes a minute or two.
+PIP := $(BIN)/python -m pip install --disable-pip-version-check
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e .
+	@echo "make: installing parsweep and what it needs into $(VENV) (a minute or two the first time)"
+	$(PIP) -e . --config-settings editable_mode=compat
 	touch $@
 
 $(BIN)/.installed-test: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[test]'
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps 'hydra-ray-launcher==1.2.2'
+	@echo "make: installing parsweep with its test and cluster extras into $(VENV) (a few minutes the first time)"
+	$(PIP) -e '.[test]' --config-settings editable_mode=compat
+	$(PIP) --no-deps 'hydra-ray-launcher==1.2.2'
 	touch $@ $(BIN)/.installed
 
 run: $(BIN)/.installed
 	$(BIN)/parsweep -m
 
-test: $(BIN)/.installed-test
+# What the tests drive for real, set up when missing: Debian's chromium and postgresql, and the
+# CPythons trials run under (make interpreters). Each says the one command to run when this user
+# cannot install it.
+test-setup:
+	@.ci/system-packages
+	@$(MAKE) --no-print-directory interpreters
+
+test: $(BIN)/.installed-test test-setup
 	$(BIN)/python -m pytest
+
+# The suite without the slow, cluster, browser and PostgreSQL tests: under two minutes on 2 cores.
+test-fast: $(BIN)/.installed-test
+	$(BIN)/python -m pytest -m "not slow and not cluster and not browser and not postgres"
 
 # The other CPythons the tests and benchmarks run trials under (python=...): a GIL 3.14 in
 # /opt/python3.14 (the interpreters backend) and a free-threaded 3.13 in /opt/python3.13t.
@@ -42,7 +58,7 @@ ui: $(BIN)/.installed
 # (URI=... sends it to another store). Only what the store missed is uploaded.
 upload-journal: $(BIN)/.installed
 	@test -n "$(DIR)" || { echo "usage: make upload-journal DIR=multirun/DATE/TIME [URI=http://127.0.0.1:5000]" >&2; exit 2; }
-	$(BIN)/python -m runner.tracking.journal upload '$(DIR)' $(if $(URI),--tracking-uri '$(URI)')
+	$(BIN)/parsweep-journal upload '$(DIR)' $(if $(URI),--tracking-uri '$(URI)')
 
 clean:
 	rm -rf $(VENV) build dist *.egg-info outputs multirun

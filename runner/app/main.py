@@ -71,21 +71,21 @@ OmegaConf.register_new_resolver("parsweep.workers_up_to_cores", workers_up_to_co
 
 
 def ensure_plugins() -> None:
-    """Make sure Hydra knows parsweep's sweeper and launcher.
+    """Stop with one line when Hydra's plugin scan does not see parsweep's sweeper and launcher.
 
-    Hydra's plugin scan finds them in a regular install and in the editable install ``make``
-    makes (``editable_mode=compat``); a plain ``pip install -e .`` hides ``hydra_plugins``
-    from the scan, so parsweep registers them itself then, through Hydra's public API.
+    The scan finds them in a regular install and in the editable install ``make`` makes
+    (``editable_mode=compat``); a plain ``pip install -e .`` (setuptools' default editable mode)
+    hides ``hydra_plugins`` from it.
     """
     from hydra.core.plugins import Plugins
     from hydra.plugins.launcher import Launcher
 
-    plugins = Plugins.instance()
-    if not any(cls.__name__ == "ParsweepLauncher" for cls in plugins.discover(Launcher)):
-        from hydra_plugins.parsweep_sweeper import ParsweepLauncher, ParsweepSweeper
-
-        plugins.register(ParsweepLauncher)
-        plugins.register(ParsweepSweeper)
+    if not any(cls.__name__ == "ParsweepLauncher" for cls in Plugins.instance().discover(Launcher)):
+        terminal.error(
+            "Hydra does not see parsweep's plugin (hydra_plugins/parsweep_sweeper): install parsweep with make, "
+            "or pip install -e . --config-settings editable_mode=compat"
+        )
+        raise SystemExit(2)
 
 
 def version_line() -> str:

@@ -14,7 +14,7 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import asdict, dataclass
-from typing import Any, Mapping
+from typing import Any, Mapping, Sequence
 
 from runner.trial.values import (
     ConfigError,
@@ -327,10 +327,7 @@ def build_policy(cfg: Mapping[str, Any]) -> Policy:
     interference = dict(DEFAULTS["interference"])
     given = cfg.get("interference") if hasattr(cfg, "get") else None
     if given is not None:
-        if type(given).__module__.startswith("omegaconf"):
-            from omegaconf import OmegaConf
-
-            given = OmegaConf.to_container(given, resolve=True)
+        given = plain(given)
         if not isinstance(given, Mapping):
             raise ConfigError("interference", given, "must hold threshold, retries and budget_s")
         interference.update(given)
@@ -344,12 +341,19 @@ def build_policy(cfg: Mapping[str, Any]) -> Policy:
     )
 
 
-def _section(cfg: Mapping[str, Any], key: str) -> Mapping[str, Any]:
-    value = cfg.get(key)
-    if type(value).__module__.startswith("omegaconf"):
-        from omegaconf import OmegaConf
+def plain(value: Any) -> Any:
+    """A config value as plain dicts, lists and scalars (a Hydra DictConfig is a Mapping, its
+    lists Sequences: read through them, interpolations resolve), so that a TrialSpec pickles
+    for a trial process that has no OmegaConf."""
+    if isinstance(value, Mapping):
+        return {str(key): plain(value[key]) for key in value}
+    if isinstance(value, Sequence) and not isinstance(value, (str, bytes)):
+        return [plain(item) for item in value]
+    return value
 
-        value = OmegaConf.to_container(value, resolve=True)
+
+def _section(cfg: Mapping[str, Any], key: str) -> Mapping[str, Any]:
+    value = plain(cfg.get(key))
     if not isinstance(value, Mapping):
         raise ConfigError(key, value, f"must be chosen from the {key}/ config group")
     return value
