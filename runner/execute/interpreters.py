@@ -3,8 +3,9 @@
 ``python=current`` (the default) is the interpreter running parsweep; anything else is a
 command on PATH (``python3.13t``, ``python3.12``) or a path to one. Each distinct
 (interpreter, ``gil``) of a sweep is resolved once, before the first trial: found,
-executable, CPython, at least 3.10, and able to import parsweep's trial code and the
-workloads the sweep uses, each failure one :class:`ConfigError` naming ``python=...``.
+executable, CPython, at least 3.10, able to import parsweep's trial code and the workloads
+and backends the sweep uses, and able to run those backends (``backend=interpreters`` needs
+CPython 3.14+), each failure one :class:`ConfigError` naming ``python=...``.
 The probe also tells what the interpreter is (version, free-threaded build or not, GIL state
 with ``PYTHON_GIL`` applied) for the plan and the report.
 """
@@ -22,6 +23,7 @@ from typing import Any, Iterable
 
 from runner.execute.processes import trial_code_path, trial_environment
 from runner.host.facts import interpreter_facts
+from runner.trial.probe import UNSUPPORTED, import_problems
 from runner.trial.spec import CURRENT_PYTHON
 from runner.trial.values import ConfigError
 
@@ -40,15 +42,11 @@ problems = []
 try:
     importlib.import_module("runner.trial.forkserver")
     importlib.import_module("runner.trial.bench")
+    from runner.trial.probe import import_problems
 except Exception as exc:
-    problems.append(["trial code", "%s: %s" % (type(exc).__name__, exc)])
-for name, module, extra in json.loads(sys.argv[2]):
-    if extra:
-        sys.path.insert(0, extra)
-    try:
-        importlib.import_module(module)
-    except Exception as exc:
-        problems.append([name, "%s: %s" % (type(exc).__name__, exc)])
+    problems.append(["trial code", "%s: %s" % (type(exc).__name__, exc), "import"])
+else:
+    problems += import_problems(json.loads(sys.argv[2]))
 facts = {}
 if not problems:
     from runner.host.facts import interpreter_facts
@@ -128,7 +126,7 @@ def resolve(
     if executable == sys.executable and gil is None and name == CURRENT_PYTHON:
         facts = interpreter_facts()
         free_threaded = bool(facts["free_threaded"])
-        problems = _import_problems_here(wanted)
+        problems = import_problems(wanted)
     else:
         try:
             basic = _run([executable, "-c", BASIC_PROBE], trial_environment(None))
@@ -160,31 +158,23 @@ def resolve(
         facts = answer["facts"]
     if gil is not None and not free_threaded:
         raise ConfigError("gil", gil, f"python={name} is not a free-threaded build; gil=0/1 (PYTHON_GIL) applies to free-threaded builds such as python3.13t")
-    for what, problem in problems:
+    for what, problem, kind in problems:
         if what == "trial code":
             raise _refuse(name, f"cannot import parsweep's trial code ({problem})")
+        if kind == UNSUPPORTED:
+            raise _refuse(name, problem)
         raise _refuse(name, f"cannot run {what} ({problem}); install what it needs into that interpreter")
     interpreter = Interpreter(name, executable, gil, facts)
     _RESOLVED[key] = interpreter
     return interpreter
 
 
-def _import_problems_here(imports: tuple[tuple[str, str, str | None], ...]) -> list[tuple[str, str]]:
-    import importlib
-
-    problems = []
-    for what, module, extra in imports:
-        if extra and extra not in sys.path:
-            sys.path.insert(0, extra)
-        try:
-            importlib.import_module(module)
-        except Exception as exc:
-            problems.append((what, f"{type(exc).__name__}: {exc}"))
-    return problems
-
-
 def workload_imports(spec: Any) -> list[tuple[str, str, str | None]]:
-    """What a trial of ``spec`` imports beyond the trial code: its workload's module. (A custom
-    workload's own modules are imported by the trial itself; if they fail, the trial fails
-    and says why, whatever the interpreter.)"""
-    return [(f"workload={spec.workload}", f"runner.trial.workloads.{spec.workload}", None)]
+    """What a trial of ``spec`` imports beyond the trial code: its workload's module and its
+    backend's (whose ``BACKEND`` is then asked whether the interpreter can run it, see
+    :mod:`runner.trial.probe`). A custom workload's own modules are imported by the trial
+    itself; if they fail, the trial fails and says why, whatever the interpreter."""
+    return [
+        (f"workload={spec.workload}", f"runner.trial.workloads.{spec.workload}", None),
+        (f"backend={spec.backend}", f"runner.trial.backends.{spec.backend}", None),
+    ]

@@ -89,6 +89,7 @@ class Backend:
       script would split its work; a worker runs its chunks one after the other.
     * thread_pool, process_pool: the pool's ``workers`` take the next waiting chunk whenever
       they are free, so with more chunks than workers an unbalanced load evens out.
+    * interpreters: like the pools, with subinterpreters (PEP 734) as the workers.
     * serial: one chunk, in the calling thread.
     """
 
@@ -110,6 +111,16 @@ class Backend:
             key = next(iter(options))
             raise ConfigError(f"backend.{key}", options[key], f"{cls.name} takes no options")
         return {}
+
+    @classmethod
+    def interpreter_problem(cls) -> str | None:
+        """None when the running interpreter can run this backend, else one line saying why.
+
+        Asked by the interpreter probe (``runner.execute.interpreters``) inside each trial
+        interpreter of a sweep before any trial runs, so a backend that needs what only some
+        CPythons have is refused up front, naming ``python=...``.
+        """
+        return None
 
     def start(self) -> None:
         """Get workers ready (pools); nothing for backends that start workers per repetition."""
