@@ -9,6 +9,9 @@ when its evidence is there:
 * **GIL-bound**: threads (``threading``, ``thread_pool``) at several workers on a GIL
   interpreter whose CPU utilisation stays near one core (<= :data:`GIL_BOUND_CORES`), not
   measurably faster; or, on a free-threaded build, threads that are measurably faster.
+* **subinterpreters**: ``interpreters`` (PEP 734) at several workers, measurably faster: Python
+  running in parallel in one process, each interpreter with its own GIL (not GIL-bound threads,
+  nor processes).
 * **start-up bound**: start-up (threading, multiprocessing: inside the wall time) or dispatch
   (pools, clusters) is :data:`STARTUP_SHARE` or more of a row's wall time, and it is not faster.
 * **oversubscribed**: rows with more workers than usable CPUs (their trust says so).
@@ -38,6 +41,7 @@ GIL_BOUND_CORES = 1.2  # threads whose CPU use stays at or below this many cores
 STARTUP_SHARE = 0.25
 IMBALANCE = 1.25
 THREAD_BACKENDS = ("threading", "thread_pool")
+SUBINTERPRETER_BACKENDS = ("interpreters",)  # threads of the trial process, each running its own interpreter
 STARTUP_INSIDE_WALL = ("threading", "multiprocessing")  # workers created inside every repetition
 
 
@@ -93,6 +97,13 @@ def _winner_lines(rows: pd.DataFrame, confidence: float, several_pythons: bool) 
     return lines
 
 
+def _in_parallel(faster: pd.DataFrame, why: str) -> str:
+    """``why: <the fastest of faster> is Nx faster than serial, using C cores.``"""
+    top = _best_first(faster, "speedup", ascending=False).iloc[0]
+    cores = "" if is_blank(top["cpu_utilization"]) else f", using {top['cpu_utilization']:.1f} cores"
+    return f"{why}: {configuration_label(top, python=False)} is {top['speedup']:.2f}x faster than serial{cores}."
+
+
 def _gil_lines(rows: pd.DataFrame) -> list[str]:
     lines = []
     threads = rows[rows["backend"].isin(THREAD_BACKENDS) & (rows["workers"] > 1) & rows["speedup"].notna()]
@@ -101,10 +112,7 @@ def _gil_lines(rows: pd.DataFrame) -> list[str]:
         faster = largest[largest["conclusion"] == FASTER]
         if is_free_threaded(python) and not str(python).endswith("+GIL"):
             if not faster.empty:
-                top = _best_first(faster, "speedup", ascending=False).iloc[0]
-                cores = "" if is_blank(top["cpu_utilization"]) else f", using {top['cpu_utilization']:.1f} cores"
-                lines.append(f"threads run in parallel on {python} (free-threaded): {configuration_label(top, python=False)} "
-                             f"is {top['speedup']:.2f}x faster than serial{cores}.")
+                lines.append(_in_parallel(faster, f"threads run in parallel on {python} (free-threaded)"))
             continue
         utilization = largest["cpu_utilization"].dropna()
         if faster.empty and not utilization.empty and utilization.max() <= GIL_BOUND_CORES:
@@ -118,6 +126,18 @@ def _gil_lines(rows: pd.DataFrame) -> list[str]:
             top = _best_first(faster, "speedup", ascending=False).iloc[0]
             lines.append(f"threads speed up on {python} ({configuration_label(top, python=False)}: {top['speedup']:.2f}x): "
                          "this workload releases the GIL.")
+    return lines
+
+
+def _subinterpreter_lines(rows: pd.DataFrame) -> list[str]:
+    """Why subinterpreters scale where threads on the same GIL build do not: one GIL each."""
+    lines = []
+    pools = rows[rows["backend"].isin(SUBINTERPRETER_BACKENDS) & (rows["workers"] > 1) & rows["speedup"].notna()]
+    for python, group in pools.groupby("python", sort=True):
+        largest = group[group["n"] == group["n"].max()]
+        faster = largest[largest["conclusion"] == FASTER]
+        if not faster.empty:
+            lines.append(_in_parallel(faster, f"subinterpreters run Python in parallel on {python}, each with its own GIL, in one process"))
     return lines
 
 
@@ -208,6 +228,7 @@ def verdict_lines(report: "Report") -> list[str]:
         heading = f"{workload}" + (f" on host {host}" if several_hosts else "") + ":"
         findings = _winner_lines(rows, report.confidence, several_pythons)
         findings += _gil_lines(rows)
+        findings += _subinterpreter_lines(rows)
         findings += _startup_lines(rows)
         findings += _oversubscribed_lines(rows)
         findings += _imbalance_lines(rows)

@@ -59,6 +59,22 @@ def test_free_threaded_threads_scale_and_pay_a_single_thread_cost(tmp_path: Path
     assert "serial on 3.13.5t is 1.33x slower than on 3.11.7" in lines and "the single-thread cost of free-threading" in lines
 
 
+def test_subinterpreters_scale_where_threads_are_gil_bound(tmp_path: Path) -> None:
+    """On one GIL build (3.14), threads stay at one core while subinterpreters (one GIL each) scale:
+    the verdict says why, and never calls the interpreters backend GIL-bound threads."""
+    builder = StoreBuilder(tmp_path)
+    sweep = builder.sweep()
+    n = 10_000_000
+    builder.trial(sweep, "serial", 1, n, reps_around(1.0), python="3.14.10", metrics={"cpu_utilization": 1.0})
+    builder.trial(sweep, "threading", 2, n, reps_around(1.01), python="3.14.10", metrics={"cpu_utilization": 1.0})
+    builder.trial(sweep, "interpreters", 2, n, reps_around(0.52), python="3.14.10", metrics={"cpu_utilization": 1.92})
+    lines = text(verdict_of(builder, sweep))
+    assert "n=1e7: interpreters x2 is fastest, 520.00 ms: 1.92x faster than serial" in lines
+    assert ("subinterpreters run Python in parallel on 3.14.10, each with its own GIL, in one process: "
+            "interpreters x2 is 1.92x faster than serial, using 1.9 cores") in lines
+    assert "threads are GIL-bound on 3.14.10: with up to 2 threads CPU use stays at 1.0 core (threading x2" in lines
+
+
 def test_an_all_noise_sweep_claims_nothing(tmp_path: Path) -> None:
     """Every configuration within noise of serial, spread everywhere: no winner, no crossover, no claim."""
     builder = StoreBuilder(tmp_path)
