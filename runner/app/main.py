@@ -21,6 +21,7 @@ from omegaconf import DictConfig, OmegaConf
 from runner import __version__
 from runner.app.paths import config_path
 from runner.app.schema import register_schema
+from runner.execute.interpreters import free_threaded_sweep_value
 from runner.trial.results import TrialResult
 from runner.trial.values import ConfigError
 from runner.ui import terminal
@@ -68,6 +69,7 @@ register_schema()
 # names on purpose; Hydra still validates them against the plugins' schemas, so no need to warn.
 warnings.filterwarnings("ignore", message=r"(?s).*is validated against ConfigStore schema with the same name")
 OmegaConf.register_new_resolver("parsweep.workers_up_to_cores", workers_up_to_cores, replace=True)
+OmegaConf.register_new_resolver("parsweep.free_threaded_pythons", free_threaded_sweep_value, replace=True)
 
 
 def ensure_plugins() -> None:

@@ -178,3 +178,56 @@ def workload_imports(spec: Any) -> list[tuple[str, str, str | None]]:
         (f"workload={spec.workload}", f"runner.trial.workloads.{spec.workload}", None),
         (f"backend={spec.backend}", f"runner.trial.backends.{spec.backend}", None),
     ]
+
+
+# Where `make interpreters` (.ci/build-python) and shared/tools/build-free-threaded-python put them.
+OPT_PYTHONS = "/opt/python3.*t/bin/python3.*t"
+_NOTED_NO_FREE_THREADED = False
+
+
+def _is_free_threaded(executable: str) -> bool:
+    try:
+        done = _run([executable, "-c", BASIC_PROBE], trial_environment(None))
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+    parts = done.stdout.split()
+    return done.returncode == 0 and len(parts) == 3 and parts[0] == "CPython" and parts[2] not in ("0", "None")
+
+
+def free_threaded_pythons() -> list[str]:
+    """Free-threaded CPythons here, newest first: ``python3.Nt`` commands on PATH (by name), then
+    the builds under ``/opt`` (by path) that PATH does not already give."""
+    import glob
+    import re
+
+    found: dict[str, tuple[tuple[int, int], str]] = {}  # real path -> (version, how to name it)
+    for minor in range(13, 30):
+        command = f"python3.{minor}t"
+        path = shutil.which(command)
+        if path:
+            found.setdefault(os.path.realpath(path), ((3, minor), command))
+    for path in glob.glob(OPT_PYTHONS):
+        match = re.search(r"python3\.(\d+)t$", path)
+        if match and os.access(path, os.X_OK):
+            found.setdefault(os.path.realpath(path), ((3, int(match.group(1))), path))
+    ranked = sorted(found.values(), reverse=True)
+    return [name for _, name in ranked if _is_free_threaded(name if os.sep in name else shutil.which(name) or name)]
+
+
+def free_threaded_sweep_value() -> str:
+    """Resolver ``${parsweep.free_threaded_pythons:}`` for the ``sweep=gil`` preset: ``current``
+    and the newest free-threaded CPython found, as a sweep list; ``current`` alone when there is
+    none (said once, in one note line: the preset still runs, on the GIL build)."""
+    global _NOTED_NO_FREE_THREADED
+    found = free_threaded_pythons()
+    if found:
+        return f"{CURRENT_PYTHON},{found[0]}"
+    if not _NOTED_NO_FREE_THREADED:
+        _NOTED_NO_FREE_THREADED = True
+        print(
+            "parsweep: note: no free-threaded CPython found (python3.13t, python3.14t... on PATH, or "
+            f"{OPT_PYTHONS}): measuring python=current alone; `make interpreters` builds /opt/python3.13t",
+            file=sys.stderr,
+            flush=True,
+        )
+    return CURRENT_PYTHON
