@@ -8,6 +8,7 @@ variable, so a test can find every process a launch left behind.
 from __future__ import annotations
 
 import os
+import shutil
 import sqlite3
 import subprocess
 import sys
@@ -236,6 +237,57 @@ def hydra_conf():
 
     with initialize_config_dir(version_base="1.3", config_dir=str(CONF_DIR), job_name="test"):
         yield compose
+
+
+# -- real interpreters for python=... ------------------------------------------------------
+
+#: kind -> (environment variable that overrides, where `make interpreters` puts it, command on PATH,
+#: a check the interpreter must pass)
+TEST_PYTHONS = {
+    "free-threaded CPython": (
+        "PARSWEEP_TEST_PYTHON_FT",
+        "/opt/python3.13t/bin/python3.13t",
+        "python3.13t",
+        "import sys, sysconfig; assert sysconfig.get_config_var('Py_GIL_DISABLED') and not sys._is_gil_enabled()",
+    ),
+    "CPython 3.14": (
+        "PARSWEEP_TEST_PYTHON_314",
+        "/opt/python3.14/bin/python3.14",
+        "python3.14",
+        "import sys, concurrent.interpreters; assert sys.version_info[:2] == (3, 14)",
+    ),
+}
+
+
+def find_test_python(kind: str) -> str:
+    """The interpreter of ``kind`` (see :data:`TEST_PYTHONS`): the environment variable's, else
+    the one `make interpreters` builds, else the command on PATH. A test that needs one that is
+    missing fails (never skips) and says how to get it."""
+    variable, built, command, check = TEST_PYTHONS[kind]
+    given = os.environ.get(variable)
+    candidates = [given] if given else [built, shutil.which(command)]
+    for path in candidates:
+        if path and os.path.isfile(path) and os.access(path, os.X_OK):
+            done = subprocess.run([path, "-c", check], capture_output=True, text=True, timeout=60,
+                                  env={k: v for k, v in os.environ.items() if k != "PYTHON_GIL"})
+            if done.returncode == 0:
+                return path
+            pytest.fail(f"{path} is not a working {kind}: {done.stderr.strip().splitlines()[-1:]}", pytrace=False)
+    where = given if given else f"{built} or {command} on PATH"
+    pytest.fail(f"no {kind} ({where}): run `make interpreters` (as root: it builds /opt/python3.14 and "
+                f"/opt/python3.13t), or set {variable} to one", pytrace=False)
+
+
+@pytest.fixture(scope="session")
+def free_threaded_python() -> str:
+    """Path of a free-threaded CPython (PEP 703 build, GIL off): PARSWEEP_TEST_PYTHON_FT, else /opt/python3.13t."""
+    return find_test_python("free-threaded CPython")
+
+
+@pytest.fixture(scope="session")
+def python314() -> str:
+    """Path of a CPython 3.14 with concurrent.interpreters: PARSWEEP_TEST_PYTHON_314, else /opt/python3.14."""
+    return find_test_python("CPython 3.14")
 
 
 def pytest_sessionfinish(session, exitstatus) -> None:
