@@ -154,7 +154,7 @@ def resolve(
         if full.returncode != 0:
             raise _refuse(name, f"cannot import parsweep's trial code: {_first_line(full.stderr)}")
         answer = json.loads(full.stdout.strip().splitlines()[-1])
-        problems = [tuple(p) for p in answer["problems"]]
+        problems = answer["problems"]
         facts = answer["facts"]
     if gil is not None and not free_threaded:
         raise ConfigError("gil", gil, f"python={name} is not a free-threaded build; gil=0/1 (PYTHON_GIL) applies to free-threaded builds such as python3.13t")

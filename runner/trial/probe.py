@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import importlib
 import sys
-from typing import Iterable
+from collections.abc import Iterable
 
 #: A problem's kind: the module failed to import, or it imported and says this interpreter cannot run it.
 IMPORT_FAILED = "import"

@@ -25,8 +25,9 @@ from __future__ import annotations
 import platform
 import sys
 import time
-from concurrent.futures import Executor
-from typing import Any, Sequence
+from collections.abc import Sequence
+from concurrent.futures import Executor, Future
+from typing import Any
 
 from runner.trial.backends.base import ChunkFunction, ChunkResult, WorkerError, describe_exception, timed_chunk
 from runner.trial.backends.pools import READY_TIMEOUT_S, PoolBackend
@@ -53,8 +54,7 @@ class InterpretersBackend(PoolBackend):
     @classmethod
     def interpreter_problem(cls) -> str | None:
         try:
-            import concurrent.interpreters  # noqa: F401
-            from concurrent.futures import InterpreterPoolExecutor  # noqa: F401
+            import concurrent.interpreters  # noqa: F401  (3.14 has InterpreterPoolExecutor with it)
         except ImportError:
             return (
                 f"backend=interpreters needs concurrent.interpreters (CPython 3.14+); "
@@ -63,7 +63,7 @@ class InterpretersBackend(PoolBackend):
         return None
 
     def make_executor(self, barrier: Any = None) -> Executor:
-        from concurrent.futures import InterpreterPoolExecutor
+        from concurrent.futures import InterpreterPoolExecutor  # type: ignore[attr-defined]  # 3.14+
 
         # The initializer runs inside each new interpreter and must itself be importable there
         # before sys.path is set: the builtin exec is, with the path as a literal in its code.
@@ -80,25 +80,33 @@ class InterpretersBackend(PoolBackend):
         self.executor = self.make_executor()
         arrived, go = interpreters.create_queue(), interpreters.create_queue()
         futures = [self.executor.submit(arrive_and_wait, arrived, go, READY_TIMEOUT_S) for _ in range(self.workers)]
-        deadline = time.monotonic() + READY_TIMEOUT_S
         try:
-            ready = 0
-            while ready < self.workers:
-                try:
-                    arrived.get(timeout=READY_POLL_S)
-                    ready += 1
-                except interpreters.QueueEmpty:
-                    failed = next((f for f in futures if f.done() and f.exception() is not None), None)
-                    if failed is not None:
-                        raise failed.exception()  # type: ignore[misc]
-                    if time.monotonic() > deadline:
-                        raise TimeoutError(f"{ready} of {self.workers} interpreters ready after {READY_TIMEOUT_S:g} s")
+            self._wait_ready(arrived, futures)
         except BaseException as exc:
             raise WorkerError(f"the pool's interpreters did not start: {describe_exception(exc)}") from exc
         finally:
             for _ in futures:  # release whoever arrived, also on failure
                 go.put(None)
         self._gather(futures)
+
+    def _wait_ready(self, arrived: Any, futures: list[Future]) -> None:
+        """Until every readiness task has arrived; raises what a failed one raised, or on time-out."""
+        from concurrent import interpreters
+
+        deadline = time.monotonic() + READY_TIMEOUT_S
+        ready = 0
+        while ready < self.workers:
+            try:
+                arrived.get(timeout=READY_POLL_S)
+                ready += 1
+                continue
+            except interpreters.QueueEmpty:
+                pass
+            failed = next((f.exception() for f in futures if f.done() and f.exception() is not None), None)
+            if failed is not None:
+                raise failed
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"{ready} of {self.workers} interpreters ready after {READY_TIMEOUT_S:g} s")
 
     def run(self, fn: ChunkFunction, chunks: Sequence[tuple[int, int]]) -> list[ChunkResult]:
         assert self.executor is not None, "start() first"
