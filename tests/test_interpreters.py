@@ -13,8 +13,10 @@ import signal
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
+from test_faults_support import Background, alive, trial_processes
 
 from conftest import (
     TINY,
@@ -27,7 +29,6 @@ from conftest import (
     sqlite_uri,
     wait_for_no_processes,
 )
-from test_faults_support import Background, alive, trial_processes
 
 pytestmark = pytest.mark.timeout(300)
 
@@ -48,7 +49,7 @@ def own_facts(executable: str, env: dict[str, str] | None = None) -> dict[str, s
             "python.gil_enabled": lines[3].lower(), "python.executable": lines[4]}
 
 
-def trials_by(runs: list, *params: str) -> dict[tuple[str, ...], object]:
+def trials_by(runs: list[Any], *params: str) -> dict[tuple[str, ...], Any]:
     return {tuple(run.data.params[p] for p in params): run for run in runs_with_role(runs, "trial")}
 
 
@@ -134,6 +135,7 @@ def test_interpreters_backend_refused_without_concurrent_interpreters(launch_dir
 # -- what runs: each trial's interpreter, recorded as its own --------------------------------------
 
 
+@pytest.mark.slow
 def test_gil_build_against_free_threaded_build(launch_dir: Path, free_threaded_python: str) -> None:
     """One sweep over both interpreters: each trial's python.* tags are its own interpreter's; on
     the free-threaded build two threads use two cores, on the GIL build one."""
@@ -164,6 +166,7 @@ def test_gil_build_against_free_threaded_build(launch_dir: Path, free_threaded_p
     assert held < 1.3, f"two threads on the GIL build used {held:.2f} cores"
 
 
+@pytest.mark.slow
 def test_gil_forced_back_on_in_a_free_threaded_build(launch_dir: Path, free_threaded_python: str) -> None:
     """gil=1: PYTHON_GIL=1 for the trial; the tags say the GIL is on, threads stop scaling, and the
     measurement's identity (config hash) is not that of the build as is."""
@@ -202,6 +205,7 @@ def expected(n):
 '''
 
 
+@pytest.mark.slow
 def test_interpreters_backend_runs_chunks_in_subinterpreters(launch_dir: Path, python314: str) -> None:
     (launch_dir / "where_chunks_run.py").write_text(WHERE_CHUNKS_RUN)
     uri = sqlite_uri(launch_dir / "store.db")
@@ -220,6 +224,7 @@ def test_interpreters_backend_runs_chunks_in_subinterpreters(launch_dir: Path, p
     assert pool.data.metrics["startup_s"] > 0
 
 
+@pytest.mark.slow
 def test_interpreters_backend_on_the_classic_loop(launch_dir: Path, python314: str) -> None:
     """The sweep of the brief, end to end: serial against interpreters x1, x2 on the classic loop,
     the report and its verdict."""
@@ -267,6 +272,7 @@ def test_interpreters_backend_inside_the_trial_process(python314: str, tmp_path:
 # -- faults hold under another interpreter --------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_timeout_under_the_free_threaded_build(launch_dir: Path, free_threaded_python: str) -> None:
     uri = sqlite_uri(launch_dir / "store.db")
     sweep = Background([f"python={free_threaded_python}", "backend=multiprocessing", "workers=2", "n=1e10",
@@ -287,6 +293,7 @@ def test_timeout_under_the_free_threaded_build(launch_dir: Path, free_threaded_p
     assert not left, describe_processes(left)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("backend", ["threading", "interpreters"])
 def test_ctrl_c_under_another_interpreter(launch_dir: Path, free_threaded_python: str, python314: str, backend: str) -> None:
     """Ctrl-C (SIGINT to the launcher's group) mid-trial: exit 130, the runs KILLED, no process left,
@@ -348,6 +355,7 @@ def test_gil_preset_names_a_command_on_path_and_notes_when_none_is_found(
     assert interpreters.free_threaded_sweep_value() == "current,python3.13t"
 
 
+@pytest.mark.slow
 def test_gil_preset_runs(launch_dir: Path, free_threaded_python: str) -> None:
     """The preset, tiny: both interpreters, every backend and worker count, one sweep."""
     uri = sqlite_uri(launch_dir / "store.db")
