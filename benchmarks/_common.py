@@ -58,6 +58,16 @@ def machine_lines() -> list[str]:
     ]
 
 
+def parse_n(text: str) -> int:
+    """``--n``: a range size as parsweep takes it (1e8 and 100_000_000 work)."""
+    import argparse
+
+    value = float(text.replace("_", ""))
+    if not value.is_integer() or value < 2:
+        raise argparse.ArgumentTypeError(f"--n={text}: must be a whole number >= 2 (1e8 and 100_000_000 work)")
+    return int(value)
+
+
 def parsweep_command() -> list[str]:
     """The real console script of the interpreter running this benchmark."""
     beside = Path(sys.executable).parent / "parsweep"  # not resolved: a venv's python is a symlink

@@ -36,6 +36,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import (  # noqa: E402
     machine_lines,
     median,
+    parse_n,
     run_parsweep,
     scratch_dir,
     spread,
@@ -116,13 +117,6 @@ CASES = {
         ["backend=multiprocessing", "workers=2", "backend.start_method=fork"],
     ),
 }
-
-
-def parse_n(text: str) -> int:
-    value = float(text.replace("_", ""))
-    if not value.is_integer() or value < 2:
-        raise argparse.ArgumentTypeError(f"--n={text}: must be a whole number >= 2 (1e8 and 100_000_000 work)")
-    return int(value)
 
 
 def run_hand_written(script: Path, n: int) -> float:
