@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 import io
 import os
 import subprocess
@@ -12,6 +14,8 @@ import pandas as pd
 from mlflow.tracking import MlflowClient
 
 from analysis.__main__ import main
+
+pytestmark = [pytest.mark.slow]
 
 
 def parsweep() -> list[str]:

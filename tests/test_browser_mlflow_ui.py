@@ -29,6 +29,8 @@ import pytest
 
 from conftest import TINY, all_runs, clean_env, run_parsweep, runs_with_role, sqlite_uri
 
+pytestmark = [pytest.mark.browser]
+
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--no-sandbox", "--headless", "--disable-gpu", "--disable-background-networking"]
 SERVER_START_TIMEOUT_S = 90

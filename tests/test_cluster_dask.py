@@ -14,7 +14,7 @@ import distributed  # noqa: F401  the cluster extra (make test installs it); mis
 import _cluster_services as services  # noqa: E402
 from conftest import all_runs, run_parsweep, runs_with_role, sqlite_uri  # noqa: E402
 
-pytestmark = pytest.mark.timeout(240)
+pytestmark = [pytest.mark.timeout(240), pytest.mark.cluster]
 
 SCHEDULER_WORKERS = 2
 

@@ -14,7 +14,7 @@ import ray  # noqa: F401  the cluster extra (make test installs it); missing, th
 import _cluster_services as services  # noqa: E402
 from conftest import client_for, run_parsweep  # noqa: E402
 
-pytestmark = pytest.mark.timeout(300)
+pytestmark = [pytest.mark.timeout(300), pytest.mark.cluster]
 
 HEAD_CPUS = 2
 

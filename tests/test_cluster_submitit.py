@@ -16,7 +16,7 @@ import hydra_plugins.hydra_submitit_launcher  # noqa: F401  the cluster extra (m
 import _cluster_services as services  # noqa: E402
 from conftest import TINY, client_for, run_parsweep, sqlite_uri  # noqa: E402
 
-pytestmark = pytest.mark.timeout(300)
+pytestmark = [pytest.mark.timeout(300), pytest.mark.cluster]
 
 ADMIN, PASSWORD = "admin", "parsweep-Test-Passw0rd-1234"
 
@@ -52,6 +52,7 @@ def as_admin(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("MLFLOW_TRACKING_PASSWORD", PASSWORD)
 
 
+@pytest.mark.postgres
 def test_submitit_local_sweep_logs_to_a_postgres_server_with_basic_auth(
     team_server: str, launch_dir: Path, as_admin: None
 ) -> None:
@@ -80,6 +81,7 @@ def test_submitit_local_sweep_logs_to_a_postgres_server_with_basic_auth(
     assert any(" serial " in line for line in lines) and any(" process_pool " in line for line in lines)
 
 
+@pytest.mark.postgres
 def test_wrong_credentials_stop_the_sweep_with_one_line_and_no_run(
     team_server: str, launch_dir: Path, as_admin: None
 ) -> None:

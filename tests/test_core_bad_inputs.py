@@ -44,6 +44,7 @@ def case_id(case) -> str:
     return " ".join(case[0]).replace("{port}", "PORT")
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("args, key, allowed", CASES, ids=[case_id(c) for c in CASES])
 def test_bad_input_stops_before_anything_runs(launch_dir: Path, args: list[str], key: str, allowed: list[str]) -> None:
     port = closed_port()

@@ -24,7 +24,7 @@ from conftest import (
     sqlite_uri,
 )
 
-pytestmark = pytest.mark.timeout(240)
+pytestmark = [pytest.mark.timeout(240), pytest.mark.slow]
 
 PARAMS = {"backend", "workers", "n", "workload", "repeats", "warmup", "start_method"}
 METRICS = {"wall_time_s", "wall_time_min_s", "wall_time_std_s", "cpu_time_s", "cpu_utilization", "startup_s", "correct"}

@@ -19,7 +19,7 @@ from conftest import (
     wait_for_no_processes,
 )
 
-pytestmark = pytest.mark.timeout(240)
+pytestmark = [pytest.mark.timeout(240), pytest.mark.slow]
 
 BACKENDS = ["threading", "multiprocessing", "process_pool"]
 # In sweep order: the failing functions sit between good ones.

@@ -8,7 +8,7 @@ import pytest
 
 from conftest import TINY, all_runs, client_for, count_runs_in_db, run_parsweep, runs_with_role, sqlite_uri
 
-pytestmark = pytest.mark.timeout(180)
+pytestmark = [pytest.mark.timeout(180), pytest.mark.slow]
 
 ONE_TRIAL_SWEEP = ["-m", "backend=serial", "n=1e4", "repeats=1", "warmup=0"]
 

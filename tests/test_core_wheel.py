@@ -11,7 +11,7 @@ import pytest
 
 from conftest import REPO, all_runs, clean_env, run_parsweep, runs_with_role, sqlite_uri
 
-pytestmark = pytest.mark.timeout(300)
+pytestmark = [pytest.mark.timeout(300), pytest.mark.slow]
 
 # What the wheel is built from; copied so that building never writes into the checkout.
 SOURCES = ["pyproject.toml", "README.md", "runner", "conf", "analysis", "hydra_plugins"]

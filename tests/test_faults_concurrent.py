@@ -9,11 +9,15 @@ says so.
 
 from __future__ import annotations
 
+import pytest
+
 import textwrap
 from pathlib import Path
 
 from conftest import all_runs, client_for, runs_with_role, sqlite_uri
 from test_faults_support import Background
+
+pytestmark = [pytest.mark.slow]
 
 PROBE = textwrap.dedent(
     '''
@@ -42,8 +46,10 @@ def test_two_sweeps_at_once_record_everything_and_never_overlap(tmp_path: Path) 
     uri = sqlite_uri(tmp_path / "fresh.db")
     probe_file = tmp_path / "intervals.txt"
     # Trials long enough (about 2.5 s a sweep) that the two launches surely overlap.
+    # Each sweep disturbs the other (its launcher working between trials): the clean-up budget is
+    # kept short, or each would wait for a quiet machine the other never leaves it.
     args = ["-m", "n=2e7,3e7", "backend=serial", "repeats=2", "warmup=0", "workload=custom", "workload.function=probe:work",
-            "workload.expected=probe:expected", "workload.allow=[probe]"]
+            "workload.expected=probe:expected", "workload.allow=[probe]", "interference.budget_s=3"]
     sweeps = [
         Background(args, tmp_path, uri=uri, env={"PROBE_FILE": str(probe_file), "PROBE_NAME": name}) for name in ("A", "B")
     ]

@@ -17,6 +17,8 @@ import pytest
 from conftest import all_runs, client_for, describe_processes, runs_with_role, sqlite_uri, wait_for_no_processes
 from test_faults_support import Background, alive, trial_processes, worker_processes
 
+pytestmark = [pytest.mark.slow]
+
 
 @pytest.mark.parametrize(
     "signum, expected_code, to_group",

@@ -8,10 +8,14 @@ with their turns.
 
 from __future__ import annotations
 
+import pytest
+
 from pathlib import Path
 
 from conftest import all_runs, runs_with_role, sqlite_uri, wait_for_no_processes, describe_processes
 from test_faults_support import Background, alive, trial_processes, worker_processes
+
+pytestmark = [pytest.mark.slow]
 
 
 def test_timeout_stops_every_process_and_thread_and_the_sweep_goes_on(tmp_path: Path) -> None:

@@ -8,6 +8,8 @@ the store once it is back: nothing is lost, nothing is logged twice.
 
 from __future__ import annotations
 
+import pytest
+
 import fcntl
 import json
 import subprocess
@@ -16,6 +18,8 @@ from pathlib import Path
 
 from conftest import LOCK_FILE, all_runs, clean_env, multirun_trial_dirs, run_parsweep, runs_with_role
 from test_faults_support import Background, MlflowServer, free_port
+
+pytestmark = [pytest.mark.slow]
 
 
 def test_unreachable_store_at_start_refuses_to_run(tmp_path: Path) -> None:

@@ -15,6 +15,8 @@ import pytest
 from conftest import all_runs, describe_processes, runs_with_role, sqlite_uri, wait_for_no_processes
 from test_faults_support import Background, worker_processes
 
+pytestmark = [pytest.mark.slow]
+
 
 @pytest.mark.parametrize("backend", ["multiprocessing", "process_pool"])
 def test_worker_killed_from_outside(tmp_path: Path, backend: str) -> None:

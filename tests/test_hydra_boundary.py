@@ -9,7 +9,7 @@ import yaml
 
 from conftest import TINY, all_runs, count_runs_in_db, run_parsweep, runs_with_role, sqlite_uri
 
-pytestmark = pytest.mark.timeout(180)
+pytestmark = [pytest.mark.timeout(180), pytest.mark.slow]
 
 PRESET = """\
 # @package _global_

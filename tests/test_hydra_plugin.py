@@ -99,6 +99,7 @@ class TestParsweepLauncher(LauncherTestSuite):
     """Hydra's launcher suite on parsweep's launcher (with Hydra's sweeper, then parsweep's)."""
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     "task_launcher_cfg, extra_flags",
     [({}, ["-m", "hydra/launcher=parsweep"]), ({}, ["-m", "hydra/launcher=parsweep", "hydra/sweeper=parsweep"])],

@@ -40,6 +40,7 @@ def logged(tmp_path_factory) -> tuple[Path, str, object]:
     return cwd, uri, sweep
 
 
+@pytest.mark.slow
 def test_reproduce_a_sweep(logged) -> None:
     cwd, uri, sweep = logged
     originals = {r.info.run_id: r for r in runs_with_role(all_runs(uri), "trial")}
@@ -62,6 +63,7 @@ def test_reproduce_a_sweep(logged) -> None:
         assert trial.data.metrics["correct"] == 1.0
 
 
+@pytest.mark.slow
 def test_reproduce_one_trial(logged) -> None:
     cwd, uri, sweep = logged
     trial = next(r for r in runs_with_role(all_runs(uri), "trial") if r.data.params["backend"] == "threading"
@@ -74,6 +76,7 @@ def test_reproduce_one_trial(logged) -> None:
     assert new[-1].data.params["repeats"] == "5"
 
 
+@pytest.mark.slow
 def test_reproduce_from_files_alone(logged, tmp_path: Path) -> None:
     cwd, uri, _ = logged
     job = next(d for d in multirun_trial_dirs(cwd) if "threading" in (d / ".hydra" / "overrides.yaml").read_text())
@@ -86,6 +89,7 @@ def test_reproduce_from_files_alone(logged, tmp_path: Path) -> None:
     assert new.data.params["backend"] == "threading" and new.data.params["workers"] == "2"
 
 
+@pytest.mark.slow
 def test_unknown_run_id_is_one_line(logged) -> None:
     cwd, uri, _ = logged
     done = reproduce(["0" * 32], cwd, uri)
@@ -104,6 +108,7 @@ WORK = textwrap.dedent(
 )
 
 
+@pytest.mark.slow
 def test_custom_workload_refused_unless_trusted(tmp_path: Path) -> None:
     (tmp_path / "mywork.py").write_text(WORK)
     uri = sqlite_uri(tmp_path / "mlflow.db")

@@ -7,6 +7,8 @@ runs and joins that sweep's run, so its report holds both halves, baselines incl
 
 from __future__ import annotations
 
+import pytest
+
 import os
 import signal
 from pathlib import Path
@@ -15,6 +17,8 @@ from conftest import TINY, all_runs, run_parsweep, runs_with_role, sqlite_uri
 from test_faults_support import Background
 
 from analysis.report import load_report
+
+pytestmark = [pytest.mark.slow]
 
 # Two groups measured one after the other: n=1e4 (quick) then n=3e7 (a few seconds).
 SWEEP = ["-m", "backend=serial,threading", "workers=2", "n=1e4,3e7", "repeats=3", "warmup=0"]

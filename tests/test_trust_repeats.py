@@ -50,6 +50,7 @@ def test_stops_before_max_time_s(hydra_conf) -> None:
     assert any("stopped by max_time_s" in w and "raise max_time_s" in w for w in result.warnings)
 
 
+@pytest.mark.slow
 def test_auto_is_logged_as_auto(launch_dir: Path) -> None:
     uri = sqlite_uri(launch_dir / "mlflow.db")
     launch = run_parsweep(["repeats=auto", "n=1e4", "warmup=0", "max_repeats=8", "target_rel_ci=1e-9"], launch_dir, uri=uri)
@@ -90,6 +91,7 @@ def test_max_time_s_must_fit_in_the_timeout(hydra_conf) -> None:
     build_spec(hydra_conf("config", overrides=["repeats=5", "timeout_s=20"]))  # fixed repeats: no bound needed
 
 
+@pytest.mark.slow
 def test_a_bad_repeats_stops_a_launch_before_any_run(launch_dir: Path) -> None:
     uri = sqlite_uri(launch_dir / "mlflow.db")
     launch = run_parsweep(["-m", "repeats=auto,often", "n=1e3"], launch_dir, uri=uri)

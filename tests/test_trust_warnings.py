@@ -45,6 +45,7 @@ def isolated_trial(hydra_conf, *overrides: str, policy: Policy = SHORT_BUDGET):
     return run_isolated(build_spec(hydra_conf("config", overrides=list(overrides))), policy)
 
 
+@pytest.mark.slow
 def test_a_busy_background_process_is_reported(hydra_conf, usable_cores: int) -> None:
     busy = spinner()
     try:
@@ -62,6 +63,7 @@ def test_a_busy_background_process_is_reported(hydra_conf, usable_cores: int) ->
     assert result.reps_interfered == 3 and quality.INTERFERENCE in result.trust
 
 
+@pytest.mark.slow
 def test_a_process_that_starts_spinning_mid_trial_is_seen(hydra_conf) -> None:
     busy = spinner(delay_s=1.0)  # starts once the trial is under way (there is no warm-up here)
     try:
@@ -75,6 +77,7 @@ def test_a_process_that_starts_spinning_mid_trial_is_seen(hydra_conf) -> None:
     assert any("disturbed by other processes" in w for w in result.warnings), result.warnings
 
 
+@pytest.mark.slow
 def test_disturbed_repetitions_are_measured_again_once_the_machine_is_quiet(hydra_conf) -> None:
     """A real busy process for the first ~2 s: the repetitions it disturbed are marked, measured
     again once it is gone, and the clean ones are what the trial keeps."""
@@ -154,6 +157,7 @@ def test_frequency_scaling_is_read_from_sysfs_and_reported(tmp_path: Path) -> No
     assert quality.frequency_warnings(*frequency_state([0, 1], root)) == []
 
 
+@pytest.mark.slow
 def test_warnings_reach_the_terminal_and_the_run(launch_dir: Path, usable_cores: int) -> None:
     """A real launch with workers above the usable cores and a tiny n."""
     uri = sqlite_uri(launch_dir / "mlflow.db")

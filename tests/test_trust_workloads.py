@@ -113,6 +113,7 @@ def test_workload_answers_are_exact_at_the_edges() -> None:
         numpy_sum_chunk(2**62, 2**62 + 10, block=4)
 
 
+@pytest.mark.slow
 def test_pools_balance_count_primes_when_given_more_chunks(hydra_conf) -> None:
     """Equal chunks of count_primes are unequal work; 16 chunks on a 2-process pool even it out."""
     imbalance = {}

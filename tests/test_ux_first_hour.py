@@ -11,7 +11,7 @@ import pytest
 
 from conftest import TINY, all_runs, clean_env, count_runs_in_db, multirun_trial_dirs, parsweep_command, run_parsweep, runs_with_role, sqlite_uri
 
-pytestmark = pytest.mark.timeout(180)
+pytestmark = [pytest.mark.timeout(180), pytest.mark.slow]
 
 
 def test_a_dry_run_lists_the_plan_and_runs_nothing(launch_dir: Path) -> None:

@@ -157,6 +157,7 @@ def test_names_read_well() -> None:
 # -- real launches ----------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_pipe_gets_one_plain_line_per_trial_and_no_hydra_noise(launch_dir: Path) -> None:
     launch = run_parsweep(SMALL_SWEEP, launch_dir, uri=sqlite_uri(launch_dir / "mlflow.db"))
     assert launch.returncode == 0, launch.explain()
@@ -169,6 +170,7 @@ def test_pipe_gets_one_plain_line_per_trial_and_no_hydra_noise(launch_dir: Path)
     assert not re.search(r"\[HYDRA\]|Launching \d+ jobs|INFO|Traceback", launch.stdout + launch.stderr), launch.explain()
 
 
+@pytest.mark.slow
 def test_quiet_prints_only_the_final_table(launch_dir: Path) -> None:
     launch = run_parsweep([*SMALL_SWEEP, "quiet=true"], launch_dir, uri=sqlite_uri(launch_dir / "mlflow.db"))
     assert launch.returncode == 0, launch.explain()
@@ -177,6 +179,7 @@ def test_quiet_prints_only_the_final_table(launch_dir: Path) -> None:
     assert "speedup" in launch.stdout.lower() and "threading" in launch.stdout, launch.explain()
 
 
+@pytest.mark.slow
 def test_quiet_hides_the_host_lock_queueing_lines(launch_dir: Path, tmp_path: Path) -> None:
     """A trial that queues behind another launcher's says so on the display, not under quiet=true;
     the wait is still recorded in the run's warnings."""
@@ -218,6 +221,7 @@ def test_quiet_hides_the_host_lock_queueing_lines(launch_dir: Path, tmp_path: Pa
     assert len(runs) == 2 and all("waited" in run.data.tags.get("parsweep.warnings", "") for run in runs)
 
 
+@pytest.mark.slow
 def test_quiet_still_reports_errors_on_one_line(launch_dir: Path) -> None:
     bad = run_parsweep(["-m", "quiet=maybe"], launch_dir)
     assert bad.returncode == 2
@@ -264,6 +268,7 @@ def run_in_pty(args: list[str], cwd: Path, env: dict[str, str], timeout_s: float
         os.close(controller)
 
 
+@pytest.mark.slow
 def test_terminal_gets_a_live_display(launch_dir: Path, usable_cores: int) -> None:
     too_many = usable_cores + 1  # oversubscribed on purpose: its warning must stand out
     args = ["-m", "backend=serial,threading", f"workers={too_many}", "n=1e6,1e7", "repeats=3", "warmup=1"]

@@ -99,8 +99,9 @@ class ForkServer:
             with contextlib.suppress(OSError):
                 os.close(commands_r)
                 os.close(replies_w)
+        deadline = time.monotonic() + SERVER_START_TIMEOUT_S
         while True:
-            message = self._read(SERVER_START_TIMEOUT_S)
+            message = self._read(deadline - time.monotonic())
             if message is None:
                 os.close(commands_w)
                 os.close(replies_r)
@@ -109,20 +110,17 @@ class ForkServer:
                 return int(message["pid"]), Connection(commands_w, readable=False), Connection(replies_r, writable=False)
 
     def _read(self, timeout_s: float) -> dict[str, Any] | None:
-        """The next message from the server (exit notices are filed away as they come)."""
-        deadline = time.monotonic() + timeout_s
-        while True:
-            left = deadline - time.monotonic()
-            if left <= 0 or not wait([self.sock], left):
-                return None
-            data = self.sock.recv(4096)
-            if not data:
-                return None
-            message = json.loads(data)
-            if "exit" in message:
-                self.exits[int(message["exit"])] = int(message["code"])
-                continue
-            return message
+        """The next message from the server, None if none comes in time. Exit notices are
+        filed in ``exits`` as well as returned."""
+        if timeout_s <= 0 or not wait([self.sock], timeout_s):
+            return None
+        data = self.sock.recv(4096)
+        if not data:
+            return None
+        message = json.loads(data)
+        if "exit" in message:
+            self.exits[int(message["exit"])] = int(message["code"])
+        return message
 
     def exit_code(self, pid: int, timeout_s: float = EXIT_GRACE_S) -> int | None:
         """The exit code of trial process ``pid`` (negative: killed by that signal), once it has ended."""
@@ -131,9 +129,8 @@ class ForkServer:
             left = deadline - time.monotonic()
             if left <= 0:
                 return None
-            self._read(min(left, 0.05))
-            if self.process.poll() is not None and pid not in self.exits:
-                return None
+            if self._read(min(left, 0.25)) is None and self.process.poll() is not None:
+                return None  # the server is gone: nobody will tell
         return self.exits.pop(pid)
 
     def close(self) -> None:

@@ -44,6 +44,7 @@ class FinishInfo:
     governors: list[str] = field(default_factory=list)
     freq_ratio: float | None = None
     error: str | None = None
+    close_s: float = 0.0  # closing the backend (a pool's shutdown)
 
 
 class TrialBench:
@@ -73,10 +74,12 @@ class TrialBench:
         """Close the backend (every thread and process it started) and read the CPU clock."""
         governors, ratio = host_facts.frequency_state(self.cpus)
         info = FinishInfo(governors, ratio)
+        began = time.perf_counter()
         try:
             self.backend.close()
         except Exception as exc:  # a pool that cannot shut down cleanly is a failure too
             info.error = f"closing the backend failed: {describe_exception(exc)}"
+        info.close_s = time.perf_counter() - began
         return info
 
 
@@ -116,6 +119,7 @@ def assemble(
     if finish is not None:
         result.cpu_governors, result.cpu_freq_ratio = list(finish.governors), finish.freq_ratio
         result.error = result.error or finish.error
+        result.close_s = finish.close_s
     result.repeats_stop = repeats_stop
     result.other_cpu_cores = other_cpu_cores
     result.busy_cores_at_start = busy_cores_at_start

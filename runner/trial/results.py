@@ -35,6 +35,7 @@ class TrialResult:
     dispatch_s: list[float] = field(default_factory=list)
     busy_s: list[list[float]] = field(default_factory=list)
     startup_s: float | None = None
+    close_s: float | None = None  # closing the backend once the repetitions are done
     correct: bool = False
     error: str | None = None
     warnings: list[str] = field(default_factory=list)
@@ -103,6 +104,8 @@ class TrialResult:
         out: dict[str, float] = {"correct": 1.0 if self.correct and not self.failed else 0.0}
         if self.startup_s is not None:
             out["startup_s"] = self.startup_s
+        if self.close_s is not None:
+            out["close_s"] = self.close_s
         if self.wall_times_s:
             wall = summarize(self.wall_times_s)
             cpu = statistics.median(self.cpu_times_s)
