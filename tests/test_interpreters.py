@@ -53,6 +53,11 @@ def trials_by(runs: list[Any], *params: str) -> dict[tuple[str, ...], Any]:
     return {tuple(run.data.params[p] for p in params): run for run in runs_with_role(runs, "trial")}
 
 
+def disturbance(run: Any) -> str:
+    """What the trial itself says about the machine while it ran (other processes' CPU use)."""
+    return f"the trial's warnings: {run.data.tags.get('parsweep.warnings') or 'none'}"
+
+
 def assert_refused_before_anything(launch, launch_dir: Path, db: Path, *words: str) -> str:
     """Exit 2, one line naming every word (``python=...`` first), no MLflow run, no job directory."""
     assert launch.returncode == 2, launch.explain()
@@ -162,7 +167,8 @@ def test_gil_build_against_free_threaded_build(launch_dir: Path, free_threaded_p
     assert trials[("current", "threading")].data.tags["python.gil_enabled"] == "true"
     free = trials[(free_threaded_python, "threading")].data.metrics["cpu_utilization"]
     held = trials[("current", "threading")].data.metrics["cpu_utilization"]
-    assert free > 1.5, f"two threads on the free-threaded build used {free:.2f} cores"
+    # Two cores must be free for two threads to use them: a failure says what else ran meanwhile.
+    assert free > 1.5, f"two threads on the free-threaded build used {free:.2f} cores; {disturbance(trials[(free_threaded_python, 'threading')])}"
     assert held < 1.3, f"two threads on the GIL build used {held:.2f} cores"
 
 
@@ -182,7 +188,7 @@ def test_gil_forced_back_on_in_a_free_threaded_build(launch_dir: Path, free_thre
     assert off.data.tags["python.gil_enabled"] == "false" and off.data.tags["python.gil_env"] == ""
     assert on.data.tags["parsweep.config_hash"] != off.data.tags["parsweep.config_hash"]
     assert on.data.metrics["cpu_utilization"] < 1.3, "with the GIL forced on, two threads still used two cores"
-    assert off.data.metrics["cpu_utilization"] > 1.5
+    assert off.data.metrics["cpu_utilization"] > 1.5, disturbance(off)
 
 
 # -- subinterpreters (CPython 3.14) --------------------------------------------------------------------
@@ -220,7 +226,7 @@ def test_interpreters_backend_runs_chunks_in_subinterpreters(launch_dir: Path, p
     pool = trials[("interpreters",)]
     assert pool.info.status == "FINISHED" and pool.data.metrics["correct"] == 1.0, pool.data.tags.get("parsweep.error")
     assert pool.data.tags["python.version"].startswith("3.14") and pool.data.tags["python.executable"] == python314
-    assert pool.data.metrics["cpu_utilization"] > 1.5, "two subinterpreters did not run in parallel"
+    assert pool.data.metrics["cpu_utilization"] > 1.5, f"two subinterpreters did not run in parallel; {disturbance(pool)}"
     assert pool.data.metrics["startup_s"] > 0
 
 
