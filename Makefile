@@ -27,8 +27,9 @@ $(BIN)/.installed-test: pyproject.toml
 	$(PIP) --no-deps 'hydra-ray-launcher==1.2.2'
 	touch $@ $(BIN)/.installed
 
+# ARGS: more overrides for the quick sweep (make run ARGS="n=1e5 repeats=3"); they win over the preset's.
 run: $(BIN)/.installed
-	$(BIN)/parsweep -m
+	$(BIN)/parsweep -m sweep=quick $(ARGS)
 
 # What the tests drive for real, set up when missing: Debian's chromium and postgresql, and the
 # CPythons trials run under (make interpreters). Each says the one command to run when this user

@@ -87,7 +87,7 @@ def test_a_logged_trial_runs_again_from_its_folder(launch_dir: Path) -> None:
     config = yaml.safe_load(shown.stdout)
     assert config["backend"] == {"name": "multiprocessing", "start_method": "spawn"} and config["workers"] == 2
 
-    other = run_parsweep([*logged, "--cfg", "job", "backend=threading"], launch_dir, uri=uri)
+    other = run_parsweep([*logged, "backend=threading", "--cfg", "job"], launch_dir, uri=uri)
     assert other.returncode == 0, other.explain()
     assert yaml.safe_load(other.stdout)["backend"] == {"name": "threading"}
 

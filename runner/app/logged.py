@@ -87,4 +87,5 @@ def rewrite_arguments(arguments: list[str], config_dir: str, config_name: str | 
         if argument.startswith(("--config-dir=", "--config-name=")):
             continue
         out.append(argument)
-    return ["--config-dir", directory, *out, f"+{LOGGED_GROUP}={name}"]
+    # Before the rest: Hydra's parser takes overrides in one run, so one after `--cfg job` would not count.
+    return ["--config-dir", directory, f"+{LOGGED_GROUP}={name}", *out]

@@ -1,0 +1,306 @@
+"""The README as a tested document: every shell block in it runs, as written, here.
+
+Each ```bash block is run line by line (a ``\\`` continues a line; comments are dropped), and
+each console block (``$ command`` lines followed by what they print) is run and its key lines
+are checked: an error line verbatim, the other lines' shape (numbers, paths and run ids vary).
+Every command runs in bash with the README's set-up done (``. .venv/bin/activate``), in a
+scratch directory that holds the checkout's files (so ``make run`` works there) and gets its own
+``mlflow.db``, in README order, each expected to exit 0 unless it shows an error.
+
+A comment before a block, ``<!-- readme-test: OPTIONS -->``, says how (options separated by ``;``):
+
+- ``shrink``: sizes are made small by overrides the test adds (``n``, ``repeats``, ``warmup``, a
+  short interference budget; ``make run ARGS=...``), so that the whole README runs in minutes;
+- ``serve PORT``: the command is a server: it must answer on 127.0.0.1:PORT, then it is stopped;
+- ``after a sweep``: the test first runs a small sweep of its own (:data:`SETUP_SWEEP`), and
+  ``RUN_ID`` and ``multirun/DATE/TIME`` stand for its run id and output folder;
+- ``needs mywork.py``: the README's example module is written first;
+- ``not run here: REASON`` (a block), ``COMMAND: not run here (REASON)`` (one command of it):
+  another machine, a SLURM cluster, the team's server... Such blocks are never silently
+  skipped: :func:`test_blocks_not_run_here_say_why` lists them and checks each gives a reason.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shlex
+import signal
+import socket
+import subprocess
+import time
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+from conftest import REPO, clean_env
+
+pytestmark = [pytest.mark.timeout(900), pytest.mark.slow]
+
+README = REPO / "README.md"
+MARKER = re.compile(r"<!--\s*readme-test:\s*(.*?)\s*-->")
+FENCE = re.compile(r"^(\s*)```(\w*)\s*$")
+SHRINK = ["repeats=2", "warmup=0", "interference.budget_s=5"]
+SMALL_N = ["1e5", "2e5", "3e5", "4e5"]
+SETUP_SWEEP = "parsweep -m backend=serial,threading workers=1,2 n=1e5 repeats=3 warmup=0 quiet=true"
+SCRATCH_SKIP = {".git", "mlflow.db", "mlruns", "multirun", "outputs", "report"}
+MYWORK = '''\
+def chunk(start, end):
+    return sum(range(start, end))
+
+
+def answer(n):
+    return n * (n - 1) // 2
+'''
+
+
+@dataclass
+class Block:
+    line: int  # where it starts in the README
+    kind: str  # "bash" or "console"
+    text: str
+    options: list[str] = field(default_factory=list)
+
+    @property
+    def id(self) -> str:
+        return f"README.md:{self.line}"
+
+    def option(self, name: str) -> str | None:
+        for option in self.options:
+            if option == name or option.startswith(name + " ") or option.startswith(name + ":"):
+                return option[len(name):].strip(" :") or name
+        return None
+
+    def skipped_commands(self) -> dict[str, str]:
+        found = {}
+        for option in self.options:
+            command, sep, reason = option.partition(": not run here")
+            if sep and command.strip():
+                found[command.strip()] = reason.strip(" ()")
+        return found
+
+
+def blocks() -> list[Block]:
+    """Every shell block of the README (bash blocks, and code blocks of ``$ command`` lines)."""
+    lines = README.read_text().splitlines()
+    found, options, index = [], [], 0
+    while index < len(lines):
+        marker = MARKER.search(lines[index])
+        if marker:
+            options = [o.strip() for o in marker.group(1).split(";") if o.strip()]
+            index += 1
+            continue
+        fence = FENCE.match(lines[index])
+        if not fence:
+            if lines[index].strip():
+                options = []
+            index += 1
+            continue
+        indent, language = fence.group(1), fence.group(2)
+        start = index + 1
+        index += 1
+        body = []
+        while index < len(lines) and not FENCE.match(lines[index]):
+            body.append(lines[index][len(indent):] if lines[index].startswith(indent) else lines[index])
+            index += 1
+        index += 1
+        text = "\n".join(body)
+        if language == "bash":
+            found.append(Block(start, "bash", text, options))
+        elif language == "" and body and body[0].startswith("$ "):
+            found.append(Block(start, "console", text, options))
+        options = []
+    return found
+
+
+def strip_comment(line: str) -> str:
+    """``line`` without a trailing ``# comment`` (a ``#`` inside quotes stays)."""
+    quote = None
+    for position, char in enumerate(line):
+        if quote:
+            if char == quote:
+                quote = None
+        elif char in "'\"":
+            quote = char
+        elif char == "#" and (position == 0 or line[position - 1].isspace()):
+            return line[:position].rstrip()
+    return line.rstrip()
+
+
+def commands(block: Block) -> list[tuple[str, list[str]]]:
+    """The block's commands, each with the lines it is expected to print (console blocks)."""
+    out: list[tuple[str, list[str]]] = []
+    if block.kind == "console":
+        for line in block.text.splitlines():
+            if line.startswith("$ "):
+                out.append((line[2:], []))
+            elif out:
+                out[-1][1].append(line)
+        return out
+    pending = ""
+    heredoc = None
+    for raw in block.text.splitlines():
+        if heredoc is not None:
+            pending += "\n" + raw
+            if raw.strip() == heredoc:
+                out.append((pending, []))
+                pending, heredoc = "", None
+            continue
+        line = strip_comment(raw)
+        if not line.strip() and not pending:
+            continue
+        if line.endswith("\\"):
+            pending += line[:-1] + " "
+            continue
+        pending += line
+        here = re.search(r"<<'?(\w+)'?", pending)
+        if here:
+            heredoc = here.group(1)
+            continue
+        out.append((pending.strip(), []))
+        pending = ""
+    return out
+
+
+class Workspace:
+    """A scratch directory with the checkout's files, where the README's commands run."""
+
+    def __init__(self, root: Path) -> None:
+        self.dir = root / "parsweep"
+        self.dir.mkdir()
+        for entry in REPO.iterdir():
+            if entry.name not in SCRATCH_SKIP:
+                (self.dir / entry.name).symlink_to(entry)
+        (self.dir / "mywork.py").write_text(MYWORK)
+        self.env = clean_env()
+        self.env["PATH"] = f"{REPO / '.venv' / 'bin'}:{self.env['PATH']}"
+        self.env["VIRTUAL_ENV"] = str(REPO / ".venv")
+
+    def latest_sweep(self) -> tuple[str, str]:
+        """The latest sweep: its run id and output folder (relative)."""
+        import mlflow.tracking
+
+        client = mlflow.tracking.MlflowClient(f"sqlite:///{self.dir / 'mlflow.db'}")
+        experiment = client.get_experiment_by_name("parsweep")
+        assert experiment is not None, "no sweep ran before a block that needs one"
+        (run,) = client.search_runs([experiment.experiment_id], "tags.`parsweep.role` = 'sweep'", max_results=1,
+                                    order_by=["attributes.start_time DESC"])
+        folder = Path(run.data.tags["parsweep.sweep_dir"]).relative_to(self.dir)
+        return run.info.run_id, str(folder)
+
+
+def shrink(command: str) -> str:
+    """Small sizes through overrides added to the command (the README's own values stay)."""
+    words = shlex.split(command)
+    if words[:2] == ["make", "run"]:
+        return command + " ARGS=" + shlex.quote(" ".join(["n=" + ",".join(SMALL_N[:2]), *SHRINK]))
+    if not any(word in ("parsweep", "python") for word in words) or "--cfg" in words:
+        return command
+    if "python" in words and "runner" not in words:
+        return command
+    out = []
+    for word in words:
+        if word.startswith("n="):
+            count = len(word[2:].split(","))
+            word = "n=" + ",".join(SMALL_N[:count])
+        out.append(word)
+    if not any(word.startswith("n=") for word in out) and "-m" in out:
+        out.append("n=" + ",".join(SMALL_N[:2]))
+    out += [o for o in SHRINK if not any(w.startswith(o.split("=")[0] + "=") for w in out)]
+    prefix = [w for w in out if re.match(r"^[A-Z_]+=", w)]
+    return " ".join(shlex.quote(w) if not re.match(r"^[A-Z_]+=", w) else w for w in prefix + [w for w in out if w not in prefix])
+
+
+def shape(line: str) -> re.Pattern[str]:
+    """A printed line's shape: its words, with what varies (numbers, paths, ids) left open."""
+    words = re.sub(r"±\s+", "±", line).split()
+    if any(w.endswith("reps)") for w in words):
+        words = words[: next(i for i, w in enumerate(words) if w.endswith("reps)")) + 1]
+    parts = [r"\S+" if re.search(r"[\d/]", word) else re.escape(word) for word in words]
+    return re.compile(r"^\s*" + r"\s+".join(parts))
+
+
+def port_answers(port: int) -> bool:
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=2):
+            return True
+    except Exception:
+        return False
+
+
+@pytest.fixture(scope="module")
+def workspace(tmp_path_factory: pytest.TempPathFactory) -> Workspace:
+    return Workspace(tmp_path_factory.mktemp("readme"))
+
+
+RUNNABLE = [b for b in blocks() if not b.option("not run here")]
+
+
+def run(workspace: Workspace, block: Block, command: str, expected: list[str], sweep: tuple[str, str] | None) -> None:
+    if sweep is not None:
+        command = command.replace("RUN_ID", sweep[0]).replace("multirun/DATE/TIME", sweep[1])
+    if block.option("shrink"):
+        command = shrink(command)
+    port = block.option("serve")
+    if port:
+        server = subprocess.Popen(["bash", "-c", command], cwd=workspace.dir, env=workspace.env, start_new_session=True,
+                                  stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        try:
+            deadline = time.monotonic() + 120
+            while not port_answers(int(port)):
+                assert server.poll() is None, f"{block.id}: `{command}` ended: {server.stdout.read() if server.stdout else ''}"
+                assert time.monotonic() < deadline, f"{block.id}: `{command}` never answered on port {port}"
+                time.sleep(0.5)
+        finally:
+            os.killpg(server.pid, signal.SIGTERM)
+            server.wait(30)
+        return
+    done = subprocess.run(["bash", "-c", command], cwd=workspace.dir, env=workspace.env, capture_output=True, text=True, timeout=800)
+    output = done.stdout + done.stderr
+    errors = [line for line in expected if line.startswith("parsweep: error:")]
+    want = 2 if errors else 0
+    assert done.returncode == want, f"{block.id}: `{command}` exited {done.returncode}\n{output}"
+    assert "Traceback" not in output, f"{block.id}: `{command}`\n{output}"
+    for line in errors:
+        assert line in done.stderr.splitlines(), f"{block.id}: `{command}` did not print: {line}\n{output}"
+    for line in expected:
+        if line.startswith(("parsweep: error:", " ", "...")) or not line.strip():
+            continue
+        assert any(shape(line).search(re.sub(r"±\s+", "±", actual)) for actual in output.splitlines()), (
+            f"{block.id}: `{command}` printed nothing shaped like: {line}\n{output}"
+        )
+
+
+@pytest.mark.parametrize("block", RUNNABLE, ids=[b.id for b in RUNNABLE])
+def test_every_readme_command_works_as_written(workspace: Workspace, block: Block) -> None:
+    skipped = block.skipped_commands()
+    sweep = None
+    if block.option("after a sweep"):
+        setup = subprocess.run(["bash", "-c", SETUP_SWEEP], cwd=workspace.dir, env=workspace.env, capture_output=True, text=True, timeout=600)
+        assert setup.returncode == 0, f"{block.id}: the sweep before it failed\n{setup.stdout}{setup.stderr}"
+        sweep = workspace.latest_sweep()
+    ran = 0
+    for command, expected in commands(block):
+        if command in skipped:
+            continue
+        run(workspace, block, command, expected, sweep)
+        ran += 1
+    assert ran, f"{block.id}: nothing to run"
+
+
+def test_blocks_not_run_here_say_why() -> None:
+    """What cannot run here is listed here (never silently skipped), each with its reason."""
+    listed = []
+    for block in blocks():
+        reason = block.option("not run here")
+        if reason:
+            listed.append((block.id, reason))
+        for command, why in block.skipped_commands().items():
+            listed.append((f"{block.id}: {command}", why))
+    for where, reason in listed:
+        assert len(reason) > 10, f"{where}: not run here, without a reason"
+    print("\nREADME blocks not run here:\n" + "\n".join(f"  {where}: {reason}" for where, reason in listed))
+    assert listed, "every block runs here: nothing to list"
+    assert len(RUNNABLE) >= 15, f"only {len(RUNNABLE)} README blocks run: the parser lost some"
