@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STORE ?= $(if $(MLFLOW_TRACKING_URI),$(MLFLOW_TRACKING_URI),sqlite:///$(CURDIR)/mlflow.db)
 UI_PORT ?= 5000
 
-.PHONY: run test test-fast test-setup ui clean upload-journal interpreters
+.PHONY: run test test-fast test-setup lint ui clean upload-journal interpreters
 
 # Reinstall only when the project's metadata changes (an editable install sees code edits).
 # `make run` needs only parsweep itself; `make test` adds the test and cluster extras, and
@@ -38,8 +38,13 @@ test-setup:
 	@.ci/system-packages
 	@$(MAKE) --no-print-directory interpreters
 
-test: $(BIN)/.installed-test test-setup
+# Lint and types first (seconds), then the suite.
+test: $(BIN)/.installed-test test-setup lint
 	$(BIN)/python -m pytest
+
+lint: $(BIN)/.installed-test
+	$(BIN)/ruff check .
+	$(BIN)/mypy
 
 # The suite without the slow, cluster, browser and PostgreSQL tests: under two minutes on 2 cores.
 test-fast: $(BIN)/.installed-test

@@ -22,16 +22,17 @@ from __future__ import annotations
 
 import functools
 import os
+from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 import pandas as pd
 
 from runner.tracking.names import (
+    CONFIG_HASH_TAG,
     DISCARDED_TAG,
     ERROR_TAG,
-    CONFIG_HASH_TAG,
     GROUP_TAG,
     PARENT_TAG,
     PYTHON_LABEL_TAG,

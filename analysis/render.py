@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 from analysis.export_csv import to_csv, warnings_csv
 from analysis.export_html import to_html

@@ -46,9 +46,10 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable, Sequence
+from typing import Any
 
 from analysis.stats import ALPHA, FASTER, NO_DIFFERENCE, SEED, SLOWER, can_reach_alpha, difference, repeats_for_power, too_few_text
 from runner.tracking.names import REPRODUCES_TAG, SAMPLE_METRIC, SAMPLES_TAG
@@ -396,9 +397,9 @@ def reproduce(
 
             from runner.app.logged import LOGGED_GROUP, logged_dir, option_text
 
-            config_dir = logged_dir({o.option: option_text(yaml.safe_load(o.config_text)) for o in originals})
+            logged = logged_dir({o.option: option_text(yaml.safe_load(o.config_text)) for o in originals})
             options = ",".join(o.option for o in originals)
-            code = run_parsweep(["-m", "--config-dir", config_dir, f"+{LOGGED_GROUP}={options}", *common])
+            code = run_parsweep(["-m", "--config-dir", str(logged), f"+{LOGGED_GROUP}={options}", *common])
 
         found = search_all_runs(tracker.client, [experiment_id], f"tags.`{REPRODUCES_TAG}` = '{run_id}' and attributes.start_time >= {started_ms}")
         if role == "trial":
@@ -447,7 +448,7 @@ def _match(originals: list[Original], children: list[Any]) -> list[tuple[Origina
         return {k: v for k, v in run.data.params.items() if k != "repeats"}
 
     remaining = list(children)
-    pairs = []
+    pairs: list[tuple[Original, Any | None]] = []
     for original in originals:
         wanted = original.run.data.tags.get(CONFIG_HASH_TAG)
         match = next((c for c in remaining if wanted and c.data.tags.get(CONFIG_HASH_TAG) == wanted), None)

@@ -26,8 +26,8 @@ from __future__ import annotations
 
 import math
 import warnings
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
 import numpy as np
 import pandas as pd
@@ -51,8 +51,8 @@ def _ratio_of_medians(numerator: np.ndarray, denominator: np.ndarray, axis: int 
 
 
 def ratio_of_medians_ci(
-    numerators: Sequence[Sequence[float]],
-    denominators: Sequence[Sequence[float]],
+    numerators: Sequence[Sequence[float] | np.ndarray],
+    denominators: Sequence[Sequence[float] | np.ndarray],
     *,
     confidence: float = CONFIDENCE,
     resamples: int = RESAMPLES,
@@ -74,8 +74,8 @@ def ratio_of_medians_ci(
             groups.setdefault((len(num), len(den)), []).append(index)
     for (num_size, den_size), rows in sorted(groups.items()):
         # sorted: the interval depends on the values only, never on the order they were read in
-        num = np.sort(np.asarray([np.asarray(numerators[i], dtype=float) for i in rows]), axis=1)
-        den = np.sort(np.asarray([np.asarray(denominators[i], dtype=float) for i in rows]), axis=1)
+        num_rows = np.sort(np.asarray([np.asarray(numerators[i], dtype=float) for i in rows]), axis=1)
+        den_rows = np.sort(np.asarray([np.asarray(denominators[i], dtype=float) for i in rows]), axis=1)
         rng = np.random.default_rng([seed, num_size, den_size])
         for start in range(0, len(rows), ROWS_PER_CALL):
             part = slice(start, start + ROWS_PER_CALL)
@@ -83,7 +83,7 @@ def ratio_of_medians_ci(
                 # identical values resample to one ratio: a zero-width interval is the right answer
                 warnings.simplefilter("ignore", stats.DegenerateDataWarning)
                 result = stats.bootstrap(
-                    (num[part], den[part]), _ratio_of_medians, vectorized=True, axis=-1, paired=False,
+                    (num_rows[part], den_rows[part]), _ratio_of_medians, vectorized=True, axis=-1, paired=False,
                     n_resamples=resamples, batch=BATCH, confidence_level=confidence, method="percentile",
                     random_state=rng,
                 )

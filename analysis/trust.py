@@ -23,7 +23,7 @@ row's repetitions are too few for a distribution-free test to reach p < 0.05
 
 from __future__ import annotations
 
-from typing import Iterable
+from collections.abc import Iterable
 
 import numpy as np
 import pandas as pd

@@ -216,7 +216,7 @@ def _interpreter_lines(costs: pd.DataFrame, confidence: float) -> list[str]:
     return lines
 
 
-def verdict_lines(report: "Report") -> list[str]:
+def verdict_lines(report: Report) -> list[str]:
     """The verdict of a report: for each (host, workload), a heading line then its findings."""
     table = report.table
     if table.empty:

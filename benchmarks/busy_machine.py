@@ -30,7 +30,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchmarks._common import load_average, machine_lines, run_parsweep, scratch_dir, store_overrides, table, verdict  # noqa: E402
+from benchmarks._common import load_average, machine_lines, run_parsweep, scratch_dir, store_overrides, table, verdict
 
 OFF_BY = 0.10
 CLEANED_SHARE = 0.80
@@ -53,7 +53,7 @@ class Hog:
         self.process.kill()
         self.process.wait()
 
-    def __enter__(self) -> "Hog":
+    def __enter__(self) -> Hog:
         self.timer.start()
         return self
 

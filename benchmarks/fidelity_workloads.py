@@ -31,7 +31,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _common import machine_lines, run_parsweep, scratch_dir, store_overrides, table, trial_runs  # noqa: E402
+from _common import machine_lines, run_parsweep, scratch_dir, store_overrides, table, trial_runs
 
 EXPERIMENT = "fidelity-workloads"
 BACKENDS = ["serial", "threading", "multiprocessing", "process_pool"]

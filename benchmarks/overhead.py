@@ -34,7 +34,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchmarks._common import load_average, machine_lines, median, run_parsweep, scratch_dir, store_overrides, table, trial_runs, verdict  # noqa: E402
+from benchmarks._common import load_average, machine_lines, median, run_parsweep, scratch_dir, store_overrides, table, trial_runs, verdict
 
 GOAL_S = 0.050
 BACKENDS = "serial,threading,multiprocessing,thread_pool,process_pool"

@@ -33,13 +33,14 @@ import os
 import statistics
 import sys
 import time
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchmarks._common import load_average, machine_lines, table, usable_cores  # noqa: E402
-from runner.trial.units import format_seconds  # noqa: E402
+from benchmarks._common import load_average, machine_lines, table, usable_cores
+from runner.trial.units import format_seconds
 
 BACKENDS = ("thread_pool", "process_pool", "ray", "dask")
 MIN_REPS, MAX_REPS, MIN_TIME_S = 5, 200, 0.3

@@ -24,9 +24,10 @@ import sys
 import tempfile
 import time
 import urllib.request
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 DOCS = Path(__file__).resolve().parent
 BIN = Path(sys.executable).parent
@@ -104,7 +105,7 @@ def _maybe(what: str, action: Any) -> None:
     """UI niceties (closing a side panel, widening a column) must not stop the pictures."""
     try:
         action()
-    except Exception as exc:  # noqa: BLE001 - report and go on
+    except Exception as exc:
         print(f"  (could not {what}: {type(exc).__name__})")
 
 

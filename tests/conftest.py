@@ -15,9 +15,10 @@ import sys
 import tempfile
 import time
 import uuid
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 import pytest
 
@@ -232,8 +233,9 @@ def usable_cores() -> int:
 @pytest.fixture()
 def hydra_conf():
     """``compose`` against the checkout's ``conf/`` with the schema and sweeper registered."""
-    import runner.app.main  # noqa: F401  registers the schema, the sweeper and the resolver
     from hydra import compose, initialize_config_dir
+
+    import runner.app.main  # noqa: F401  registers the schema, the sweeper and the resolver
 
     with initialize_config_dir(version_base="1.3", config_dir=str(CONF_DIR), job_name="test"):
         yield compose

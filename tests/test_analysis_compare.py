@@ -13,10 +13,10 @@ from typing import Any
 
 import pandas as pd
 import pytest
+from test_analysis_store import StoreBuilder, reps_around
 
 from analysis.__main__ import main
 from analysis.compare import compare, split_source
-from test_analysis_store import StoreBuilder, reps_around
 
 SAME = [1.00, 1.02, 0.98, 1.01, 0.99]
 

@@ -12,9 +12,9 @@ from typing import Any
 import pandas as pd
 import pyperf
 import pytest
+from test_analysis_store import StoreBuilder
 
 from analysis.__main__ import main
-from test_analysis_store import StoreBuilder
 
 REPS = {
     ("serial", 1): [1.00, 1.01, 0.99, 1.02, 0.98],

@@ -12,11 +12,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pytest
+from test_analysis_store import StoreBuilder, reps_around
 
 from analysis.load import load_samples, load_sweep
 from analysis.metrics import finished
 from analysis.report import CSV_COLUMNS, build_report
-from test_analysis_store import StoreBuilder, reps_around
 
 # (host, n, backend, workers) -> median wall time (s). Alpha's multiprocessing at n=1e4 follows
 # Amdahl's law exactly with f = 0.25; beta has no serial trial at n=1e4.

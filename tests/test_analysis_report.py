@@ -11,10 +11,10 @@ from typing import Any
 
 import pandas as pd
 import pytest
+from test_analysis_store import StoreBuilder, reps_around
 
 from analysis.__main__ import main
 from analysis.publish import publish_sweep
-from test_analysis_store import StoreBuilder, reps_around
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 

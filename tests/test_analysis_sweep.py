@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import pytest
-
 import io
 import os
 import subprocess
@@ -11,6 +9,7 @@ import sys
 from pathlib import Path
 
 import pandas as pd
+import pytest
 from mlflow.tracking import MlflowClient
 
 from analysis.__main__ import main

@@ -11,13 +11,13 @@ from typing import Any
 
 import pandas as pd
 import pytest
+from test_analysis_store import StoreBuilder, reps_around
 
 from analysis.load import load_samples, load_sweep
 from analysis.metrics import finished
 from analysis.render import render
 from analysis.report import build_report
 from analysis.trust import join_reasons, parse_reasons, trial_trust
-from test_analysis_store import StoreBuilder, reps_around
 
 INTERFERED = "other processes used CPU during 2 of the 5 kept repetitions; stop them and run again"
 SHORT_WARNING = "repetitions take 800.0 us (median), under 1 ms: too short to time well"

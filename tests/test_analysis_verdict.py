@@ -7,11 +7,11 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from test_analysis_store import StoreBuilder, reps_around
 
 from analysis.__main__ import main
 from analysis.load import load_samples, load_sweep
 from analysis.report import Report, build_report
-from test_analysis_store import StoreBuilder, reps_around
 
 NOT_MEASURABLY = "no configuration is measurably faster than serial here"
 

@@ -7,12 +7,11 @@ from __future__ import annotations
 import socket
 from pathlib import Path
 
+import _cluster_services as services
+import distributed  # noqa: F401  the cluster extra (make test installs it); missing, the tests fail
 import pytest
 
-import distributed  # noqa: F401  the cluster extra (make test installs it); missing, the tests fail
-
-import _cluster_services as services  # noqa: E402
-from conftest import all_runs, run_parsweep, runs_with_role, sqlite_uri  # noqa: E402
+from conftest import all_runs, run_parsweep, runs_with_role, sqlite_uri
 
 pytestmark = [pytest.mark.timeout(240), pytest.mark.cluster]
 

@@ -7,12 +7,11 @@ from __future__ import annotations
 import socket
 from pathlib import Path
 
+import _cluster_services as services
 import pytest
-
 import ray  # noqa: F401  the cluster extra (make test installs it); missing, the tests fail
 
-import _cluster_services as services  # noqa: E402
-from conftest import client_for, run_parsweep  # noqa: E402
+from conftest import client_for, run_parsweep
 
 pytestmark = [pytest.mark.timeout(300), pytest.mark.cluster]
 

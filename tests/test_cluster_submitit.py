@@ -9,12 +9,11 @@ import os
 import stat
 from pathlib import Path
 
+import _cluster_services as services
 import pytest
 
 import hydra_plugins.hydra_submitit_launcher  # noqa: F401  the cluster extra (make test installs it)
-
-import _cluster_services as services  # noqa: E402
-from conftest import TINY, client_for, run_parsweep, sqlite_uri  # noqa: E402
+from conftest import TINY, client_for, run_parsweep, sqlite_uri
 
 pytestmark = [pytest.mark.timeout(300), pytest.mark.cluster]
 

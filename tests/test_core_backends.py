@@ -8,11 +8,11 @@ import time
 
 import pytest
 
-from conftest import MARKER, TESTS_DIR, wait_for_no_processes, describe_processes
-from runner.trial.chunking import split_range
+from conftest import MARKER, TESTS_DIR, describe_processes, wait_for_no_processes
 from runner.execute.schedule import run_isolated
-from runner.trial.spec import TrialSpec, build_spec
 from runner.trial.bench import run_trial
+from runner.trial.chunking import split_range
+from runner.trial.spec import TrialSpec, build_spec
 
 pytestmark = pytest.mark.timeout(180)
 

@@ -38,10 +38,11 @@ JOBS = [
 @pytest.fixture()
 def master():
     """The sweep's primary config, composed by Hydra as ``parsweep -m`` composes it."""
-    import runner.app.main  # noqa: F401  registers the schema, the sweeper and the resolver
     from hydra import initialize_config_dir
     from hydra.core.global_hydra import GlobalHydra
     from hydra.types import RunMode
+
+    import runner.app.main  # noqa: F401  registers the schema, the sweeper and the resolver
 
     with initialize_config_dir(version_base="1.3", config_dir=str(CONF_DIR), job_name="parsweep"):
         hydra = GlobalHydra.instance().hydra

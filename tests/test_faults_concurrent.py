@@ -9,13 +9,13 @@ says so.
 
 from __future__ import annotations
 
-import pytest
-
 import textwrap
 from pathlib import Path
 
-from conftest import all_runs, client_for, runs_with_role, sqlite_uri
+import pytest
 from test_faults_support import Background
+
+from conftest import all_runs, client_for, runs_with_role, sqlite_uri
 
 pytestmark = [pytest.mark.slow]
 

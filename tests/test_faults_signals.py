@@ -13,9 +13,9 @@ import signal
 from pathlib import Path
 
 import pytest
+from test_faults_support import Background, alive, trial_processes, worker_processes
 
 from conftest import all_runs, client_for, describe_processes, runs_with_role, sqlite_uri, wait_for_no_processes
-from test_faults_support import Background, alive, trial_processes, worker_processes
 
 pytestmark = [pytest.mark.slow]
 

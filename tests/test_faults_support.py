@@ -16,8 +16,9 @@ import threading
 import time
 import urllib.request
 import uuid
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from conftest import MARKER, clean_env, parsweep_command
 
@@ -157,17 +158,18 @@ class MlflowServer:
     def uri(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
-    def start(self, timeout: float = 90) -> "MlflowServer":
+    def start(self, timeout: float = 90) -> MlflowServer:
         self.directory.mkdir(parents=True, exist_ok=True)
         mlflow = Path(sys.executable).with_name("mlflow")
         env = clean_env()
-        self.process = subprocess.Popen(
-            [str(mlflow), "server", "--backend-store-uri", f"sqlite:///{self.directory / 'server.db'}",
-             "--artifacts-destination", str(self.directory / "artifacts"), "--host", "127.0.0.1",
-             "--port", str(self.port), "--workers", "1"],
-            cwd=self.directory, env=env, stdout=subprocess.DEVNULL, stderr=open(self.directory / "server.log", "ab"),
-            start_new_session=True,
-        )
+        with open(self.directory / "server.log", "ab") as log:
+            self.process = subprocess.Popen(
+                [str(mlflow), "server", "--backend-store-uri", f"sqlite:///{self.directory / 'server.db'}",
+                 "--artifacts-destination", str(self.directory / "artifacts"), "--host", "127.0.0.1",
+                 "--port", str(self.port), "--workers", "1"],
+                cwd=self.directory, env=env, stdout=subprocess.DEVNULL, stderr=log,
+                start_new_session=True,
+            )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:

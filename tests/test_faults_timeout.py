@@ -8,12 +8,12 @@ with their turns.
 
 from __future__ import annotations
 
-import pytest
-
 from pathlib import Path
 
-from conftest import all_runs, runs_with_role, sqlite_uri, wait_for_no_processes, describe_processes
+import pytest
 from test_faults_support import Background, alive, trial_processes, worker_processes
+
+from conftest import all_runs, describe_processes, runs_with_role, sqlite_uri, wait_for_no_processes
 
 pytestmark = [pytest.mark.slow]
 

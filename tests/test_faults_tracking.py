@@ -8,16 +8,16 @@ the store once it is back: nothing is lost, nothing is logged twice.
 
 from __future__ import annotations
 
-import pytest
-
 import fcntl
 import json
 import subprocess
 import sys
 from pathlib import Path
 
-from conftest import LOCK_FILE, all_runs, clean_env, multirun_trial_dirs, run_parsweep, runs_with_role
+import pytest
 from test_faults_support import Background, MlflowServer, free_port
+
+from conftest import LOCK_FILE, all_runs, clean_env, multirun_trial_dirs, run_parsweep, runs_with_role
 
 pytestmark = [pytest.mark.slow]
 

@@ -17,8 +17,8 @@ from pathlib import Path
 
 import pytest
 
-from conftest import all_runs, clean_env, multirun_trial_dirs, run_parsweep, runs_with_role, sqlite_uri
 from analysis.reproduce import config_problems, environment_differences, noise_verdict, rerun_repeats
+from conftest import all_runs, clean_env, multirun_trial_dirs, run_parsweep, runs_with_role, sqlite_uri
 
 SMALL = ["n=1e4", "repeats=3", "warmup=0"]
 

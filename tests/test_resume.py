@@ -7,16 +7,15 @@ runs and joins that sweep's run, so its report holds both halves, baselines incl
 
 from __future__ import annotations
 
-import pytest
-
 import os
 import signal
 from pathlib import Path
 
-from conftest import TINY, all_runs, run_parsweep, runs_with_role, sqlite_uri
+import pytest
 from test_faults_support import Background
 
 from analysis.report import load_report
+from conftest import TINY, all_runs, run_parsweep, runs_with_role, sqlite_uri
 
 pytestmark = [pytest.mark.slow]
 

@@ -9,9 +9,9 @@ import pytest
 
 from conftest import all_runs, run_parsweep, runs_with_role, sqlite_uri
 from runner.app.overrides import check_overrides
+from runner.trial.bench import run_trial
 from runner.trial.spec import ConfigError, build_spec
 from runner.trial.stats import summarize
-from runner.trial.bench import run_trial
 
 pytestmark = pytest.mark.timeout(120)
 

@@ -16,8 +16,8 @@ from conftest import all_runs, run_parsweep, runs_with_role, sqlite_uri
 from runner.execute.schedule import run_isolated
 from runner.host.facts import collect_cpufreq, frequency_state
 from runner.trial import quality
-from runner.trial.spec import Policy, build_spec
 from runner.trial.bench import run_trial
+from runner.trial.spec import Policy, build_spec
 
 pytestmark = pytest.mark.timeout(180)
 

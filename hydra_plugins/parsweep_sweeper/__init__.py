@@ -8,8 +8,9 @@ when a sweep actually uses these classes. (No ``from __future__ import annotatio
 scan runs this module outside ``sys.modules``, where dataclasses cannot resolve string annotations.)
 """
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Dict, List, Optional, Sequence
+from typing import Any
 
 from hydra.core.config_store import ConfigStore
 from hydra.core.utils import JobReturn
@@ -27,8 +28,8 @@ class ParsweepLauncherConf:
 @dataclass
 class ParsweepSweeperConf:
     _target_: str = "hydra_plugins.parsweep_sweeper.ParsweepSweeper"
-    max_batch_size: Optional[int] = None
-    params: Optional[Dict[str, str]] = None
+    max_batch_size: int | None = None
+    params: dict[str, str] | None = None
 
 
 ConfigStore.instance().store(group="hydra/launcher", name="parsweep", node=ParsweepLauncherConf, provider="parsweep")
@@ -40,9 +41,9 @@ class ParsweepLauncher(Launcher):
 
     def __init__(self) -> None:
         super().__init__()
-        self.config: Optional[DictConfig] = None
-        self.task_function: Optional[TaskFunction] = None
-        self.hydra_context: Optional[HydraContext] = None
+        self.config: DictConfig | None = None
+        self.task_function: TaskFunction | None = None
+        self.hydra_context: HydraContext | None = None
 
     def setup(self, *, hydra_context: HydraContext, task_function: TaskFunction, config: DictConfig) -> None:
         self.config = config
@@ -58,13 +59,13 @@ class ParsweepLauncher(Launcher):
 class ParsweepSweeper(Sweeper):
     """Hydra's basic sweep (cartesian product, batches), with parsweep's plan: serial once, resume."""
 
-    def __init__(self, max_batch_size: Optional[int] = None, params: Optional[Dict[str, str]] = None) -> None:
+    def __init__(self, max_batch_size: int | None = None, params: dict[str, str] | None = None) -> None:
         super().__init__()
         self.max_batch_size = max_batch_size
         self.params = params or {}
-        self.config: Optional[DictConfig] = None
-        self.launcher: Optional[Launcher] = None
-        self.hydra_context: Optional[HydraContext] = None
+        self.config: DictConfig | None = None
+        self.launcher: Launcher | None = None
+        self.hydra_context: HydraContext | None = None
 
     def setup(self, *, hydra_context: HydraContext, task_function: TaskFunction, config: DictConfig) -> None:
         from hydra.core.plugins import Plugins
@@ -75,7 +76,7 @@ class ParsweepSweeper(Sweeper):
             hydra_context=hydra_context, task_function=task_function, config=config
         )
 
-    def sweep(self, arguments: List[str]) -> Any:
+    def sweep(self, arguments: list[str]) -> Any:
         from runner.app.sweeper import sweep
 
         return sweep(self, arguments)

@@ -21,8 +21,9 @@ import datetime as dt
 import functools
 import gc
 import sys
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any
 
 from hydra.core.hydra_config import HydraConfig
 from hydra.core.utils import JobReturn, JobStatus
@@ -52,7 +53,7 @@ LAUNCHER_PACKAGES = {
     "hydra_plugins.hydra_ray_launcher": "pip install --no-deps 'hydra-ray-launcher==1.2.2' (beside the cluster extra)",
     "hydra_plugins.hydra_submitit_launcher": "pip install 'parsweep[cluster]'",
 }
-_LIVE: list["TrackingCallback"] = []  # this process's callbacks, for abort_live_runs
+_LIVE: list[TrackingCallback] = []  # this process's callbacks, for abort_live_runs
 
 
 @contextlib.contextmanager

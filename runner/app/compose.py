@@ -16,7 +16,8 @@ from __future__ import annotations
 
 import contextlib
 import copy
-from typing import Any, Iterator, Sequence
+from collections.abc import Iterator, Sequence
+from typing import Any
 
 from hydra.core.global_hydra import GlobalHydra
 from hydra.core.hydra_config import HydraConfig
@@ -45,7 +46,7 @@ class JobComposer:
     def compose(self, job: Sequence[str]) -> DictConfig:
         """The job's config; raises what Hydra raises for a bad override."""
         overrides = [self._parse(line) for line in job]
-        structural = tuple(o.input_line for o in overrides if self._shapes_composition(o))
+        structural = tuple(str(o.input_line) for o in overrides if self._shapes_composition(o))
         template = self._templates.get(structural)
         if template is None:
             template = self._templates[structural] = self.loader.load_sweep_config(self.master, list(structural))
@@ -83,7 +84,7 @@ def hydra_config_of(config: DictConfig) -> Iterator[None]:
     """``HydraConfig`` set to a job's config for the block (``${hydra:...}`` values resolve
     against it, as inside the job), then set back to what it was."""
     hydra_config = HydraConfig.instance()
-    previous = hydra_config.cfg
+    previous: Any = hydra_config.cfg  # typed HydraConf, holds the DictConfig set_config was given
     hydra_config.set_config(config)
     try:
         yield

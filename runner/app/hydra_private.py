@@ -23,7 +23,8 @@ Hydra is pinned to the versions these tests pass on; an upgrade that breaks one 
 from __future__ import annotations
 
 import argparse
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 from hydra.core.override_parser.types import Override
 from omegaconf import DictConfig

@@ -45,8 +45,8 @@ def task(cfg: DictConfig) -> TrialResult:
     if handed is not None:  # the launcher measured it, with the other trials of its group
         return handed
     try:
-        from runner.execute.schedule import Scheduler, handed_over, Job
         from runner.execute.interpreters import resolve, workload_imports
+        from runner.execute.schedule import Job, Scheduler, handed_over
         from runner.trial.spec import build_policy, build_spec
         from runner.ui import progress
 

@@ -10,8 +10,9 @@ directory added with ``--config-dir`` or ``hydra.searchpath``.
 from __future__ import annotations
 
 import difflib
+from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import Any, Iterable, Sequence
+from typing import Any
 
 import yaml
 from hydra.core.override_parser.overrides_parser import OverridesParser

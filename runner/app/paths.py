@@ -20,8 +20,8 @@ def group_options(group: str) -> list[str]:
     if (_CHECKOUT_CONF / "config.yaml").is_file():
         directory = _CHECKOUT_CONF / group
         return sorted(p.stem for p in directory.glob("*.yaml"))
-    directory = resources.files("runner.conf") / group
-    return sorted(entry.name[: -len(".yaml")] for entry in directory.iterdir() if entry.name.endswith(".yaml"))
+    package = resources.files("runner.conf") / group
+    return sorted(entry.name[: -len(".yaml")] for entry in package.iterdir() if entry.name.endswith(".yaml"))
 
 
 def group_option_text(group: str, option: str) -> str:

@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import threading
 import types
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from runner.tracking import names
 from runner.trial.results import TrialResult
@@ -44,7 +45,7 @@ class RemoteProgress:
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._watch, name="parsweep-remote-progress", daemon=True)
 
-    def start(self) -> "RemoteProgress":
+    def start(self) -> RemoteProgress:
         self._thread.start()
         return self
 

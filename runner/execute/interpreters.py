@@ -17,9 +17,10 @@ import os
 import shutil
 import subprocess
 import sys
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 from runner.execute.processes import trial_code_path, trial_environment
 from runner.host.facts import interpreter_facts

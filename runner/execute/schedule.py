@@ -38,8 +38,9 @@ import contextlib
 import os
 import random
 import time
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Iterator, Protocol, Sequence
+from typing import Any, Protocol
 
 from runner.execute.interpreters import Interpreter
 from runner.execute.processes import TrialCrashed, TrialProcess, close_fork_servers, fork_server, fork_server_pids

@@ -283,7 +283,10 @@ def collect_packages(facts: Facts) -> None:
             pass
 
 
-def collect_git(facts: Facts, directory: Path = Path(__file__).resolve().parents[2]) -> None:
+SOURCE_TREE = Path(__file__).resolve().parents[2]
+
+
+def collect_git(facts: Facts, directory: Path = SOURCE_TREE) -> None:
     """The commit of the parsweep source tree that runs, and whether it has local changes."""
 
     def git(*args: str) -> str | None:

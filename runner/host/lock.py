@@ -19,9 +19,9 @@ import os
 import sys
 import tempfile
 import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterator
 
 LOCK_ENV = "PARSWEEP_LOCK_FILE"
 DISABLED = ("off", "none", "0", "false")

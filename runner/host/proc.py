@@ -18,8 +18,8 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Sequence
 
 MIN_WINDOW_S = 0.2  # CPU time comes in 10 ms ticks: shorter windows say too little (see tick_error_cores)
 

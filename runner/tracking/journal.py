@@ -24,8 +24,9 @@ import json
 import os
 import sys
 import uuid
+from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Any, Callable, Iterable
+from typing import Any
 
 from runner.tracking.names import SWEEP_TAG
 

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Sequence
 
 from runner.trial.backends.base import Backend, ChunkFunction, ChunkResult
 from runner.trial.stats import summarize

@@ -9,7 +9,8 @@ same findings as short words from a fixed list (:data:`REASONS`), kept in the ru
 from __future__ import annotations
 
 import math
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 from runner.trial.stats import Summary, summarize
 from runner.trial.units import format_seconds

@@ -21,7 +21,8 @@ from __future__ import annotations
 import atexit
 import sys
 import time
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 from rich.console import Console
 from rich.progress import BarColumn, Progress, ProgressColumn, SpinnerColumn, Task, TaskID, TextColumn
@@ -65,7 +66,7 @@ class _CountColumn(ProgressColumn):
 class _TimeColumn(ProgressColumn):
     """Elapsed time, and for the sweep the estimated time left."""
 
-    def __init__(self, owner: "SweepProgress") -> None:
+    def __init__(self, owner: SweepProgress) -> None:
         super().__init__()
         self.owner = owner
 
@@ -101,7 +102,7 @@ class SweepProgress:
 
     # -- lifecycle -------------------------------------------------------------------------
 
-    def start(self) -> "SweepProgress":
+    def start(self) -> SweepProgress:
         self.started_at = time.monotonic()
         if self.mode == LIVE:
             self._progress = Progress(
@@ -157,7 +158,7 @@ class SweepProgress:
             return
         if self._interleaved:
             rounds = self._rep_text(done, total)
-            fields = {"completed": self.measured_done, "total": self.measured_total, "count": rounds}
+            fields: dict[str, Any] = {"completed": self.measured_done, "total": self.measured_total, "count": rounds}
             if name:  # whose turn it was
                 fields["description"] = f"[bold]{_escape(name)}[/] ({self._trials_measured} trials in rounds)"
         else:

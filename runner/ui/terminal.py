@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import datetime as dt
 import sys
-from typing import TYPE_CHECKING, Sequence, TextIO
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, TextIO
 
 from runner.trial.results import TrialResult
 from runner.trial.spec import TrialSpec
@@ -53,7 +54,7 @@ def trial_line(
     return f"{count}{what} wall {format_seconds(result.wall_time_s):>10} ±{spread:5.1%}  ({len(result.wall_times_s)} reps{again}){trust}"
 
 
-def _stderr_console(stream: TextIO | None) -> "Console":
+def _stderr_console(stream: TextIO | None) -> Console:
     from rich.console import Console
 
     # soft_wrap: a message stays one line whatever the width; no markup or emoji parsing.

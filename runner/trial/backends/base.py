@@ -6,8 +6,9 @@ import multiprocessing
 import os
 import threading
 import time
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any
 
 from runner.host.proc import thread_wait_s
 from runner.trial.values import ConfigError
@@ -135,7 +136,7 @@ class Backend:
     def close(self) -> None:
         """Release every thread and process the backend started."""
 
-    def __enter__(self) -> "Backend":
+    def __enter__(self) -> Backend:
         return self
 
     def __exit__(self, *exc: object) -> None:

@@ -12,7 +12,8 @@ import os
 import socket
 import threading
 import time
-from typing import Any, Iterable, Mapping
+from collections.abc import Iterable, Mapping
+from typing import Any
 
 from runner.trial.backends.base import Backend, ChunkFunction, ChunkResult
 from runner.trial.values import ConfigError

@@ -13,7 +13,8 @@ from __future__ import annotations
 
 import logging
 import socket
-from typing import Any, Mapping, Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 from runner.trial.backends.base import ChunkFunction, ChunkResult, WorkerError, describe_exception
 from runner.trial.backends.cluster import ClusterBackend, cluster_tags, remote_chunk, to_chunk_result

@@ -11,14 +11,15 @@ from __future__ import annotations
 
 import queue
 import time
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 from runner.host.proc import thread_wait_s
 from runner.trial.backends.base import (
     ChunkFunction,
     ChunkResult,
-    WorkerError,
     ProcessBackend,
+    WorkerError,
     deal_round_robin,
     describe_exception,
 )

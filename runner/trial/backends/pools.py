@@ -8,8 +8,9 @@ so pool start-up is reported as ``startup_s`` and never lands in a timed repetit
 from __future__ import annotations
 
 import threading
+from collections.abc import Sequence
 from concurrent.futures import Executor, Future
-from typing import Any, Sequence
+from typing import Any
 
 from runner.trial.backends.base import Backend, ChunkFunction, ChunkResult, WorkerError, describe_exception, timed_chunk
 

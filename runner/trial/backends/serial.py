@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 from runner.trial.backends.base import Backend, ChunkFunction, ChunkResult, timed_chunk
 

@@ -7,7 +7,7 @@
 from __future__ import annotations
 
 import threading
-from typing import Sequence
+from collections.abc import Sequence
 
 from runner.trial.backends.base import (
     Backend,

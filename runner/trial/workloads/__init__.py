@@ -10,8 +10,8 @@ from __future__ import annotations
 import importlib
 import pkgutil
 
-from runner.trial.workloads.base import Workload
 from runner.trial.values import ConfigError
+from runner.trial.workloads.base import Workload
 
 __all__ = ["Workload", "available", "get"]
 

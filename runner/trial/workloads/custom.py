@@ -19,10 +19,11 @@ import importlib
 import os
 import re
 import sys
-from typing import Any, Callable, Mapping
+from collections.abc import Callable, Mapping
+from typing import Any
 
-from runner.trial.workloads.base import Workload
 from runner.trial.values import ConfigError
+from runner.trial.workloads.base import Workload
 
 ALLOW_ENV = "PARSWEEP_ALLOW_MODULES"
 _REF = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$")

@@ -17,7 +17,8 @@ ranges where a block's sum could overflow (``end * block >= 2**63``, i.e. n abov
 from __future__ import annotations
 
 import functools
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 import numpy as np  # imported with the workload, before workers fork: a worker never pays for it
 

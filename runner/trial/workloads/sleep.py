@@ -12,7 +12,8 @@ from __future__ import annotations
 import functools
 import math
 import time
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 from runner.trial.values import ConfigError
 from runner.trial.workloads.base import RangeSum
