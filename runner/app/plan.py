@@ -18,7 +18,6 @@ import hashlib
 import itertools
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
 
 from hydra.core.global_hydra import GlobalHydra
 from hydra.core.override_parser.overrides_parser import OverridesParser
@@ -207,12 +206,3 @@ def _first_line(exc: BaseException) -> str:
 
     return first_line(exc)
 
-
-def describe_plan(plan: Plan) -> list[dict[str, Any]]:
-    """One plain dict per trial to run: what the dry run lists."""
-    from runner.ui.terminal import trial_name
-
-    return [
-        {"name": trial_name(trial.spec), "overrides": " ".join(trial.overrides), "python": trial.interpreter.label}
-        for trial in plan.to_run
-    ]

@@ -79,6 +79,3 @@ def current() -> Session | None:
     """This process's session, if a launch opened one."""
     return _CURRENT[-1] if _CURRENT else None
 
-
-def close_session(session: Any) -> None:
-    _CURRENT[:] = [s for s in _CURRENT if s is not session]
