@@ -104,15 +104,22 @@ def clean_env(workdir: Path | None = None) -> dict[str, str]:
     return env
 
 
-def run_parsweep(arguments: Sequence[str], workdir: Path, quiet: bool = True) -> float:
+def run_parsweep(arguments: Sequence[str], workdir: Path, quiet: bool = True, source: Path | None = None) -> float:
     """Run ``parsweep ARGUMENTS`` from ``workdir``; return its wall time in seconds.
 
     Hydra's output dirs and the tracking store are the caller's business (pass them as
-    overrides pointing into ``workdir``). A non-zero exit stops the benchmark.
+    overrides pointing into ``workdir``). A non-zero exit stops the benchmark. ``source``:
+    another checkout of parsweep (an older commit, say), run as ``python -m runner`` with this
+    interpreter and that checkout first on ``PYTHONPATH`` (its plugin shadows this one's).
     """
-    command = [*parsweep_command(), *arguments]
+    env = clean_env(workdir)
+    if source is None:
+        command = [*parsweep_command(), *arguments]
+    else:
+        command = [sys.executable, "-m", "runner", *arguments]
+        env["PYTHONPATH"] = str(source)
     t0 = time.perf_counter()
-    done = subprocess.run(command, cwd=workdir, env=clean_env(workdir), capture_output=True, text=True)
+    done = subprocess.run(command, cwd=workdir, env=env, capture_output=True, text=True)
     elapsed = time.perf_counter() - t0
     if done.returncode != 0:
         sys.stderr.write(done.stdout + done.stderr)

@@ -71,6 +71,44 @@ def test_ray_backend_starts_its_own_local_instance_by_default(ray_cluster: str) 
     assert result.tags["cluster.cpus"] == "3"
 
 
+LOOPBACK_PROBE = """
+import json, psutil
+from runner.trial.backends import get
+backend = get("ray")(1, {"address": None})
+backend.start()  # imports ray: nothing may import it before (it reads its settings then)
+try:
+    import ray
+    me = psutil.Process()
+    pids = {me.pid, *(child.pid for child in me.children(recursive=True))}
+    listening = {c.laddr.ip for c in psutil.net_connections("tcp") if c.status == psutil.CONN_LISTEN and c.pid in pids}
+    nodes = {node["NodeManagerAddress"] for node in ray.nodes() if node.get("Alive")}
+    print(json.dumps({"listening": sorted(listening), "nodes": sorted(nodes)}))
+finally:
+    backend.close()
+"""
+
+
+def test_a_local_instance_stays_on_loopback_and_quiet(tmp_path: Path) -> None:
+    """A trial's own Ray instance listens on 127.0.0.1 only (Ray's one-machine switch, set
+    before Ray is imported), and a sweep's output carries none of Ray's start-up notices."""
+    import json
+    import subprocess
+    import sys
+
+    from conftest import clean_env
+
+    done = subprocess.run([sys.executable, "-c", LOOPBACK_PROBE], capture_output=True, text=True, timeout=180, env=clean_env(), cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    seen = json.loads(done.stdout.strip().splitlines()[-1])
+    assert seen["nodes"] == ["127.0.0.1"], seen
+    assert seen["listening"] and set(seen["listening"]) <= {"127.0.0.1", "::ffff:127.0.0.1"}, seen
+
+    done = run_parsweep(["backend=ray", "workers=2", "n=10_000", "repeats=1", "warmup=0"], tmp_path, timeout=240)
+    assert done.returncode == 0, done.explain()
+    assert "Token authentication" not in done.stdout + done.stderr, done.explain()
+    assert "WARNING" not in done.stdout + done.stderr, done.explain()
+
+
 def test_ray_options_are_checked_before_anything_runs() -> None:
     from runner.trial.backends import get
     from runner.trial.spec import ConfigError

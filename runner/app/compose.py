@@ -37,6 +37,7 @@ class JobComposer:
         self._parser = OverridesParser.create(config_loader=self.loader)
         self._parsed: dict[str, Override] = {}
         self._is_group: dict[str, bool] = {}
+        self._shapes: dict[str, bool] = {}  # per override line: _shapes_composition's answer
         self._templates: dict[tuple[str, ...], DictConfig] = {}
         # As text, never resolved: a hydra.* override may hold ${hydra.job.num}, known only per job.
         hydra_overrides = OmegaConf.to_container(master.hydra.overrides.hydra, resolve=False)
@@ -68,6 +69,13 @@ class JobComposer:
 
     def _shapes_composition(self, override: Override) -> bool:
         """Whether the override changes what Hydra loads (the same test as Hydra's defaults list)."""
+        line = str(override.input_line)
+        shapes = self._shapes.get(line)
+        if shapes is None:
+            shapes = self._shapes[line] = self._decide_shapes(override)
+        return shapes
+
+    def _decide_shapes(self, override: Override) -> bool:
         key = override.key_or_group
         if key == "hydra.searchpath" or override.package is not None:
             return True

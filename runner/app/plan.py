@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import itertools
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -174,9 +175,23 @@ def plan_sweep(config: DictConfig) -> Plan:
 
 
 def _planned(job: list[str], job_cfg: DictConfig) -> PlannedTrial:
-    with hydra_config_of(job_cfg):  # ${hydra:runtime.cwd} in workload.pythonpath needs it
+    if _uses_hydra_resolver(job_cfg):  # ${hydra:runtime.cwd} in workload.pythonpath, say
+        with hydra_config_of(job_cfg):
+            spec, policy = build_spec(job_cfg), build_policy(job_cfg)
+    else:  # setting HydraConfig copies the whole config twice: a few ms a job
         spec, policy = build_spec(job_cfg), build_policy(job_cfg)
     return PlannedTrial(job, spec, policy, _interpreter(spec))
+
+
+HYDRA_RESOLVER = re.compile(r"\$\{\s*hydra\s*:")
+
+
+def _uses_hydra_resolver(job_cfg: DictConfig) -> bool:
+    """Whether a value outside the ``hydra`` node reads ``${hydra:...}``."""
+    own = OmegaConf.to_container(job_cfg, resolve=False)
+    assert isinstance(own, dict)
+    own.pop("hydra", None)
+    return HYDRA_RESOLVER.search(repr(own)) is not None
 
 
 def planned_trial(job_cfg: DictConfig, plan: Plan | None) -> PlannedTrial:

@@ -14,6 +14,7 @@ from __future__ import annotations
 import logging
 import os
 import socket
+import sys
 import time
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -41,9 +42,19 @@ class RayBackend(ClusterBackend):
 
     def start(self) -> None:
         os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")  # no phoning home from a benchmark
+        address = self.options.get("address")
+        if address is None and "ray" not in sys.modules:
+            # Ray reads both when it is imported, hence before the import; values the user set
+            # are kept. RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER=0 is Ray's switch for a one-machine
+            # instance: every Ray process of the trial then listens on 127.0.0.1 only (without it
+            # they listen on every interface, whatever ray.init's node address says).
+            # RAY_AUTH_MODE=token asks by name for the token authentication Ray turns on for a
+            # new local instance anyway: Ray then skips its notice that it did (a WARNING line per
+            # trial otherwise). Both pinned by tests/test_cluster_ray.py.
+            os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
+            os.environ.setdefault("RAY_AUTH_MODE", "token")
         import ray
 
-        address = self.options.get("address")
         common: dict[str, Any] = {"log_to_driver": False, "logging_level": logging.WARNING}
         try:
             if address is None:
@@ -52,7 +63,6 @@ class RayBackend(ClusterBackend):
                     num_cpus=self.workers,
                     include_dashboard=False,
                     object_store_memory=LOCAL_OBJECT_STORE_BYTES,
-                    _node_ip_address="127.0.0.1",
                     **common,
                 )
             else:
