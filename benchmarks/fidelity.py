@@ -127,18 +127,19 @@ def run_hand_written(script: Path, n: int) -> float:
     return float(done.stdout.strip().splitlines()[-1])
 
 
-def run_parsweep_trial(case_overrides: list[str], n: int, args: argparse.Namespace, workdir: Path, index: int) -> float:
-    """One lone ``parsweep`` trial; returns its logged ``wall_time_s``."""
-    uri = f"sqlite:///{workdir / 'store.db'}"
+def run_parsweep_trial(case_overrides: list[str], n: int, args: argparse.Namespace, workdir: Path, index: int, source: Path | None = None) -> float:
+    """One lone ``parsweep`` trial (of ``source``, another checkout, when given); returns its logged ``wall_time_s``."""
+    store = "store" if source is None else "baseline"
+    uri = f"sqlite:///{workdir / (store + '.db')}"
     overrides = [
         *case_overrides,
         f"n={n}",
         f"repeats={args.trial_repeats}",
         f"warmup={args.warmup}",
         f"experiment={EXPERIMENT}",
-        *store_overrides(workdir, f"trial{index}", store="store"),  # one store for every trial
+        *store_overrides(workdir, f"trial{index}", store=store),  # one store for every trial of a side
     ]
-    run_parsweep(overrides, workdir)
+    run_parsweep(overrides, workdir, source=source)
     runs = trial_runs(uri, EXPERIMENT)
     latest = runs[-1]
     if latest.info.status != "FINISHED" or latest.data.metrics.get("correct") != 1.0:
@@ -152,7 +153,9 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=5, help="measurements per side and case (default 5)")
     parser.add_argument("--trial-repeats", type=int, default=1, help="parsweep repeats per trial (default 1)")
     parser.add_argument("--warmup", type=int, default=0, help="parsweep warm-up repetitions per trial (default 0)")
+    parser.add_argument("--baseline", type=Path, help="another checkout of parsweep measured as a third side (before/after), e.g. a git worktree of an older commit")
     args = parser.parse_args()
+    names = ["hand", "parsweep", *(["baseline"] if args.baseline else [])]
 
     print("parsweep fidelity benchmark: hand-written classic scripts vs parsweep trials")
     for line in machine_lines():
@@ -164,7 +167,7 @@ def main() -> None:
     print()
 
     began = time.perf_counter()
-    samples: dict[tuple[str, str], list[float]] = {(case, side): [] for case in CASES for side in ("hand", "parsweep")}
+    samples: dict[tuple[str, str], list[float]] = {(case, side): [] for case in CASES for side in names}
     with scratch_dir("parsweep-fidelity-") as workdir:
         scripts = {"one_thread.py": ONE_THREAD, "two_processes.py": TWO_PROCESSES}
         for name, source in scripts.items():
@@ -173,13 +176,15 @@ def main() -> None:
         for round_index in range(args.rounds):
             cells = []
             for case, (script, overrides) in CASES.items():
-                sides = ["hand", "parsweep"] if round_index % 2 == 0 else ["parsweep", "hand"]
+                shift = round_index % len(names)  # each side goes first as often as the others
+                sides = names[shift:] + names[:shift]
                 for side in sides:
                     if side == "hand":
                         value = run_hand_written(workdir / script, args.n)
                     else:
                         trial_index += 1
-                        value = run_parsweep_trial(overrides, args.n, args, workdir, trial_index)
+                        source = args.baseline.resolve() if side == "baseline" else None
+                        value = run_parsweep_trial(overrides, args.n, args, workdir, trial_index, source)
                     samples[(case, side)].append(value)
                     cells.append(f"{case} {side} {value:.3f} s")
             print(f"round {round_index + 1}/{args.rounds}: " + " | ".join(cells), flush=True)
@@ -218,6 +223,17 @@ def main() -> None:
         )
     )
     print()
+    if args.baseline:
+        rows = []
+        for case in CASES:
+            hand, base = medians[(case, "hand")], medians[(case, "baseline")]
+            paired = median([b / h for h, b in zip(samples[(case, "hand")], samples[(case, "baseline")])])
+            rows.append([case, f"{hand:.3f} s", f"{base:.3f} s ±{spread(samples[(case, 'baseline')]):.1%}", f"{base / hand:.4f}", f"{paired:.4f}"])
+        base_speedup = medians[(serial, "baseline")] / medians[(parallel, "baseline")]
+        print(f"baseline {args.baseline} (the same measurements, interleaved with the others)")
+        print(table(["case", "hand-written median", "baseline median", "ratio", "paired ratio"], rows))
+        print(f"baseline speedup {base_speedup:.3f}x, ratio to hand-written {base_speedup / hand_speedup:.4f}")
+        print()
     print("ratio = parsweep median / hand-written median; paired ratio = median over rounds of the same ratio")
     print("(± = standard deviation relative to the median)")
     all_ok = wall_ok and speedup_ratio >= SPEEDUP_FLOOR
