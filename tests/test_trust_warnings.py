@@ -183,3 +183,35 @@ def test_warnings_reach_the_terminal_and_the_run(launch_dir: Path, usable_cores:
                  "wall_time_ci_low_s", "wall_time_ci_high_s", "cpu_utilization", "load_imbalance", "repeats_done"):
         assert name in metrics, name
     assert run.data.params["chunks"] == str(workers)
+
+
+def test_many_short_processes_of_ours_do_not_read_as_other_processes() -> None:
+    """A group's trials and pool workers start together: dozens of processes of ours, each a
+    few milliseconds of CPU, which the kernel's 10 ms ticks round down to nothing. Read that way
+    they were "other processes" (0.3-0.6 cores), and every first group of ``make run`` was
+    flagged busy at start. The threads' nanosecond counts put them back on our side."""
+    import os
+    import time
+
+    from runner.host.proc import CpuWindow, tick_error_cores
+
+    window = CpuWindow(trees=[os.getpid()])
+    window.begin()
+    children = []
+    for _ in range(40):
+        pid = os.fork()
+        if pid == 0:  # about 3 ms of pure Python, then stay alive past the window's end
+            total = 0
+            for i in range(100_000):
+                total += i
+            time.sleep(0.5)
+            os._exit(0)
+        children.append(pid)
+    time.sleep(0.3)
+    other = window.end()
+    for pid in children:
+        os.waitpid(pid, 0)
+    assert other is not None
+    cpus = len(window.cpus) if window.cpus else os.cpu_count() or 1
+    margin = tick_error_cores(window.wall_s, cpus, window.extra_error_ticks)
+    assert other - margin < 0.1, f"40 processes of ours read as other processes' {other:.2f} cores (margin {margin:.2f})"

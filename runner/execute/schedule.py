@@ -169,7 +169,7 @@ class Windows:
         self.window: CpuWindow | None = None
         self.opened = 0.0
         self.reps: list[tuple[Live, Repetition]] = []
-        self.previous: tuple[float, float] | None = None  # other CPU seconds, wall seconds
+        self.previous: tuple[float, float, float] | None = None  # other CPU seconds, wall seconds, extra error ticks
 
     def _new(self) -> CpuWindow:
         return CpuWindow(self.cpus, trees=fork_server_pids(), alone=[os.getpid()])
@@ -193,17 +193,18 @@ class Windows:
             return []
         window, self.window = self.window, None
         other = window.end()
-        wall = window.wall_s
+        wall, extra = window.wall_s, window.extra_error_ticks
         if short:
             if self.previous and other is not None:
                 other = (self.previous[0] + window.other_s) / (self.previous[1] + window.wall_s)
                 wall += self.previous[1]
+                extra += self.previous[2]
             else:
                 other = None
         elif other is not None:
-            self.previous = (window.other_s, window.wall_s)
+            self.previous = (window.other_s, window.wall_s, window.extra_error_ticks)
         covered, self.reps = self.reps, []
-        error = tick_error_cores(wall, len(self.cpus) if self.cpus else self.usable)
+        error = tick_error_cores(wall, len(self.cpus) if self.cpus else self.usable, extra)
         return [(live, rep, other, error) for live, rep in covered]
 
     def new_phase(self) -> None:
@@ -290,9 +291,11 @@ class Scheduler:
         # "Busy at start": other processes' use while the trials started and warmed up (long enough to tell).
         busy = window.end()
         if busy is not None and window.wall_s >= MIN_WINDOW_S:
+            # what the kernel's ticks cannot explain (many processes of ours start in this window)
+            error = tick_error_cores(window.wall_s, len(self.windows.cpus) if self.windows.cpus else self.usable, window.extra_error_ticks)
             for live in fresh:
-                live.busy_at_start = busy
-            self.windows.previous = (window.other_s, window.wall_s)  # what a short first round is judged with
+                live.busy_at_start = max(0.0, busy - error)
+            self.windows.previous = (window.other_s, window.wall_s, window.extra_error_ticks)  # what a short first round is judged with
         targets = {id(live): len(live.reps) + live.spec.repeats_planned for live in batch}
         for live in batch:
             live.done = False

@@ -115,27 +115,51 @@ def _proc_descendants(pid: int) -> list[int] | None:
 
 def process_cpu_s(pid: int) -> float:
     """user + system CPU seconds of ``pid`` and of the children it has reaped."""
+    return process_cpu(pid)[0]
+
+
+def process_cpu(pid: int) -> tuple[float, int]:
+    """:func:`process_cpu_s`, and how many of its counters came cut down to a whole clock tick.
+
+    The kernel gives a process's user and system time, and its reaped children's, in 10 ms
+    ticks, each cut down when read: a process that ran 5 ms reads as 0. Where the scheduler's
+    own nanosecond count of each thread is there (``/proc/<pid>/task/<tid>/schedstat``), the
+    process's own time is the larger of the two (the ticks also hold threads that have ended;
+    the threads' count is exact for the living ones), and only its children's counters are cut.
+    """
     if not _PROC_STAT:
         import psutil
 
         t = psutil.Process(pid).cpu_times()
-        return t.user + t.system + getattr(t, "children_user", 0.0) + getattr(t, "children_system", 0.0)
+        values = [t.user, t.system, getattr(t, "children_user", 0.0), getattr(t, "children_system", 0.0)]
+        return sum(values), 2 + sum(1 for v in values[2:] if v > 0)
     with open(f"/proc/{pid}/stat", "rb") as f:
         fields = f.read().rsplit(b")", 1)[1].split()
     # after "pid (comm)", state is field 3; utime, stime, cutime, cstime are fields 14-17 (proc(5))
-    return sum(int(v) for v in fields[11:15]) / _CLOCK_TICKS
+    utime, stime, cutime, cstime = (int(v) for v in fields[11:15])
+    own, cut = (utime + stime) / _CLOCK_TICKS, 2
+    exact = _threads_runtime_s(pid)
+    if exact is not None and exact >= own:
+        own, cut = exact, 0
+    # children's counters: cut only matters once children were reaped (a zero is taken as none)
+    return own + (cutime + cstime) / _CLOCK_TICKS, cut + (cutime > 0) + (cstime > 0)
 
 
-def tree_cpu_s(pid: int | None = None) -> float:
-    """CPU seconds of a process, its live descendants, and every child any of them has reaped."""
-    pid = os.getpid() if pid is None else pid
-    total = process_cpu_s(pid)  # raises when there is no such process, or no way to read it
-    for member in descendants(pid):
-        try:
-            total += process_cpu_s(member)
-        except Exception:  # gone since it was listed
-            continue
-    return total
+def _threads_runtime_s(pid: int) -> float | None:
+    """Seconds the living threads of ``pid`` have run, to the nanosecond (None where unknown)."""
+    if not _SCHEDSTAT:
+        return None
+    total = 0
+    try:
+        for tid in os.listdir(f"/proc/{pid}/task"):
+            try:
+                with open(f"/proc/{pid}/task/{tid}/schedstat", "rb") as f:
+                    total += int(f.read().split()[0])
+            except (OSError, IndexError, ValueError):
+                continue  # the thread ended since it was listed
+    except OSError:
+        return None
+    return total / 1e9
 
 
 def thread_wait_s() -> float:
@@ -149,13 +173,14 @@ def thread_wait_s() -> float:
         return 0.0
 
 
-def tick_error_cores(wall_s: float, cpus: int) -> float:
+def tick_error_cores(wall_s: float, cpus: int, extra_ticks: float = 0.0) -> float:
     """How far off a window's "other processes' cores" can be, from the kernel's 10 ms ticks alone.
 
     Every counter read is cut to a whole tick, so a difference is off by less than one tick per
-    CPU (the machine's busy time) plus about two ticks for the processes counted as ours.
+    CPU (the machine's busy time) plus about two ticks for the processes counted as ours, plus
+    ``extra_ticks`` (:attr:`CpuWindow.extra_error_ticks`: many processes of ours ran in it).
     """
-    return (cpus + 2) / _CLOCK_TICKS / wall_s if wall_s > 0 else float("inf")
+    return (cpus + 2 + extra_ticks) / _CLOCK_TICKS / wall_s if wall_s > 0 else float("inf")
 
 
 def load_1m() -> float | None:
@@ -177,16 +202,20 @@ class CpuWindow:
     wall_s: float = 0.0
     other_s: float = 0.0
     available: bool = True
-    _mark: tuple[float, float, float] | None = None
+    extra_error_ticks: float = 0.0  # of the last window closed: see end()
+    _mark: tuple[float, float, dict[int, tuple[float, int]]] | None = None
 
-    def _read(self) -> tuple[float, float, float] | None:
+    def _read(self) -> tuple[float, float, dict[int, tuple[float, int]]] | None:
         if not self.available:
             return None
         try:
-            mine = 0.0
-            for pid, read in [(p, tree_cpu_s) for p in self.trees] + [(p, process_cpu_s) for p in self.alone]:
+            mine: dict[int, tuple[float, int]] = {}
+            pids = [*self.alone]
+            for root in self.trees:
+                pids += [root, *descendants(root)]
+            for pid in pids:
                 try:
-                    mine += read(pid)
+                    mine[pid] = process_cpu(pid)
                 except Exception:  # that process is gone: its last CPU time is lost to us
                     continue
             return time.perf_counter(), system_busy_s(self.cpus), mine
@@ -198,13 +227,29 @@ class CpuWindow:
         self._mark = self._read()
 
     def end(self) -> float | None:
-        """Close the window; returns the other processes' average cores during it (None: unknown)."""
+        """Close the window; returns the other processes' average cores during it (None: unknown).
+
+        A process of ours that started during the window is read once, and each of its counters
+        that come in ticks (:func:`process_cpu`) is cut down to a whole tick: on average half a
+        tick each is missing, which would count as other processes' (a group of 13 trials and
+        their pool workers starting together read as 0.3 cores busy). That half tick is added
+        back, and the window's ``extra_error_ticks`` says how far off the sum of those cuts may
+        still be (two standard deviations of a sum of uniform errors).
+        """
         now, mark = self._read(), self._mark
         self._mark = None
         if now is None or mark is None:
             return None
         wall = now[0] - mark[0]
-        other = max(0.0, (now[1] - mark[1]) - (now[2] - mark[2]))
+        before, after = mark[2], now[2]
+        # one that ended in the window was reaped by a parent of ours: its time moved to that parent's counters
+        mine = sum(s for s, _ in after.values()) - sum(s for s, _ in before.values())
+        born = sum(count for pid, (_, count) in after.items() if pid not in before)
+        ran = sum(count for pid, (s, count) in after.items() if pid in before and s != before[pid][0])
+        mine += 0.5 * born / _CLOCK_TICKS
+        # a counter read once is off by U(0, 1) tick (variance 1/12), a difference of two by up to one either way (1/6)
+        self.extra_error_ticks = 2 * (born / 12 + ran / 6) ** 0.5
+        other = max(0.0, (now[1] - mark[1]) - mine)
         self.wall_s += wall
         self.other_s += other
         if wall <= 0:
