@@ -24,20 +24,15 @@ REPO = Path(__file__).resolve().parent.parent
 
 
 def cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith(("model name", "Model", "cpu model")):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
+    from runner.host.facts import cpu_model as model
+
+    return model()
 
 
 def usable_cores() -> int:
-    try:
-        return len(os.sched_getaffinity(0))
-    except (AttributeError, OSError):
-        return os.cpu_count() or 1
+    from runner.host.facts import usable_cpu_count
+
+    return usable_cpu_count()
 
 
 def load_average() -> str:

@@ -219,13 +219,9 @@ def _timed(code: str, uri: str) -> tuple[float, float, str]:
 
 
 def _cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
+    from runner.host.facts import cpu_model
+
+    return cpu_model()
 
 
 def main(argv: list[str] | None = None) -> int:

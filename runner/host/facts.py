@@ -30,7 +30,7 @@ PACKAGES = ("parsweep", "hydra-core", "omegaconf", "mlflow", "pandas", "psutil",
 
 def collect_cpu(facts: Facts) -> None:
     """What does not change: model, logical and physical cores, affinity, cgroup quota, usable CPUs."""
-    facts["cpu_model"] = _cpu_model()
+    facts["cpu_model"] = cpu_model()
     facts["cpu_logical"] = os.cpu_count()
     physical = _physical_cores()
     if physical:
@@ -105,7 +105,8 @@ def _affinity_count() -> int | None:
         return None
 
 
-def _cpu_model() -> str:
+def cpu_model() -> str:
+    """The CPU's model name (``/proc/cpuinfo``, else what the platform says)."""
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
             if line.startswith(("model name", "Model", "cpu model")):
