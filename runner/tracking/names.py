@@ -44,3 +44,5 @@ RESUME_SKIPPED_TAG = "parsweep.resume_skipped"  # trials the last resume found a
 SAMPLE_METRIC = "rep_wall_time_s"  # one value per recorded repetition, step = its index
 REPS_DISCARDED_METRIC = "reps_discarded"
 REPS_INTERFERED_METRIC = "reps_interfered"
+SAMPLE_ROUNDS_TAG = "parsweep.sample_rounds"  # each recorded repetition's interleaved round in its group, comma-separated
+SAMPLE_STARTS_TAG = "parsweep.sample_starts"  # each recorded repetition's start, seconds after its group's start
