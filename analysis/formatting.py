@@ -42,17 +42,21 @@ def format_ratio(value: Any) -> str:
 
 
 NO_DIFFERENCE_MARK = "≈"
+CANNOT_TELL_MARK = "~"
 UNTRUSTED_MARK = "?"
 
 
 def format_speedup(value: Any, conclusion: Any = "", trusted: bool = True) -> str:
-    """A speedup as people read it: ``1.93x``; ``1.02x ≈`` when its interval contains 1 (no
-    difference); `` ?`` after the figures of a row that is not trusted."""
+    """A speedup as people read it: ``1.93x``; ``1.02x ≈`` when its interval contains 1 and lies
+    within 1 +- 5% (no difference); ``1.10x ~`` when it contains 1 but is wider (cannot tell);
+    `` ?`` after the figures of a row that is not trusted."""
     if is_blank(value):
         return BLANK
     text = format_ratio(value)
     if conclusion == "no difference":
         text += f" {NO_DIFFERENCE_MARK}"
+    elif conclusion == "cannot tell":
+        text += f" {CANNOT_TELL_MARK}"
     return text if trusted else f"{text} {UNTRUSTED_MARK}"
 
 

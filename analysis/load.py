@@ -27,6 +27,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from runner.tracking.names import (
@@ -38,6 +39,7 @@ from runner.tracking.names import (
     PYTHON_LABEL_TAG,
     ROLE_TAG,
     SAMPLE_METRIC,
+    SAMPLE_ROUNDS_TAG,
     SAMPLES_TAG,
     SCHEDULE_SEED_TAG,
     SCHEDULE_TAG,
@@ -91,6 +93,7 @@ TAG_COLUMNS = {
     WARNINGS_TAG: "warnings",
     DISCARDED_TAG: "discarded",
     SAMPLES_TAG: "rep_wall_times_s",
+    SAMPLE_ROUNDS_TAG: "sample_rounds",
     SCHEDULE_TAG: "schedule",
     SCHEDULE_SEED_TAG: "schedule_seed",
     GROUP_TAG: "group",
@@ -106,8 +109,12 @@ COLUMNS = [
     "error", "warnings", "warnings_count", "trust_tag", "discarded", "schedule", "schedule_seed", "group",
     "config_hash", "host_cpu_model", "host_cpu_usable", "python_label", "python_version", "python_implementation",
     "python_free_threaded", "python_gil_enabled", "python_executable", "git_commit", "rep_wall_times_s",
+    "sample_rounds",
 ]
 SAMPLE_COLUMNS = ["run_id", "rep", "wall_time_s"]
+#: Samples of interleaved trials also carry ``round``: the interleaved round each was measured in
+#: (``parsweep.sample_rounds``), which is what pairs a trial's repetition with its baseline's.
+ROUND_COLUMN = "round"
 
 
 class ReportError(RuntimeError):
@@ -361,21 +368,46 @@ def parse_samples(text: Any) -> list[float] | None:
 def samples_from_tags(trials: pd.DataFrame) -> pd.DataFrame:
     """The repetition samples kept in the trials' ``parsweep.rep_wall_times_s`` tags (no query).
 
-    Columns ``run_id``, ``rep`` (0, 1, ... in repetition order), ``wall_time_s``; runs without
-    the tag (or with an unreadable one) have no rows.
+    Columns ``run_id``, ``rep`` (0, 1, ... in repetition order), ``wall_time_s`` and ``round``
+    (the interleaved round of each repetition, from ``parsweep.sample_rounds``; NaN for runs
+    without that tag, or whose tag does not name one round per sample); runs without the samples
+    tag (or with an unreadable one) have no rows.
     """
+    columns = [*SAMPLE_COLUMNS, ROUND_COLUMN]
     if trials.empty or "rep_wall_times_s" not in trials:
-        return pd.DataFrame(columns=SAMPLE_COLUMNS)
+        return pd.DataFrame(columns=columns)
     text = trials.set_index("run_id")["rep_wall_times_s"].dropna().astype(str).str.strip()
     text = text[text != ""]
     if text.empty:
-        return pd.DataFrame(columns=SAMPLE_COLUMNS)
+        return pd.DataFrame(columns=columns)
     values = text.str.split(",").explode()
     frame = pd.DataFrame({"run_id": values.index, "wall_time_s": pd.to_numeric(values.to_numpy(), errors="coerce")})
     frame["rep"] = frame.groupby("run_id", sort=False).cumcount()
     bad = frame.loc[frame["wall_time_s"].isna(), "run_id"].unique()
     frame = frame[~frame["run_id"].isin(bad)]  # a damaged tag: read that run's history instead
-    return frame[SAMPLE_COLUMNS].reset_index(drop=True)
+    frame[ROUND_COLUMN] = _rounds(trials, frame)
+    return frame[columns].reset_index(drop=True)
+
+
+def _rounds(trials: pd.DataFrame, samples: pd.DataFrame) -> np.ndarray:
+    """Each sample's round (see :func:`samples_from_tags`), NaN where it is not known."""
+    rounds = np.full(len(samples), np.nan)
+    if "sample_rounds" not in trials or samples.empty:
+        return rounds
+    by_run: dict[str, list[float]] = {}
+    for run_id, text in trials.set_index("run_id")["sample_rounds"].dropna().items():
+        try:
+            by_run[str(run_id)] = [float(int(part)) for part in str(text).split(",")]
+        except ValueError:
+            continue  # unreadable: that run is not paired
+    if not by_run:
+        return rounds
+    counts = samples.groupby("run_id", sort=False).size()
+    for position, (run_id, rep) in enumerate(zip(samples["run_id"], samples["rep"])):
+        known = by_run.get(run_id)
+        if known is not None and len(known) == counts[run_id]:
+            rounds[position] = known[rep]
+    return rounds
 
 
 def samples_from_history(tracking_uri: str, run_ids: Iterable[str], metric: str = SAMPLE_METRIC) -> pd.DataFrame:
@@ -397,7 +429,7 @@ def samples_from_history(tracking_uri: str, run_ids: Iterable[str], metric: str 
 
 
 def load_samples(tracking_uri: str, runs: pd.DataFrame | Iterable[str], *, history: bool = True) -> pd.DataFrame:
-    """The repetition samples of the given runs: columns ``run_id``, ``rep``, ``wall_time_s``.
+    """The repetition samples of the given runs: columns ``run_id``, ``rep``, ``wall_time_s``, ``round``.
 
     ``runs``: a trial frame (from :func:`load_trials` and friends: the samples come from its
     ``parsweep.rep_wall_times_s`` tags, and only runs without one are asked for their metric
@@ -416,7 +448,9 @@ def load_samples(tracking_uri: str, runs: pd.DataFrame | Iterable[str], *, histo
     if missing:
         parts.append(samples_from_history(tracking_uri, missing))
     frame = pd.concat([p for p in parts if not p.empty], ignore_index=True) if any(not p.empty for p in parts) else tagged
-    frame = frame.astype({"run_id": object, "rep": "int64", "wall_time_s": "float64"})
+    if ROUND_COLUMN not in frame:
+        frame[ROUND_COLUMN] = np.nan
+    frame = frame.astype({"run_id": object, "rep": "int64", "wall_time_s": "float64", ROUND_COLUMN: "float64"})
     return frame.sort_values(["run_id", "rep"], kind="stable").reset_index(drop=True)
 
 

@@ -11,9 +11,22 @@ together, the union of their trust reasons, the sum of their warnings.
 Definitions (``p`` = workers, ``T`` = median wall time):
 
 * ``speedup`` = T(serial, same baseline keys) / T. Blank without a serial baseline.
-* ``speedup_ci_low`` / ``speedup_ci_high``: the 95% bootstrap interval of that ratio of medians
-  (:func:`analysis.stats.ratio_of_medians_ci`); ``conclusion``: ``faster`` when the interval
-  is above 1, ``slower`` when below, ``no difference`` when it contains 1, blank without one.
+* ``speedup_ci_low`` / ``speedup_ci_high`` and ``ci_method``: how sure that speedup is, from the
+  structure of the measurement first. **Paired** (``ci_method`` = ``paired``) when every trial of
+  the row was measured in interleaved rounds beside a trial of its serial baseline (same
+  ``parsweep.group``) and at least :data:`MIN_PAIRS` rounds hold both: each round gives one ratio
+  (the serial repetition's wall / this one's), and the speedup is the geometric mean of those
+  ratios with Student's t interval (:func:`runner.trial.stats.paired_ratio`, the same definition
+  ``repeats=auto`` stops on). The two walls of a round are seconds apart at most, so the VM's
+  drift, which moves both, cancels; two independent pools of repetitions keep it. Then the
+  paired figure *is* the row's speedup (the ratio of medians estimates the same thing, less
+  precisely). **Unpaired** otherwise (sequential schedules, runs logged before rounds were
+  recorded, a row whose trials have no baseline in their round): the ratio of medians and its
+  percentile bootstrap interval (:func:`analysis.stats.ratio_of_medians_ci`).
+* ``conclusion``: ``faster`` when the interval is above 1, ``slower`` when below, ``no
+  difference`` when it contains 1 *and* lies within :data:`EQUIVALENCE` (1 +- 5%), ``cannot
+  tell`` when it contains 1 but is wider than that (a 0.7-1.4 interval is no evidence of "no
+  difference"), blank without an interval.
 * ``self_speedup`` = T(same backend at 1 worker) / T (how the backend scales with itself).
 * ``efficiency`` = speedup / p.
 * ``karp_flatt`` = (1/speedup - 1/p) / (1 - 1/p): the experimentally determined serial
@@ -38,17 +51,31 @@ import numpy as np
 import pandas as pd
 
 from analysis.formatting import format_n
-from analysis.stats import CONFIDENCE, FASTER, NO_DIFFERENCE, RESAMPLES, SEED, SLOWER, can_reach_alpha, ratio_of_medians_ci
+from analysis.stats import (
+    CANNOT_TELL,
+    CONFIDENCE,
+    FASTER,
+    NO_DIFFERENCE,
+    RESAMPLES,
+    SEED,
+    SLOWER,
+    can_reach_alpha,
+    ratio_of_medians_ci,
+)
 from analysis.trust import (
     BASELINE_NOISE,
     FEW_REPETITIONS,
     NOISY_BASELINE,
+    PRECISE,
+    SPREAD,
+    cancelled_trust,
     is_ok,
     parse_reasons,
     pooled_trust,
     trial_trust,
     with_reasons,
 )
+from runner.trial.stats import t_quantile
 
 BASELINE_KEYS = ["host", "python", "workload", "n"]
 # `chunks` is "" for the default (one chunk per worker), else the chunk count: trials that
@@ -61,7 +88,7 @@ FACT_COLUMNS = ["python_version", "python_implementation", "python_free_threaded
 
 TABLE_COLUMNS = [
     "host", "python", "workload", "n", "backend", "start_method", "chunks", "workers", "trials", "sweeps", "repetitions",
-    "wall_time_s", "wall_time_std_s", "speedup", "speedup_ci_low", "speedup_ci_high", "conclusion",
+    "wall_time_s", "wall_time_std_s", "speedup", "speedup_ci_low", "speedup_ci_high", "ci_method", "pairs", "conclusion",
     "self_speedup", "efficiency", "karp_flatt", "cpu_utilization", "startup_s", "dispatch_s", "load_imbalance",
     "trust", "warnings", *FACT_COLUMNS, "run_ids",
 ]
@@ -75,6 +102,11 @@ CROSSOVER_COLUMNS = [
 ]
 #: Amdahl needs this many worker counts above 1 within the usable CPUs.
 AMDAHL_MIN_POINTS = 2
+#: A paired interval needs this many rounds holding both sides (two give a t with 1 degree of freedom: useless).
+MIN_PAIRS = 3
+PAIRED, UNPAIRED = "paired", "unpaired"
+#: "No difference" is claimed only for an interval that contains 1 and lies within this band.
+EQUIVALENCE = (1 / (1 + PRECISE), 1 + PRECISE)
 
 
 def finished(trials: pd.DataFrame) -> pd.DataFrame:
@@ -190,11 +222,62 @@ def karp_flatt(speedup: Any, workers: Any) -> Any:
 
 
 def conclusions(low: Any, high: Any) -> np.ndarray:
-    """``faster`` (interval above 1), ``slower`` (below 1), ``no difference`` (contains 1), "" (no interval)."""
+    """``faster`` (interval above 1), ``slower`` (below 1), ``no difference`` (contains 1, within
+    :data:`EQUIVALENCE`), ``cannot tell`` (contains 1, wider), "" (no interval)."""
     lo = np.asarray(low, dtype=float)
     hi = np.asarray(high, dtype=float)
     known = ~(np.isnan(lo) | np.isnan(hi))
-    return np.where(~known, "", np.where(lo > 1, FASTER, np.where(hi < 1, SLOWER, NO_DIFFERENCE))).astype(object)
+    narrow = (lo >= EQUIVALENCE[0]) & (hi <= EQUIVALENCE[1])
+    within = np.where(narrow, NO_DIFFERENCE, CANNOT_TELL)
+    return np.where(~known, "", np.where(lo > 1, FASTER, np.where(hi < 1, SLOWER, within))).astype(object)
+
+
+def paired_speedups(table: pd.DataFrame, trials: pd.DataFrame, samples: pd.DataFrame, confidence: float) -> pd.DataFrame:
+    """Each row's paired speedup against its serial baseline (see the module's docstring).
+
+    ``table`` needs ``run_ids`` and the baseline keys, ``trials`` ``run_id`` and ``group``,
+    ``samples`` ``run_id``, ``wall_time_s`` and ``round``. Returns, indexed like ``table``,
+    ``ratio``, ``low``, ``high`` and ``pairs``; NaN (``pairs`` 0) where the row cannot be paired.
+    The figures are :func:`runner.trial.stats.paired_ratio`'s, computed for all rows at once.
+    """
+    out = pd.DataFrame({"ratio": np.nan, "low": np.nan, "high": np.nan, "pairs": 0}, index=table.index)
+    if samples.empty or "round" not in samples or "group" not in trials or samples["round"].isna().all():
+        return out
+    row_of_run = {run: row for row, ids in zip(table.index, table["run_ids"]) for run in ids}
+    baseline_row = table.groupby(BASELINE_KEYS, sort=False).ngroup()
+    serial_of_baseline = dict(zip(baseline_row[table["backend"] == "serial"], table.index[table["backend"] == "serial"]))
+    group_of_run = trials.drop_duplicates("run_id").set_index("run_id")["group"]
+    known = samples[samples["round"].notna()]
+    known = known.assign(_row=known["run_id"].map(row_of_run), _group=known["run_id"].map(group_of_run))
+    known = known[known["_row"].notna() & known["_group"].notna()]
+    if known.empty:
+        return out
+    known["_row"] = known["_row"].astype(np.int64)
+    known["_serial_row"] = known["_row"].map(baseline_row).map(serial_of_baseline)
+    is_serial = known["_row"].map(table["backend"]).eq("serial")
+    base = known[is_serial].drop_duplicates(["_row", "_group", "round"])[["_row", "_group", "round", "wall_time_s"]]
+    base = base.rename(columns={"_row": "_serial_row", "wall_time_s": "_base_s"})
+    contender = known[~is_serial & known["_serial_row"].notna()].drop_duplicates(["run_id", "round"])
+    if contender.empty or base.empty:
+        return out
+    pairs = contender.merge(base, on=["_serial_row", "_group", "round"], how="inner")
+    pairs = pairs[(pairs["wall_time_s"] > 0) & (pairs["_base_s"] > 0)]
+    if pairs.empty:
+        return out
+    pairs["_log"] = np.log(pairs["_base_s"] / pairs["wall_time_s"])
+    per_row = pairs.groupby("_row").agg(count=("_log", "size"), mean=("_log", "mean"), std=("_log", "std"), runs=("run_id", "nunique"))
+    # every trial of the row must have its partner: a row half paired, half not, is not a paired figure
+    runs_with_samples = known[~is_serial].groupby("_row")["run_id"].nunique()
+    per_row = per_row[(per_row["count"] >= MIN_PAIRS) & (per_row["runs"] == runs_with_samples.reindex(per_row.index))]
+    if per_row.empty:
+        return out
+    quantiles = {int(c): t_quantile(0.5 + confidence / 2, int(c) - 1) for c in per_row["count"].unique()}
+    half = per_row["count"].map(quantiles) * per_row["std"] / np.sqrt(per_row["count"])
+    out.loc[per_row.index, "ratio"] = np.exp(per_row["mean"])
+    out.loc[per_row.index, "low"] = np.exp(per_row["mean"] - half)
+    out.loc[per_row.index, "high"] = np.exp(per_row["mean"] + half)
+    out.loc[per_row.index, "pairs"] = per_row["count"].astype(int)
+    return out
 
 
 def speedup_table(
@@ -226,27 +309,66 @@ def speedup_table(
     table = table.join(one, on=BASELINE_KEYS + CONFIG_KEYS)
     table["speedup"] = table["_serial_s"] / table["wall_time_s"]
     table["self_speedup"] = table["_one_s"] / table["wall_time_s"]
-    table["efficiency"] = table["speedup"] / table["workers"]
-    table["karp_flatt"] = karp_flatt(table["speedup"], table["workers"])
     table["speedup_ci_low"] = np.nan
     table["speedup_ci_high"] = np.nan
+    table["ci_method"] = ""
+    table["pairs"] = 0
     if samples is not None and not samples.empty:
         table["speedup_ci_low"], table["speedup_ci_high"] = _intervals(table, samples, confidence, resamples, seed)
+        has_interval = table["speedup_ci_low"].notna()
+        table.loc[has_interval, "ci_method"] = UNPAIRED
+        paired = paired_speedups(table, trials, samples, confidence)
+        is_paired = paired["ratio"].notna() & (table["backend"] != "serial") & table["_serial_s"].notna()
+        table.loc[is_paired, "speedup"] = paired.loc[is_paired, "ratio"]
+        table.loc[is_paired, "speedup_ci_low"] = paired.loc[is_paired, "low"]
+        table.loc[is_paired, "speedup_ci_high"] = paired.loc[is_paired, "high"]
+        table.loc[is_paired, "pairs"] = paired.loc[is_paired, "pairs"]
+        table.loc[is_paired, "ci_method"] = PAIRED
+    table["pairs"] = table["pairs"].astype("int64")
+    table["efficiency"] = table["speedup"] / table["workers"]
+    table["karp_flatt"] = karp_flatt(table["speedup"], table["workers"])
     table["conclusion"] = conclusions(table["speedup_ci_low"], table["speedup_ci_high"])
     table.loc[table["backend"] == "serial", "conclusion"] = ""
-    table["trust"] = [_row_trust(row) for row in table[["backend", "trust", "_serial_s", "_serial_trust", "_serial_reps", "repetitions"]].itertuples(index=False)]
+    table["_precise"] = (table["ci_method"] == PAIRED) & (relative_half_width(table["speedup_ci_low"], table["speedup_ci_high"]) <= PRECISE)
+    # a serial row whose spread its paired contenders cancel: the spread was the machine's drift
+    cancelled_in = table[table["_precise"]].groupby(BASELINE_KEYS).size().rename("_cancelled")
+    table = table.join(cancelled_in, on=BASELINE_KEYS)
+    table["_cancelled"] = table["_cancelled"].fillna(0) > 0
+    columns = ["backend", "trust", "_serial_s", "_serial_trust", "_serial_reps", "repetitions", "ci_method", "_precise", "_cancelled"]
+    table["trust"] = [_row_trust(*row) for row in table[columns].itertuples(index=False)]
     return table[TABLE_COLUMNS].reset_index(drop=True)
 
 
-def _row_trust(row: Any) -> str:
-    """A row's trust: its trials', plus what its baseline and its repetition counts add."""
-    backend, trust, serial_s, serial_trust, serial_reps, reps = row
-    if backend == "serial" or pd.isna(serial_s):
+def relative_half_width(low: Any, high: Any) -> np.ndarray:
+    """An interval's half-width relative to its centre, on the log scale (0.05: +-5%); NaN without one."""
+    lo = np.asarray(low, dtype=float)
+    hi = np.asarray(high, dtype=float)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where((lo > 0) & (hi > 0), np.sqrt(hi / lo) - 1, np.nan)
+
+
+def _row_trust(
+    backend: str, trust: str, serial_s: float, serial_trust: str, serial_reps: float, reps: float,
+    ci_method: str, precise: bool, cancelled: bool,
+) -> str:
+    """A row's trust: its trials', plus what its baseline and its repetition counts add.
+
+    A row whose paired interval is within :data:`~analysis.trust.PRECISE` does not inherit the
+    raw spread of its own or its baseline's repetitions: that spread moved both sides of each
+    pair and cancelled (:func:`analysis.trust.cancelled_trust` says so in the cell). Interference
+    and everything else still count: a busy neighbour hits one side of a pair, not both.
+    """
+    if backend == "serial":
+        return cancelled_trust(trust, [SPREAD]) if cancelled else trust
+    if pd.isna(serial_s):
         return trust
+    if precise:
+        extra = [NOISY_BASELINE] if any(r in BASELINE_NOISE and r != SPREAD for r in parse_reasons(serial_trust)) else []
+        return cancelled_trust(with_reasons(trust, extra), [SPREAD], baseline=SPREAD in parse_reasons(serial_trust))
     extra = []
     if any(reason in BASELINE_NOISE for reason in parse_reasons(serial_trust)):
         extra.append(NOISY_BASELINE)
-    if not can_reach_alpha(int(np.nan_to_num(serial_reps)), int(np.nan_to_num(reps))):
+    if ci_method != PAIRED and not can_reach_alpha(int(np.nan_to_num(serial_reps)), int(np.nan_to_num(reps))):
         extra.append(FEW_REPETITIONS)
     return with_reasons(trust, extra) if extra else trust
 

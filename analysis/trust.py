@@ -19,6 +19,15 @@ serial row it is divided by is not ok for interference or spread, plus
 :data:`FEW_REPETITIONS` when its confidence interval cannot reach 95%: the serial and the
 row's repetitions are too few for a distribution-free test to reach p < 0.05
 (:func:`analysis.stats.can_reach_alpha`; 3 against 3 cannot).
+
+**Trust from what the answer needs.** A row whose speedup is paired (measured round by round
+beside its baseline) and known within :data:`PRECISE` (+-5%) is trusted even when its
+repetitions, or its baseline's, spread: on a VM whose CPU speed drifts by itself that spread
+is the machine's, it moved both sides of every pair, and the paired interval already carries
+what is left of it. Its cell says so in one line: ``ok: spread cancels in pairs`` (and the
+baseline's, when that was the one that spread). A serial row is rescued the same way when at
+least one row divided by it is. Interference is never cancelled: a busy neighbour hits one side
+of a pair, not both.
 """
 
 from __future__ import annotations
@@ -43,6 +52,10 @@ from runner.trial.quality import (
 from runner.trial.spec import DEFAULTS
 
 NOISY_BASELINE = "noisy baseline"
+#: A paired speedup known within this (relative half-width of its interval) is precise enough to
+#: trust despite raw spread; it is also the "no difference" band (1 +- 5%).
+PRECISE = 0.05
+CANCELS = "spread cancels in pairs"
 FEW_REPETITIONS = "few repetitions"
 #: Every reason a report row may carry, in the order they are listed.
 ROW_REASONS = (*REASONS, NOISY_BASELINE, FEW_REPETITIONS)
@@ -56,7 +69,8 @@ def parse_reasons(text: object) -> list[str]:
     """``"spread; oversubscribed"`` -> ``["spread", "oversubscribed"]``; ``ok`` or blank -> ``[]``."""
     if not isinstance(text, str):
         return []
-    return [part.strip() for part in text.split(";") if part.strip() and part.strip() != OK]
+    # "ok" and "ok: <why>" (see :func:`cancelled_trust`) name no reason
+    return [part.strip() for part in text.split(";") if part.strip() and not part.strip().startswith(OK)]
 
 
 def join_reasons(reasons: Iterable[str]) -> str:
@@ -128,3 +142,13 @@ def pooled_trust(texts: Iterable[str]) -> str:
 def with_reasons(text: str, extra: Iterable[str]) -> str:
     """``text`` with ``extra`` reasons added."""
     return join_reasons([*parse_reasons(text), *extra])
+
+
+def cancelled_trust(text: str, cancelled: Iterable[str], *, baseline: bool = False) -> str:
+    """``text`` without the ``cancelled`` reasons; ``ok: spread cancels in pairs`` when they were all
+    that kept it from ``ok`` (or when the baseline's spread was, ``baseline``)."""
+    before = parse_reasons(text)
+    after = [reason for reason in before if reason not in cancelled]
+    if after:
+        return join_reasons(after)
+    return f"{OK}: {CANCELS}" if (len(after) < len(before) or baseline) else OK

@@ -1,53 +1,130 @@
-"""The verdict: a few plain-language lines per workload, computed from a report's figures.
+"""The verdict: plain-language claims computed from a report's figures, each by a rule you can read.
 
-For each (host, workload), first what wins, per n: the fastest configuration (over backends,
-worker counts and interpreters) and how much faster than serial on its own interpreter it
-is, claimed only when that speedup's 95% interval lies above 1; otherwise "no configuration
-is measurably faster than serial here". Then why, from measured evidence, each line only
-when its evidence is there:
+Claims are data. Every sentence the verdict prints comes from one :class:`Rule` of :data:`RULES`,
+which states what it says, the evidence it needs and the interval it reads; a rule that finds
+its evidence missing says nothing (or says what is missing). A line that cites a row which is
+not trusted ends with ``[?: <its trust>]``, so no figure loses its trust on the way. The
+rules, in the order their lines are printed for each (host, workload):
 
-* **GIL-bound**: threads (``threading``, ``thread_pool``) at several workers on a GIL
-  interpreter whose CPU utilisation stays near one core (<= :data:`GIL_BOUND_CORES`), not
-  measurably faster; or, on a free-threaded build, threads that are measurably faster.
-* **subinterpreters**: ``interpreters`` (PEP 734) at several workers, measurably faster: Python
-  running in parallel in one process, each interpreter with its own GIL (not GIL-bound threads,
-  nor processes).
-* **start-up bound**: start-up (threading, multiprocessing: inside the wall time) or dispatch
-  (pools, clusters) is :data:`STARTUP_SHARE` or more of a row's wall time, and it is not faster.
-* **oversubscribed**: rows with more workers than usable CPUs (their trust says so).
-* **load imbalance**: the busiest worker worked :data:`IMBALANCE` x the mean or more.
-* **noise-limited**: rows that are not trusted, and speedups whose interval contains 1.
-* **interpreters**: each interpreter's serial time against the reference's, with its verdict.
+=============== ==============================================================================
+rule            what it claims, and only when
+=============== ==============================================================================
+answer          one plain line first: the best speedup of each kind of parallelism (threads,
+                processes, subinterpreters, cluster; per interpreter) at the largest n, within
+                the usable CPUs, with its interval and its trust mark
+fastest         per n: "X is fastest" only when X is measurably faster than serial (interval
+                above 1) and its interval clears every other candidate's (X's low end above
+                their high ends); otherwise "X, Y ... are tied". Candidates run at most as many
+                workers as there are usable CPUs: oversubscribed rows are a finding, not a
+                candidate
+oversubscribed  rows with more workers than usable CPUs, against the same backend at the
+                usable count: "no gain past N" unless the oversubscribed interval lies above
+gil             "GIL-bound" for threads on a GIL build only from CPU use (at most
+                :data:`GIL_BOUND_CORES` cores with several threads: the others wait) *and* a
+                speedup that is not measurably above 1; "in parallel" for threads on a
+                free-threaded build only when they are measurably faster *and* use more than
+                one core; "releases the GIL" on a GIL build only when measurably faster with
+                more than one core busy or with the CPU idle (waiting, not computing)
+subinterpreters ``interpreters`` at several workers, measurably faster
+startup         "start-up bound" only from ``startup_s`` (workers started inside the timed
+                repetition: ``threading``, ``multiprocessing``) of at least
+                :data:`STARTUP_SHARE` of the wall time, on a row not measurably faster. A
+                pool's dispatch time is not start-up (threads waiting for the GIL grow it)
+imbalance       the busiest worker worked :data:`IMBALANCE` x the mean or more, only where work
+                can be rebalanced (processes, subinterpreters, clusters, free-threaded threads);
+                "more chunks" is advised only for the backends that take ``chunks``
+interpreters    each interpreter's serial time against the reference's: "slower"/"faster" when
+                the interval excludes 1, "no measurable difference" only within 1 +- 5%, else
+                "cannot tell"; the reference named, with any version or build difference
+precision       rows trusted because their paired interval is narrow although their raw
+                repetitions spread (the machine's drift cancelled); speedups known less
+                precisely than +- 5%, with how many more rounds would reach it
+noise           rows not trusted, by reason, each with what would fix it (few repetitions:
+                raise repeats; spread: rounds and repeats=auto; interference: a quiet machine;
+                short repetitions: a larger n)
+=============== ==============================================================================
 
-Every claim of "faster" or "slower" rests on an interval that excludes 1; a figure without
-one is given as measured and said to be no claim.
+The same rules serve the side tables: :func:`leaders` is what "fastest" reads, and
+:func:`analysis.interpreters.fastest` uses it too, so the side table never calls fastest what the
+verdict calls a tie.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Protocol
 
+import numpy as np
 import pandas as pd
 
 from analysis.formatting import format_interval, format_n, format_seconds, is_blank
 from analysis.interpreters import configuration_label, is_free_threaded
-from analysis.stats import FASTER, NO_DIFFERENCE, SLOWER
-from analysis.trust import is_ok, parse_reasons
-
-if TYPE_CHECKING:
-    from analysis.report import Report
+from analysis.stats import CANNOT_TELL, FASTER, NO_DIFFERENCE, SLOWER
+from analysis.trust import CANCELS, FEW_REPETITIONS, INTERFERENCE, NOISY_BASELINE, PRECISE, SHORT, SPREAD, is_ok, parse_reasons, pooled_trust
 
 GIL_BOUND_CORES = 1.2  # threads whose CPU use stays at or below this many cores run one at a time
+IDLE_CORES = 0.5  # below this, workers mostly wait (sleep, I/O): the GIL is not what limits them
 STARTUP_SHARE = 0.25
 IMBALANCE = 1.25
 THREAD_BACKENDS = ("threading", "thread_pool")
+PROCESS_BACKENDS = ("multiprocessing", "process_pool")
 SUBINTERPRETER_BACKENDS = ("interpreters",)  # threads of the trial process, each running its own interpreter
+CLUSTER_BACKENDS = ("ray", "dask")
 STARTUP_INSIDE_WALL = ("threading", "multiprocessing")  # workers created inside every repetition
+CHUNKED_BACKENDS = ("thread_pool", "process_pool", "interpreters", "ray", "dask")  # they take chunks=...
+OVERSUBSCRIBED = "oversubscribed"
+#: How each reason that keeps a row from being trusted is fixed.
+FIXES = {
+    FEW_REPETITIONS: "raise repeats (or repeats=auto, which stops when the speedups are known)",
+    SPREAD: "keep schedule=interleaved (pairs cancel the machine's drift) and use repeats=auto",
+    NOISY_BASELINE: "keep schedule=interleaved (pairs cancel the machine's drift) and use repeats=auto",
+    INTERFERENCE: "quiet the machine (other processes used its CPUs while these ran)",
+    SHORT: "raise n (repetitions under 1 ms are mostly timer and dispatch)",
+}
 
 
-def _best_first(rows: pd.DataFrame, by: str, ascending: bool) -> pd.DataFrame:
-    """``rows`` sorted by ``by``, trusted rows before untrusted ones (cite the evidence that holds)."""
-    return rows.assign(_untrusted=~rows["trust"].map(is_ok)).sort_values(["_untrusted", by], ascending=[True, ascending], kind="stable")
+class ReportLike(Protocol):
+    """What the verdict reads of a report (:class:`analysis.report.Report`)."""
+
+    table: pd.DataFrame
+    interpreters: pd.DataFrame
+    confidence: float
+
+
+@dataclass(frozen=True)
+class Claim:
+    """One sentence and whether everything it cites is trusted (``trust``: the cited rows' reasons)."""
+
+    text: str
+    trust: str = "ok"
+
+    def line(self) -> str:
+        return self.text if is_ok(self.trust) else f"{self.text} [?: {self.trust}]"
+
+
+@dataclass(frozen=True)
+class Context:
+    """One (host, workload)'s rows and what every rule may need."""
+
+    rows: pd.DataFrame
+    interpreters: pd.DataFrame
+    confidence: float
+    several_pythons: bool
+
+
+@dataclass(frozen=True)
+class Rule:
+    name: str
+    claims: str  # what it says
+    needs: str  # the evidence it needs
+    apply: Callable[[Context], list[Claim]]
+
+
+def _trust_of(rows: pd.DataFrame | pd.Series) -> str:
+    texts = [rows["trust"]] if isinstance(rows, pd.Series) else list(rows["trust"])
+    return pooled_trust(str(t) for t in texts)
 
 
 def _ci(row: pd.Series, confidence: float) -> str:
@@ -56,186 +133,364 @@ def _ci(row: pd.Series, confidence: float) -> str:
     return f"{confidence:.0%} CI {format_interval(row['speedup_ci_low'], row['speedup_ci_high'])}"
 
 
-def _winner_lines(rows: pd.DataFrame, confidence: float, several_pythons: bool) -> list[str]:
-    lines = []
-    for n, at_n in rows.groupby("n", sort=True):
-        ordered = at_n.sort_values(["wall_time_s", "workers"], kind="stable")
-        best = ordered.iloc[0]
-        measurably = at_n[(at_n["conclusion"] == FASTER)].sort_values("wall_time_s", kind="stable")
+def _label(row: pd.Series, context: Context) -> str:
+    return configuration_label(row, python=context.several_pythons)
+
+
+def _usable(row: pd.Series) -> float:
+    value = pd.to_numeric(pd.Series([row.get("host_cpu_usable")]), errors="coerce").iloc[0]
+    return float(value) if not pd.isna(value) else math.inf
+
+
+def candidates(rows: pd.DataFrame) -> pd.DataFrame:
+    """The rows that may be called fastest: parallel, with a speedup, within the usable CPUs."""
+    parallel = rows[(rows["backend"] != "serial") & rows["speedup"].notna()]
+    if parallel.empty:
+        return parallel
+    within = [(row["backend"] in CLUSTER_BACKENDS) or row["workers"] <= _usable(row) for _, row in parallel.iterrows()]
+    return parallel[within]
+
+
+def leaders(rows: pd.DataFrame) -> tuple[pd.Series | None, pd.DataFrame]:
+    """The leading candidate of ``rows`` (one n) and the candidates tied with it.
+
+    The leader has the highest speedup; a candidate is tied with it when its interval reaches
+    the leader's (its high end at or above the leader's low end). Without intervals every other
+    candidate is tied (nothing tells them apart). ``(None, empty)`` without candidates.
+    """
+    pool = candidates(rows).sort_values(["speedup", "workers"], ascending=[False, True], kind="stable")
+    if pool.empty:
+        return None, pool
+    leader = pool.iloc[0]
+    others = pool.iloc[1:]
+    if is_blank(leader.get("speedup_ci_low")):
+        return leader, others
+    reach = others["speedup_ci_high"].fillna(np.inf) >= leader["speedup_ci_low"]
+    return leader, others[reach]
+
+
+def _names(rows: pd.DataFrame, context: Context, limit: int = 3) -> str:
+    shown = [f"{_label(row, context)} ({row['speedup']:.2f}x, {_ci(row, context.confidence)})" for _, row in rows.head(limit).iterrows()]
+    more = len(rows) - limit
+    return ", ".join(shown) + (f" and {more} more" if more > 0 else "")
+
+
+# --- the rules -----------------------------------------------------------------------------------
+
+
+def _family(backend: str) -> str:
+    if backend in THREAD_BACKENDS:
+        return "threads"
+    if backend in PROCESS_BACKENDS:
+        return "processes"
+    if backend in SUBINTERPRETER_BACKENDS:
+        return "subinterpreters"
+    return "cluster" if backend in CLUSTER_BACKENDS else backend
+
+
+def answer(context: Context) -> list[Claim]:
+    rows = context.rows
+    largest = rows[rows["n"] == rows["n"].max()]
+    pool = candidates(largest)
+    if pool.empty:
+        return []
+    parts, cited = [], []
+    for (python, family), group in pool.assign(_family=pool["backend"].map(_family)).groupby(["python", "_family"], sort=False):
+        # the best of the kind: trusted rows first, then the higher speedup
+        best = group.assign(_untrusted=~group["trust"].map(is_ok)).sort_values(["_untrusted", "speedup"], ascending=[True, False]).iloc[0]
+        name = f"{python} {family}" if context.several_pythons else family
+        notes = [] if is_blank(best.get("speedup_ci_low")) else [format_interval(best["speedup_ci_low"], best["speedup_ci_high"])]
+        if family == "threads" and not _free_threaded(python) and best["conclusion"] != FASTER:
+            notes.append("GIL")
+        if not is_ok(best["trust"]):
+            notes.append("?")
+        parts.append((float(best["speedup"]), f"{name} {best['speedup']:.2f}x" + (f" ({', '.join(notes)})" if notes else "")))
+        cited.append(best)
+    parts.sort(key=lambda part: part[0])
+    return [Claim(f"in short (n={format_n(largest['n'].iloc[0])}): " + ", ".join(text for _, text in parts)
+                  + f" (the best of each kind against serial, {context.confidence:.0%} CI; ? = not trusted).")]
+
+
+def fastest_claims(context: Context) -> list[Claim]:
+    claims = []
+    for n, at_n in context.rows.groupby("n", sort=True):
         where = f"n={format_n(n)}"
-        label = configuration_label(best, python=several_pythons)
-        if not measurably.empty and measurably.index[0] == best.name:
-            mark = "" if is_ok(best["trust"]) else f" (not trusted: {best['trust']})"
-            lines.append(
-                f"{where}: {label} is fastest, {format_seconds(best['wall_time_s'])}: {best['speedup']:.2f}x faster than "
-                f"serial ({_ci(best, confidence)}){mark}."
-            )
+        leader, tied = leaders(at_n)
+        if leader is None:
+            claims.append(Claim(f"{where}: no speedup to judge (no serial baseline, or no configuration within the usable CPUs)."))
             continue
-        if not measurably.empty:
-            # the fastest measured row has no interval above 1; a measurably faster one exists
-            top = measurably.iloc[0]
-            lines.append(
-                f"{where}: {configuration_label(top, python=several_pythons)} is measurably faster than serial: "
-                f"{top['speedup']:.2f}x ({_ci(top, confidence)}); {label} measured faster still but without that support."
-            )
+        if is_blank(leader.get("speedup_ci_low")):
+            claims.append(Claim(f"{where}: {_label(leader, context)} measured {leader['speedup']:.2f}x against serial, but without "
+                                "confidence intervals no configuration is claimed faster.", _trust_of(leader)))
             continue
-        parallel = at_n[at_n["backend"] != "serial"].sort_values("wall_time_s", kind="stable")
-        if parallel.empty or parallel["speedup"].isna().all():
-            lines.append(f"{where}: no speedup to judge (no serial baseline or no parallel configuration).")
+        if FEW_REPETITIONS in parse_reasons(leader["trust"]):
+            claims.append(Claim(f"{where}: {_label(leader, context)} measured {leader['speedup']:.2f}x against serial, but with too "
+                                "few repetitions for a 95% interval no configuration is claimed fastest.", _trust_of(leader)))
             continue
-        top = parallel[parallel["speedup"].notna()].iloc[0]
-        if parallel["speedup_ci_low"].isna().all():
-            lines.append(
-                f"{where}: {configuration_label(top, python=several_pythons)} measured {top['speedup']:.2f}x against serial, "
-                "but without confidence intervals no configuration is claimed faster."
-            )
+        if leader["conclusion"] != FASTER:
+            claims.append(Claim(f"{where}: no configuration is measurably faster than serial here (best: {_label(leader, context)}, "
+                                f"{leader['speedup']:.2f}x, {_ci(leader, context.confidence)}).", _trust_of(leader)))
             continue
-        lines.append(
-            f"{where}: no configuration is measurably faster than serial here (best: "
-            f"{configuration_label(top, python=several_pythons)}, {top['speedup']:.2f}x, {_ci(top, confidence)})."
-        )
-    return lines
+        figures = f"{leader['speedup']:.2f}x faster than serial ({_ci(leader, context.confidence)}; {format_seconds(leader['wall_time_s'])})"
+        if tied.empty:
+            claims.append(Claim(f"{where}: {_label(leader, context)} is fastest, {figures}; its interval clears every other "
+                                "configuration's.", _trust_of(leader)))
+        else:
+            cited = pd.concat([leader.to_frame().T, tied])
+            claims.append(Claim(f"{where}: no single fastest: {_label(leader, context)}, {figures}, is tied with "
+                                f"{_names(tied, context)} (their intervals overlap).", _trust_of(cited)))
+    return claims
 
 
-def _in_parallel(faster: pd.DataFrame, why: str) -> str:
-    """``why: <the fastest of faster> is Nx faster than serial, using C cores.``"""
-    top = _best_first(faster, "speedup", ascending=False).iloc[0]
-    cores = "" if is_blank(top["cpu_utilization"]) else f", using {top['cpu_utilization']:.1f} cores"
-    return f"{why}: {configuration_label(top, python=False)} is {top['speedup']:.2f}x faster than serial{cores}."
+def oversubscribed_claims(context: Context) -> list[Claim]:
+    rows = context.rows
+    over = rows[rows["trust"].map(lambda t: OVERSUBSCRIBED in parse_reasons(t)) & rows["speedup"].notna()]
+    if over.empty:
+        return []
+    usable = _usable(over.iloc[0])
+    cpus = int(usable) if math.isfinite(usable) else None
+    counts = ", ".join(map(str, sorted(set(over["workers"].astype(int)))))
+    no_gain: list[str] = []
+    gained: list[str] = []
+    over = over[over["n"] == over["n"].max()]
+    for (n, backend, start, chunks), group in over.groupby(["n", "backend", "start_method", "chunks"], sort=False):
+        same = rows[(rows["n"] == n) & (rows["backend"] == backend) & (rows["start_method"] == start) & (rows["chunks"] == chunks)
+                    & (rows["workers"] <= usable) & rows["speedup"].notna()]
+        if same.empty:
+            continue
+        base = same.sort_values("speedup", ascending=False).iloc[0]
+        top = group.sort_values("speedup", ascending=False).iloc[0]
+        above = not is_blank(top.get("speedup_ci_low")) and not is_blank(base.get("speedup_ci_high")) and top["speedup_ci_low"] > base["speedup_ci_high"]
+        (gained if above else no_gain).append(f"{configuration_label(top, python=False)} {top['speedup']:.2f}x vs x{int(base['workers'])} "
+                                              f"{base['speedup']:.2f}x")
+    where = f"on {cpus} usable CPUs" if cpus else "beyond the usable CPUs"
+    at = f"at n={format_n(over['n'].iloc[0])}"
+
+    def listed(items: list[str]) -> str:
+        return "; ".join(items[:3]) + (f"; {len(items) - 3} more alike" if len(items) > 3 else "")
+
+    claims = []
+    if no_gain:
+        claims.append(Claim(f"workers={counts} {where}: no gain past {cpus or 'the usable CPUs'}, the workers take turns on the "
+                            f"cores ({at}: {listed(no_gain)})."))
+    if gained:
+        claims.append(Claim(f"workers={counts} {where} measured faster than at {cpus} ({at}: {listed(gained)}): more workers "
+                            "than cores can hide waiting (start-up, imbalance), not add compute.", _trust_of(over)))
+    if not claims:
+        claims.append(Claim(f"workers={counts} {where}: oversubscribed, not compared (no row of the same backend within the usable CPUs)."))
+    return claims
 
 
-def _gil_lines(rows: pd.DataFrame) -> list[str]:
-    lines = []
+def _free_threaded(python: Any) -> bool:
+    return is_free_threaded(str(python)) and not str(python).endswith("+GIL")
+
+
+def gil_claims(context: Context) -> list[Claim]:
+    rows = context.rows
     threads = rows[rows["backend"].isin(THREAD_BACKENDS) & (rows["workers"] > 1) & rows["speedup"].notna()]
+    claims = []
     for python, group in threads.groupby("python", sort=True):
         largest = group[group["n"] == group["n"].max()]
         faster = largest[largest["conclusion"] == FASTER]
-        if is_free_threaded(python) and not str(python).endswith("+GIL"):
-            if not faster.empty:
-                lines.append(_in_parallel(faster, f"threads run in parallel on {python} (free-threaded)"))
+        cores = largest["cpu_utilization"].dropna()
+        if _free_threaded(python):
+            parallel = faster[faster["cpu_utilization"] > GIL_BOUND_CORES]
+            if not parallel.empty:
+                claims.append(_in_parallel(parallel, f"threads run in parallel on {python} (free-threaded)"))
             continue
-        utilization = largest["cpu_utilization"].dropna()
-        if faster.empty and not utilization.empty and utilization.max() <= GIL_BOUND_CORES:
-            worst = _best_first(largest, "workers", ascending=False).iloc[0]
-            lines.append(
+        if faster.empty and not cores.empty and cores.max() <= GIL_BOUND_CORES:
+            cited = largest.sort_values("workers", ascending=False).iloc[0]
+            claims.append(Claim(
                 f"threads are GIL-bound on {python}: with up to {int(largest['workers'].max())} threads CPU use stays at "
-                f"{utilization.max():.1f} core ({configuration_label(worst, python=False)}: {worst['speedup']:.2f}x); "
-                "one thread runs Python at a time."
-            )
+                f"{cores.max():.1f} core ({configuration_label(cited, python=False)}: {cited['speedup']:.2f}x, "
+                f"{_ci(cited, context.confidence)}): one thread runs Python at a time, the others wait.", _trust_of(largest)))
         elif not faster.empty:
-            top = _best_first(faster, "speedup", ascending=False).iloc[0]
-            lines.append(f"threads speed up on {python} ({configuration_label(top, python=False)}: {top['speedup']:.2f}x): "
-                         "this workload releases the GIL.")
-    return lines
+            evidence = faster[(faster["cpu_utilization"] > GIL_BOUND_CORES) | (faster["cpu_utilization"] < IDLE_CORES)]
+            if not evidence.empty:
+                top = evidence.sort_values("speedup", ascending=False).iloc[0]
+                claims.append(Claim(f"threads speed up on {python} ({configuration_label(top, python=False)}: {top['speedup']:.2f}x, "
+                                    f"{_ci(top, context.confidence)}, {top['cpu_utilization']:.1f} cores busy): this workload "
+                                    "releases the GIL.", _trust_of(top)))
+    return claims
 
 
-def _subinterpreter_lines(rows: pd.DataFrame) -> list[str]:
-    """Why subinterpreters scale where threads on the same GIL build do not: one GIL each."""
-    lines = []
+def _in_parallel(faster: pd.DataFrame, why: str) -> Claim:
+    top = faster.assign(_untrusted=~faster["trust"].map(is_ok)).sort_values(["_untrusted", "speedup"], ascending=[True, False]).iloc[0]
+    cores = "" if is_blank(top["cpu_utilization"]) else f", using {top['cpu_utilization']:.1f} cores"
+    return Claim(f"{why}: {configuration_label(top, python=False)} is {top['speedup']:.2f}x faster than serial{cores}.", _trust_of(top))
+
+
+def subinterpreter_claims(context: Context) -> list[Claim]:
+    rows = context.rows
     pools = rows[rows["backend"].isin(SUBINTERPRETER_BACKENDS) & (rows["workers"] > 1) & rows["speedup"].notna()]
+    claims = []
     for python, group in pools.groupby("python", sort=True):
         largest = group[group["n"] == group["n"].max()]
         faster = largest[largest["conclusion"] == FASTER]
         if not faster.empty:
-            lines.append(_in_parallel(faster, f"subinterpreters run Python in parallel on {python}, each with its own GIL, in one process"))
-    return lines
+            claims.append(_in_parallel(faster, f"subinterpreters run Python in parallel on {python}, each with its own GIL, in one process"))
+    return claims
 
 
-def _startup_lines(rows: pd.DataFrame) -> list[str]:
-    parallel = rows[(rows["backend"] != "serial") & (rows["conclusion"] != FASTER) & (rows["wall_time_s"] > 0)].copy()
-    if parallel.empty:
+def startup_claims(context: Context) -> list[Claim]:
+    rows = context.rows
+    inside = rows[rows["backend"].isin(STARTUP_INSIDE_WALL) & (rows["conclusion"] != FASTER) & (rows["wall_time_s"] > 0)
+                  & rows["startup_s"].notna()]
+    if inside.empty:
         return []
-    inside = parallel["backend"].isin(STARTUP_INSIDE_WALL)
-    parallel["_cost"] = parallel["startup_s"].where(inside, parallel["dispatch_s"])
-    parallel["_share"] = parallel["_cost"] / parallel["wall_time_s"]
-    heavy = parallel[parallel["_share"] >= STARTUP_SHARE].sort_values("_share", ascending=False)
+    inside = inside.assign(_share=inside["startup_s"] / inside["wall_time_s"])
+    heavy = inside[inside["_share"] >= STARTUP_SHARE].sort_values("_share", ascending=False)
     if heavy.empty:
         return []
     top = heavy.iloc[0]
-    what = "starting its workers" if top["backend"] in STARTUP_INSIDE_WALL else "dispatching the work"
     others = len(heavy) - 1
     more = f" ({others} more row{'s' if others != 1 else ''} alike)" if others else ""
-    return [
-        f"start-up bound at n={format_n(top['n'])}: {what} takes {top['_share']:.0%} of "
-        f"{configuration_label(top, python=False)}'s wall time ({format_seconds(top['_cost'])} of "
-        f"{format_seconds(top['wall_time_s'])}){more}: the work is too small to pay for it."
-    ]
+    return [Claim(f"start-up bound at n={format_n(top['n'])}: starting its workers takes {top['_share']:.0%} of "
+                  f"{configuration_label(top, python=False)}'s wall time ({format_seconds(top['startup_s'])} of "
+                  f"{format_seconds(top['wall_time_s'])}){more}: the work is too small to pay for it.", _trust_of(top))]
 
 
-def _oversubscribed_lines(rows: pd.DataFrame) -> list[str]:
-    over = rows[rows["trust"].map(lambda t: "oversubscribed" in parse_reasons(t))]
-    if over.empty:
-        return []
-    usable = pd.to_numeric(over["host_cpu_usable"], errors="coerce").dropna()
-    cpus = f"the {int(usable.iloc[0])} usable CPUs" if len(usable) else "the usable CPUs"
-    counts = sorted(set(over["workers"].astype(int)))
-    return [f"oversubscribed: {len(over)} row{'s' if len(over) != 1 else ''} ran more workers than {cpus} "
-            f"(workers={', '.join(map(str, counts))}): the workers take turns on the cores, so their speedups cannot grow."]
+def _rebalanceable(row: pd.Series) -> bool:
+    if row["backend"] in THREAD_BACKENDS:
+        return _free_threaded(row["python"])
+    return row["backend"] != "serial"
 
 
-def _imbalance_lines(rows: pd.DataFrame) -> list[str]:
-    uneven = rows[rows["load_imbalance"] >= IMBALANCE].sort_values("load_imbalance", ascending=False)
+def imbalance_claims(context: Context) -> list[Claim]:
+    rows = context.rows
+    uneven = rows[(rows["load_imbalance"] >= IMBALANCE)]
+    uneven = uneven[[_rebalanceable(row) for _, row in uneven.iterrows()]] if not uneven.empty else uneven
     if uneven.empty:
         return []
-    top = uneven.iloc[0]
-    return [f"load imbalance: in {configuration_label(top, python=False)} at n={format_n(top['n'])} the busiest worker "
-            f"worked {top['load_imbalance']:.2f}x the mean; more chunks than workers (chunks=...) let a pool even it out."]
+    top = uneven.sort_values("load_imbalance", ascending=False).iloc[0]
+    advice = ("; more chunks than workers (chunks=...) let a pool even it out" if top["backend"] in CHUNKED_BACKENDS
+              else "; a pool backend with more chunks than workers (chunks=...) could even it out")
+    return [Claim(f"load imbalance: in {configuration_label(top, python=False)} at n={format_n(top['n'])} the busiest worker "
+                  f"worked {top['load_imbalance']:.2f}x the mean{advice}.", _trust_of(top))]
 
 
-def _noise_lines(rows: pd.DataFrame) -> list[str]:
-    lines = []
-    untrusted = rows[~rows["trust"].map(is_ok)]
-    if not untrusted.empty:
-        reasons = sorted({r for t in untrusted["trust"] for r in parse_reasons(t)})
-        one = len(untrusted) == 1
-        lines.append(f"noise-limited: {len(untrusted)} of {len(rows)} rows {'is' if one else 'are'} not trusted "
-                     f"({', '.join(reasons)}); {'its' if one else 'their'} figures may be off: quiet the machine, "
-                     "raise repeats, and run again.")
-    within = rows[rows["conclusion"] == NO_DIFFERENCE]
-    if not within.empty:
-        one = len(within) == 1
-        lines.append(f"{len(within)} speedup{'' if one else 's'} cannot be told apart from 1 (the interval contains 1): "
-                     f"read {'it' if one else 'them'} as no difference.")
-    return lines
-
-
-def _interpreter_lines(costs: pd.DataFrame, confidence: float) -> list[str]:
-    lines = []
-    for row in costs.itertuples(index=False):
+def interpreter_claims(context: Context) -> list[Claim]:
+    claims = []
+    for row in context.interpreters.itertuples(index=False):
         factor = row.ratio if row.ratio >= 1 else 1 / row.ratio
         direction = "slower" if row.ratio >= 1 else "faster"
+        trust = str(getattr(row, "trust", "ok"))
+        reference = str(row.reference)
+        note = _reference_note(str(row.python), reference)
         if row.conclusion in (SLOWER, FASTER):
-            ci = f"{confidence:.0%} CI of the time ratio {format_interval(row.ratio_ci_low, row.ratio_ci_high)}"
+            ci = f"{context.confidence:.0%} CI of the time ratio {format_interval(row.ratio_ci_low, row.ratio_ci_high)}"
             cost = ": the single-thread cost of free-threading" if row.conclusion == SLOWER and is_free_threaded(row.python) else ""
-            lines.append(f"n={format_n(row.n)}: serial on {row.python} is {factor:.2f}x {direction} than on {row.reference} ({ci}){cost}.")
+            claims.append(Claim(f"n={format_n(row.n)}: serial on {row.python} is {factor:.2f}x {direction} than on {reference} "
+                                f"({ci}){cost}{note}.", trust))
         elif row.conclusion == NO_DIFFERENCE:
-            lines.append(f"n={format_n(row.n)}: serial on {row.python} and on {row.reference}: no measurable difference ({row.ratio:.2f}x).")
+            claims.append(Claim(f"n={format_n(row.n)}: serial on {row.python} and on {reference}: no measurable difference "
+                                f"({row.ratio:.2f}x, within 1 +- {PRECISE:.0%}){note}.", trust))
+        elif row.conclusion == CANNOT_TELL:
+            claims.append(Claim(f"n={format_n(row.n)}: serial on {row.python} measured {factor:.2f}x {direction} than on {reference}, "
+                                f"but the interval ({format_interval(row.ratio_ci_low, row.ratio_ci_high)}) is too wide to tell{note}.", trust))
         else:
-            lines.append(f"n={format_n(row.n)}: serial on {row.python} measured {factor:.2f}x {direction} than on {row.reference} "
-                         "(no interval: not a claim).")
-    return lines
+            claims.append(Claim(f"n={format_n(row.n)}: serial on {row.python} measured {factor:.2f}x {direction} than on {reference} "
+                                f"(no interval: not a claim){note}.", trust))
+    return claims
 
 
-def verdict_lines(report: Report) -> list[str]:
-    """The verdict of a report: for each (host, workload), a heading line then its findings."""
+def _reference_note(python: str, reference: str) -> str:
+    """What differs between an interpreter and its reference besides what is measured."""
+    version, ref_version = python.split("t")[0].split("+")[0], reference.split("t")[0].split("+")[0]
+    if version.rsplit(".", 1)[0] != ref_version.rsplit(".", 1)[0]:
+        return f" (the reference is another version, {reference}: the figure mixes the version and the build)"
+    return ""
+
+
+def _more_rounds(row: pd.Series) -> int | None:
+    """Rounds (or repetitions) more that would bring ``row``'s interval to +- PRECISE (width ~ 1/sqrt(count))."""
+    low, high = row.get("speedup_ci_low"), row.get("speedup_ci_high")
+    if is_blank(low) or is_blank(high) or low <= 0:
+        return None
+    width = math.sqrt(high / low) - 1
+    count = int(row["pairs"]) if row.get("ci_method") == "paired" else int(row.get("repetitions") or 0)
+    if width <= PRECISE or count < 2:
+        return None
+    return max(1, math.ceil(count * ((width / PRECISE) ** 2 - 1)))
+
+
+def precision_claims(context: Context) -> list[Claim]:
+    rows = context.rows
+    claims = []
+    rescued = rows[rows["trust"].astype(str).str.contains(CANCELS, regex=False)]
+    if not rescued.empty:
+        one = len(rescued) == 1
+        claims.append(Claim(f"{len(rescued)} row{'' if one else 's'} whose repetitions spread {'is' if one else 'are'} trusted all the "
+                            f"same: paired round by round with serial, {'its' if one else 'their'} speedup{'' if one else 's'} "
+                            f"{'is' if one else 'are'} known within +- {PRECISE:.0%} (the spread was the machine's drift, which "
+                            "moved both sides of every pair)."))
+    parallel = rows[(rows["backend"] != "serial") & rows["speedup_ci_low"].notna()]
+    wide = [(row, more) for _, row in parallel.iterrows() if (more := _more_rounds(row)) is not None]
+    if wide:
+        worst = max(more for _, more in wide)
+        claims.append(Claim(f"{len(wide)} of {len(parallel)} speedups are known less precisely than +- {PRECISE:.0%}: up to {worst} more "
+                            f"round{'s' if worst != 1 else ''} would get there (repeats=auto runs them where needed)."))
+    return claims
+
+
+def noise_claims(context: Context) -> list[Claim]:
+    rows = context.rows
+    claims = []
+    by_reason: dict[str, int] = {}
+    for text in rows["trust"]:
+        for reason in parse_reasons(text):
+            if reason != OVERSUBSCRIBED:  # a finding of its own (the oversubscribed rule)
+                by_reason[reason] = by_reason.get(reason, 0) + 1
+    for reason, count in sorted(by_reason.items(), key=lambda item: -item[1]):
+        fix = FIXES.get(reason, "see the trust column")
+        claims.append(Claim(f"{count} of {len(rows)} row{'s' if len(rows) != 1 else ''} not trusted for {reason}: {fix}."))
+    unknown = rows[rows["conclusion"] == CANNOT_TELL]
+    if not unknown.empty:
+        one = len(unknown) == 1
+        claims.append(Claim(f"{len(unknown)} speedup{'' if one else 's'} cannot be told apart from 1, nor shown equal to it (the "
+                            f"interval contains 1 but is wider than 1 +- {PRECISE:.0%}): no claim either way."))
+    same = rows[rows["conclusion"] == NO_DIFFERENCE]
+    if not same.empty:
+        one = len(same) == 1
+        claims.append(Claim(f"{len(same)} speedup{'' if one else 's'} equal{'s' if one else ''} 1 within +- {PRECISE:.0%}: no difference "
+                            "from serial.", _trust_of(same)))
+    return claims
+
+
+RULES: tuple[Rule, ...] = (
+    Rule("answer", "the best speedup of each kind of parallelism at the largest n", "candidates within the usable CPUs", answer),
+    Rule("fastest", "X is fastest / X is tied with Y", "an interval above 1 that clears every other candidate's", fastest_claims),
+    Rule("oversubscribed", "no gain past N cores", "the same backend within the usable CPUs, intervals compared", oversubscribed_claims),
+    Rule("gil", "GIL-bound / in parallel / releases the GIL", "CPU use and a speedup's interval", gil_claims),
+    Rule("subinterpreters", "subinterpreters run in parallel", "an interval above 1 at several workers", subinterpreter_claims),
+    Rule("startup", "start-up bound", "startup_s inside the wall time", startup_claims),
+    Rule("imbalance", "load imbalance", "load_imbalance, on work that can be rebalanced", imbalance_claims),
+    Rule("interpreters", "interpreter X is slower/faster than the reference", "the time ratio's interval", interpreter_claims),
+    Rule("precision", "trusted by pairing / known within +-5%", "paired intervals", precision_claims),
+    Rule("noise", "not trusted, and the fix", "the trust column, the conclusion", noise_claims),
+)
+
+
+def verdict_claims(report: ReportLike) -> list[tuple[str, list[Claim]]]:
+    """For each (host, workload): its heading and its claims, rule by rule."""
     table = report.table
     if table.empty:
         return []
-    lines: list[str] = []
+    out = []
     several_hosts = table["host"].nunique() > 1
+    costs = report.interpreters
     for (host, workload), rows in table.groupby(["host", "workload"], sort=False):
-        several_pythons = rows["python"].nunique() > 1
+        mine = costs[(costs["host"] == host) & (costs["workload"] == workload)] if not costs.empty else costs
+        context = Context(rows=rows, interpreters=mine, confidence=report.confidence, several_pythons=rows["python"].nunique() > 1)
         heading = f"{workload}" + (f" on host {host}" if several_hosts else "") + ":"
-        findings = _winner_lines(rows, report.confidence, several_pythons)
-        findings += _gil_lines(rows)
-        findings += _subinterpreter_lines(rows)
-        findings += _startup_lines(rows)
-        findings += _oversubscribed_lines(rows)
-        findings += _imbalance_lines(rows)
-        costs = report.interpreters
-        if not costs.empty:
-            findings += _interpreter_lines(costs[(costs["host"] == host) & (costs["workload"] == workload)], report.confidence)
-        findings += _noise_lines(rows)
+        out.append((heading, [claim for rule in RULES for claim in rule.apply(context)]))
+    return out
+
+
+def verdict_lines(report: ReportLike) -> list[str]:
+    """The verdict of a report: for each (host, workload), a heading line then its claims."""
+    lines: list[str] = []
+    for heading, claims in verdict_claims(report):
         lines.append(heading)
-        lines += [f"  {line}" for line in findings]
+        lines += [f"  {claim.line()}" for claim in claims]
     return lines

@@ -14,6 +14,7 @@ import pandas as pd
 
 from analysis.formatting import (
     BLANK,
+    CANNOT_TELL_MARK,
     NO_DIFFERENCE_MARK,
     UNTRUSTED_MARK,
     backend_labels,
@@ -34,10 +35,14 @@ from analysis.trust import is_ok
 
 #: What the people-facing columns and marks mean (used as legends).
 LEGEND = (
-    "speedup = serial median wall time / this one (same host, interpreter, workload, n); "
-    "CI = {confidence:.0%} bootstrap interval of that ratio of medians; "
-    f"{NO_DIFFERENCE_MARK} = the interval contains 1: no difference (only speedups whose interval excludes 1 are "
-    "coloured, green faster, red slower); "
+    "speedup = serial wall time / this one (same host, interpreter, workload, n): the geometric mean of the "
+    "per-round ratios where paired, else the ratio of medians; "
+    "CI = {confidence:.0%} interval of the speedup: paired (from the per-round ratios of repetitions measured "
+    "together, which cancels the machine's drift) where the trials ran in interleaved rounds, else a bootstrap of "
+    "the ratio of medians (the ci_method column says which); "
+    f"{NO_DIFFERENCE_MARK} = the interval contains 1 and lies within 1 +- 5%: no difference; "
+    f"{CANNOT_TELL_MARK} = the interval contains 1 but is wider: cannot tell (only speedups whose interval excludes 1 "
+    "are coloured, green faster, red slower); "
     f"{UNTRUSTED_MARK} = the row is not trusted (its trust column says why): its figures may be off; "
     "self = vs the same backend at 1 worker; efficiency = speedup / workers; "
     "Karp-Flatt = (1/speedup - 1/workers) / (1 - 1/workers), the measured serial fraction; "

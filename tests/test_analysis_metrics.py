@@ -232,17 +232,22 @@ def test_no_crossover_claim_without_intervals(store: Any) -> None:
     assert (report.table["conclusion"] == "").all()
 
 
-def test_a_speedup_whose_interval_contains_one_is_no_difference(tmp_path: Path) -> None:
-    """1.01x within noise reads "no difference" (never faster), and is not a crossover; 0.5x reads slower."""
+def test_a_speedup_whose_interval_contains_one_is_no_difference_only_when_narrow(tmp_path: Path) -> None:
+    """1.01x within 1 +- 5% reads "no difference" (never faster), and is not a crossover; an interval that
+    contains 1 but is wider reads "cannot tell" (no evidence of "no difference"); 0.5x reads slower."""
     builder = StoreBuilder(tmp_path)
     sweep = builder.sweep()
-    builder.trial(sweep, "serial", 1, 1000, reps_around(1.0))
-    builder.trial(sweep, "thread_pool", 2, 1000, [1.05, 0.93, 0.99, 1.02, 0.96])  # median 0.99: 1.01x
+    builder.trial(sweep, "serial", 1, 1000, [1.0, 1.01, 0.99, 1.005, 0.995, 1.0, 1.02, 0.98, 1.0])
+    builder.trial(sweep, "thread_pool", 2, 1000, [0.97, 1.02, 0.99, 1.0, 0.98, 1.01, 0.995, 0.985, 1.005])  # median 0.995: 1.01x
+    builder.trial(sweep, "thread_pool", 1, 1000, [1.25, 0.8, 1.0, 1.2, 0.85])  # 1.00x, interval far wider than 1 +- 5%
     builder.trial(sweep, "threading", 2, 1000, reps_around(2.0))
     builder.trial(sweep, "process_pool", 2, 1000, reps_around(0.5))
     report = build_report(load_sweep(builder.uri, sweep), load_samples(builder.uri, load_sweep(builder.uri, sweep)))
-    rows = report.table.set_index("backend")
-    assert rows.loc["thread_pool", "speedup"] == pytest.approx(1 / 0.99)
+    one_worker_pool = (report.table["backend"] == "thread_pool") & (report.table["workers"] == 1)
+    wide = report.table[one_worker_pool].iloc[0]
+    assert wide["conclusion"] == "cannot tell" and wide["ci_method"] == "unpaired"
+    rows = report.table[~one_worker_pool].set_index("backend")
+    assert rows.loc["thread_pool", "speedup"] == pytest.approx(1 / 0.995)
     assert rows.loc["thread_pool", "speedup_ci_low"] < 1 < rows.loc["thread_pool", "speedup_ci_high"]
     assert rows.loc["thread_pool", "conclusion"] == "no difference"
     assert rows.loc["threading", "conclusion"] == "slower" and rows.loc["process_pool", "conclusion"] == "faster"
@@ -253,11 +258,15 @@ def test_a_speedup_whose_interval_contains_one_is_no_difference(tmp_path: Path) 
 
     section = speedup_sections(report)[0]
     speedups = dict(zip(section.cells["backend"], section.cells["speedup"]))
-    assert speedups["thread_pool"] == "1.01x ≈" and speedups["process_pool"] == "2.00x"
-    tones = dict(zip(section.cells["backend"], section.tones["speedup"]))
-    assert tones == {"serial": "", "thread_pool": "", "threading": "slower", "process_pool": "faster"}  # only what is supported is coloured
-    csv = pd.read_csv(io.StringIO(render(report, "csv"))).set_index("backend")
-    assert csv.loc["thread_pool", "conclusion"] == "no difference" and csv.loc["process_pool", "conclusion"] == "faster"
+    labels = [f"{b} {w}" for b, w in zip(section.cells["backend"], section.cells["workers"])]
+    speedups = dict(zip(labels, section.cells["speedup"]))
+    assert speedups["thread_pool 2"] == "1.01x ≈" and speedups["thread_pool 1"] == "1.00x ~" and speedups["process_pool 2"] == "2.00x"
+    tones = dict(zip(labels, section.tones["speedup"]))
+    # only what is supported is coloured
+    assert tones == {"serial 1": "", "thread_pool 1": "", "thread_pool 2": "", "threading 2": "slower", "process_pool 2": "faster"}
+    csv = pd.read_csv(io.StringIO(render(report, "csv"))).set_index(["backend", "workers"])
+    assert csv.loc[("thread_pool", 2), "conclusion"] == "no difference" and csv.loc[("process_pool", 2), "conclusion"] == "faster"
+    assert csv.loc[("thread_pool", 1), "conclusion"] == "cannot tell"
     html = render(report, "html")
     assert '<td class="num faster">2.00x</td>' in html and '<td class="num">1.01x ≈</td>' in html
 

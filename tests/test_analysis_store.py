@@ -20,7 +20,15 @@ from mlflow.entities import Metric, Param, RunTag
 from mlflow.tracking import MlflowClient
 
 from analysis.load import ReportError, latest_sweep_id, load_experiment, load_latest_sweep, load_samples, load_sweep
-from runner.tracking.names import PYTHON_LABEL_TAG, SAMPLES_TAG, TRUST_TAG, WARNINGS_TAG, WORKLOAD_FUNCTION_TAG
+from runner.tracking.names import (
+    GROUP_TAG,
+    PYTHON_LABEL_TAG,
+    SAMPLE_ROUNDS_TAG,
+    SAMPLES_TAG,
+    TRUST_TAG,
+    WARNINGS_TAG,
+    WORKLOAD_FUNCTION_TAG,
+)
 
 
 def host_tags(host: str, cpu_model: str = "Test CPU 3000", usable: int = 4) -> dict[str, str]:
@@ -102,13 +110,16 @@ class StoreBuilder:
         trust: str | None = "ok",
         warnings: list[str] | None = None,
         metrics: dict[str, float] | None = None,
+        group: str | None = None,
+        rounds: list[int] | None = None,
     ) -> str:
         """One trial run; ``reps`` are its recorded repetition wall times (None: it never timed one);
         ``chunks`` defaults to one per worker, as the runner logs it. ``samples_tag``: the
         repetitions also in ``parsweep.rep_wall_times_s`` (the runner does; older runs did not);
         ``old``: logged as before the trust, label, samples and free-threaded tags existed;
         ``trust``: the ``parsweep.trust`` tag; ``metrics``: figures to set or override
-        (``cpu_utilization`` defaults to ``workers``)."""
+        (``cpu_utilization`` defaults to ``workers``); ``group`` and ``rounds``: measured in
+        interleaved rounds, as the runner tags it (``rounds`` defaults to 0, 1, ... with a group)."""
         tags = {
             "parsweep.role": "trial",
             "parsweep.config_hash": f"{abs(hash((backend, workers, n, host, python, function))):016x}"[:16],
@@ -161,6 +172,10 @@ class StoreBuilder:
                 batch_tags.append(RunTag(TRUST_TAG, trust))
             if samples_tag:
                 batch_tags.append(RunTag(SAMPLES_TAG, ",".join(repr(float(v)) for v in reps)))
+            if group is not None:
+                batch_tags.append(RunTag(GROUP_TAG, group))
+                indexes = rounds if rounds is not None else list(range(len(reps)))
+                batch_tags.append(RunTag(SAMPLE_ROUNDS_TAG, ",".join(str(i) for i in indexes)))
         self.client.log_batch(run_id, metrics=batch_metrics, params=[Param(k, str(v)) for k, v in params.items()], tags=batch_tags)
         self.client.set_terminated(run_id, status=status)
         return run_id
