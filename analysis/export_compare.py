@@ -12,7 +12,16 @@ import pandas as pd
 from analysis.compare import COMPARE_COLUMNS, ONLY_COLUMNS, Comparison
 from analysis.export_csv import frame_csv
 from analysis.export_json import records
-from analysis.formatting import BLANK, backend_labels, format_interval, format_n, format_seconds, format_times, is_blank
+from analysis.formatting import (
+    BLANK,
+    UNTRUSTED_MARK,
+    backend_labels,
+    format_interval,
+    format_n,
+    format_seconds,
+    format_times,
+    is_blank,
+)
 from analysis.terminal import plain_table
 from analysis.trust import is_ok
 from analysis.views import Section
@@ -57,8 +66,9 @@ def compare_section(comparison: Comparison) -> Section:
     cells[f"{comparison.confidence:.0%} CI"] = [format_interval(lo, hi) for lo, hi in zip(rows["ratio_ci_low"], rows["ratio_ci_high"])]
     cells["p"] = rows["p_value"].map(lambda p: BLANK if is_blank(p) else f"{p:.3g}")
     cells["reps"] = [f"{a} vs {b}" for a, b in zip(rows["repetitions_a"], rows["repetitions_b"])]
-    cells["verdict"] = [_verdict_cell(row) for row in rows.itertuples(index=False)]
     untrusted = [not (is_ok(a) and is_ok(b)) for a, b in zip(rows["trust_a"], rows["trust_b"])]
+    # a verdict built on an untrusted side carries the mark, in every format
+    cells["verdict"] = [_verdict_cell(row) + (f" {UNTRUSTED_MARK}" if bad else "") for row, bad in zip(rows.itertuples(index=False), untrusted)]
     if any(untrusted):
         cells["trust"] = [a if a == b else f"A: {a}; B: {b}" for a, b in zip(rows["trust_a"], rows["trust_b"])]
     tones = [{"slower": "slower", "faster": "faster"}.get(v, "") for v in rows["verdict"]]

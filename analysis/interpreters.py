@@ -31,7 +31,7 @@ COST_COLUMNS = [
 FASTEST_COLUMNS = [
     "host", "workload", "n", "python", "backend", "start_method", "chunks", "workers", "wall_time_s",
     "speedup", "speedup_ci_low", "speedup_ci_high", "conclusion", "trust",
-    "runner_up", "runner_up_wall_time_s", "configurations",
+    "runner_up", "runner_up_wall_time_s", "tied_with", "configurations",
 ]
 _FREE_THREADED = re.compile(r"\dt(\+GIL)?$")
 
@@ -94,28 +94,52 @@ def interpreter_costs(
     return frame[COST_COLUMNS]
 
 
-def fastest(table: pd.DataFrame) -> pd.DataFrame:
+def fastest(
+    table: pd.DataFrame, samples: pd.DataFrame | None = None, *, confidence: float = CONFIDENCE, seed: int = SEED
+) -> pd.DataFrame:
     """Per (host, workload, n): the configuration with the smallest median wall time (:data:`FASTEST_COLUMNS`).
 
-    ``runner_up`` names the next one (``backend xW on python``) and ``configurations`` counts
-    those compared. Its ``speedup`` and ``conclusion`` are against serial on its own interpreter.
+    Candidates run no more workers than the host's usable CPUs (an oversubscribed row is a
+    finding, not a way to compute). ``runner_up`` names the next one (``backend xW on
+    python``); ``tied_with`` the candidates it cannot be told from: the interval of their wall
+    time over the leader's reaches 1 (with ``samples``; without, every runner-up is tied, as
+    nothing tells them apart). ``trust`` pools the leader's and the tied rows'. Its ``speedup``
+    and ``conclusion`` are against serial on its own interpreter.
     """
     if table.empty:
         return pd.DataFrame(columns=FASTEST_COLUMNS)
+    usable = pd.to_numeric(table["host_cpu_usable"], errors="coerce") if "host_cpu_usable" in table else pd.Series(np.nan, index=table.index)
+    within = (table["workers"] <= usable.fillna(np.inf)) | table["backend"].isin(("ray", "dask"))
+    per_row = samples_by_row(table, samples) if samples is not None and not samples.empty else None
     rows = []
-    for _, group in table.groupby(["host", "workload", "n"], sort=False):
+    for _, group in table[within].groupby(["host", "workload", "n"], sort=False):
         ordered = group.sort_values(["wall_time_s", "workers"], kind="stable")
         best = ordered.iloc[0]
         record = {column: best[column] for column in FASTEST_COLUMNS if column in best.index}
-        if len(ordered) > 1:
-            second = ordered.iloc[1]
-            record["runner_up"] = configuration_label(second)
-            record["runner_up_wall_time_s"] = second["wall_time_s"]
+        others = ordered.iloc[1:]
+        tied = _tied(best, others, per_row, confidence, seed)
+        if len(others):
+            record["runner_up"] = configuration_label(others.iloc[0])
+            record["runner_up_wall_time_s"] = others.iloc[0]["wall_time_s"]
         else:
             record["runner_up"], record["runner_up_wall_time_s"] = "", np.nan
+        record["tied_with"] = "; ".join(configuration_label(row) for _, row in tied.iterrows())
+        record["trust"] = pooled_trust([best["trust"], *tied["trust"]])
         record["configurations"] = len(ordered)
         rows.append(record)
     return pd.DataFrame(rows, columns=FASTEST_COLUMNS)
+
+
+def _tied(best: pd.Series, others: pd.DataFrame, per_row: list[np.ndarray] | None, confidence: float, seed: int) -> pd.DataFrame:
+    """The rows of ``others`` whose wall time cannot be told from ``best``'s (interval of the ratio reaches 1)."""
+    if others.empty or per_row is None:
+        return others
+    # the table's index is positional (speedup_table resets it), as samples_by_row's list is
+    mine = per_row[int(best.name)]
+    theirs = [per_row[int(index)] for index in others.index]
+    low, _ = ratio_of_medians_ci(theirs, [mine] * len(theirs), confidence=confidence, seed=seed)
+    reach = np.isnan(low) | (low <= 1)
+    return others[reach]
 
 
 def configuration_label(row: pd.Series, python: bool = True) -> str:

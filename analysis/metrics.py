@@ -66,6 +66,7 @@ from analysis.trust import (
     BASELINE_NOISE,
     FEW_REPETITIONS,
     NOISY_BASELINE,
+    OK,
     PRECISE,
     SPREAD,
     cancelled_trust,
@@ -88,7 +89,7 @@ FACT_COLUMNS = ["python_version", "python_implementation", "python_free_threaded
 
 TABLE_COLUMNS = [
     "host", "python", "workload", "n", "backend", "start_method", "chunks", "workers", "trials", "sweeps", "repetitions",
-    "wall_time_s", "wall_time_std_s", "speedup", "speedup_ci_low", "speedup_ci_high", "ci_method", "pairs", "conclusion",
+    "wall_time_s", "wall_time_std_s", "spread", "speedup", "speedup_ci_low", "speedup_ci_high", "ci_method", "pairs", "conclusion",
     "self_speedup", "efficiency", "karp_flatt", "cpu_utilization", "startup_s", "dispatch_s", "load_imbalance",
     "trust", "warnings", *FACT_COLUMNS, "run_ids",
 ]
@@ -160,6 +161,10 @@ def prepare_trials(trials: pd.DataFrame, samples: pd.DataFrame | None = None) ->
             done[column] = np.nan
     if "trust" not in done:
         done["trust"] = trial_trust(done, samples)
+    # spread, defined once: std / mean of the repetitions (the runner's warning, pyperf's threshold)
+    mean = done["wall_time_mean_s"] if "wall_time_mean_s" in done else done["wall_time_s"]
+    mean = mean.where(mean.notna(), done["wall_time_s"])
+    done["spread"] = done["wall_time_std_s"] / mean
     repetitions = done["repeats_done"] if "repeats_done" in done else pd.Series(np.nan, index=done.index)
     if samples is not None and not samples.empty:
         counts = done["run_id"].map(samples.groupby("run_id").size())
@@ -178,7 +183,7 @@ def summarize_trials(trials: pd.DataFrame, samples: pd.DataFrame | None = None) 
     ``warnings`` (their warnings together), :data:`FACT_COLUMNS` and ``run_ids`` (a list).
     """
     done = prepare_trials(trials, samples)
-    columns = ROW_KEYS + ["trials", "sweeps", "repetitions", "wall_time_s", "wall_time_std_s", "cpu_utilization",
+    columns = ROW_KEYS + ["trials", "sweeps", "repetitions", "wall_time_s", "wall_time_std_s", "spread", "cpu_utilization",
                           "startup_s", "dispatch_s", "load_imbalance", "trust", "warnings", *FACT_COLUMNS, "run_ids"]
     if done.empty:
         return pd.DataFrame(columns=columns)
@@ -189,6 +194,7 @@ def summarize_trials(trials: pd.DataFrame, samples: pd.DataFrame | None = None) 
         repetitions=("repetitions", "sum"),
         wall_time_s=("wall_time_s", "median"),
         wall_time_std_s=("wall_time_std_s", "median"),
+        spread=("spread", "median"),
         cpu_utilization=("cpu_utilization", "median"),
         startup_s=("startup_s", "median"),
         dispatch_s=("dispatch_s", "median"),
@@ -487,15 +493,18 @@ def crossover(table: pd.DataFrame) -> pd.DataFrame:
         beats = beats.sort_values(["n", "_untrusted", "speedup", "workers"], ascending=[True, True, False, True])
         if not beats.empty:
             first = beats.iloc[0]
+            # the claim rests on the cited row and on every row below it not being faster: their trust too
+            evidence = pooled_trust(group.loc[group["n"] <= first["n"], "trust"])
             rows.append((*key, int(first["n"]), int(first["workers"]), float(first["speedup"]), float(first["speedup_ci_low"]),
-                         *span, first["trust"], ""))
+                         *span, evidence, ""))
             continue
         if group["speedup_ci_low"].isna().all():
             reason = "no confidence intervals (--no-ci, or under 2 repetitions a side): no crossover claimed"
         else:
             tested_n = f"at n={format_n(span[0])}" if span[2] == 1 else f"for n from {format_n(span[0])} to {format_n(span[1])}"
             reason = f"never measurably faster than serial (the {CONFIDENCE:.0%} CI above 1) {tested_n}"
-        rows.append((*key, pd.NA, pd.NA, np.nan, np.nan, *span, "ok", reason))
+        evidence = pooled_trust(group["trust"]) if not group["speedup_ci_low"].isna().all() else OK
+        rows.append((*key, pd.NA, pd.NA, np.nan, np.nan, *span, evidence, reason))
     frame = pd.DataFrame(rows, columns=CROSSOVER_COLUMNS)
     for column in ("crossover_n", "workers"):
         frame[column] = frame[column].astype("Int64")

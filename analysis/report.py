@@ -23,8 +23,8 @@ SPEC_COLUMNS = [
 #: The CSV's columns, in order (the spec's first).
 CSV_COLUMNS = [
     *SPEC_COLUMNS,
-    "conclusion", "start_method", "chunks", "trials", "sweeps", "repetitions", "wall_time_std_s",
-    "speedup_ci_low", "speedup_ci_high", "self_speedup", "amdahl_serial_fraction", "amdahl_ceiling", "amdahl_reason",
+    "conclusion", "start_method", "chunks", "trials", "sweeps", "repetitions", "wall_time_std_s", "spread",
+    "speedup_ci_low", "speedup_ci_high", "ci_method", "pairs", "self_speedup", "amdahl_serial_fraction", "amdahl_ceiling", "amdahl_reason",
     "cpu_utilization", "startup_s", "dispatch_s", "load_imbalance",
     "python_version", "python_implementation", "python_free_threaded", "python_gil_enabled",
     "host_cpu_model", "host_cpu_usable",
@@ -177,7 +177,7 @@ def build_report(
         crossover=crossovers,
         hosts=_host_facts(table),
         interpreters=interpreter_costs(table, ci_samples, confidence=confidence, resamples=resamples, seed=seed),
-        fastest=fastest(table),
+        fastest=fastest(table, ci_samples, confidence=confidence, seed=seed),
         warnings=warning_rows(pooled) if len(pooled) else pd.DataFrame(columns=WARNING_COLUMNS),
         trials=pooled,
         samples=kept_samples.reset_index(drop=True),

@@ -52,7 +52,7 @@ from pathlib import Path
 from typing import Any
 
 from analysis.stats import ALPHA, FASTER, NO_DIFFERENCE, SEED, SLOWER, can_reach_alpha, difference, repeats_for_power, too_few_text
-from runner.tracking.names import REPRODUCES_TAG, SAMPLE_METRIC, SAMPLES_TAG
+from runner.tracking.names import REPRODUCES_TAG, SAMPLE_METRIC, SAMPLES_TAG, TRUST_TAG
 from runner.trial.spec import CURRENT_PYTHON, GROUPS, TOP_LEVEL_KEYS
 
 EXIT_OK = 0
@@ -303,7 +303,17 @@ def compare(tracker: Any, original: Original, new_run: Any | None) -> Comparison
         verdict = "cannot tell (no repetition samples)"
     if not correct:
         verdict = new_run.data.tags.get("parsweep.error", new_run.info.status)
+    else:
+        verdict += _trust_note(original.run.data.tags.get(TRUST_TAG), new_run.data.tags.get(TRUST_TAG))
     return Comparison(name, old_median, new_median, correct, new_run.info.status, verdict)
+
+
+def _trust_note(original: str | None, new: str | None) -> str:
+    """`` [?: original: spread]`` when either side is not trusted: the verdict carries its trust."""
+    from analysis.trust import is_ok
+
+    parts = [f"{side}: {text}" for side, text in (("original", original), ("re-run", new)) if text and not is_ok(text)]
+    return f" [?: {'; '.join(parts)}]" if parts else ""
 
 
 def _seconds(value: float | None) -> str:

@@ -44,8 +44,10 @@ LEGEND = (
     f"{CANNOT_TELL_MARK} = the interval contains 1 but is wider: cannot tell (only speedups whose interval excludes 1 "
     "are coloured, green faster, red slower); "
     f"{UNTRUSTED_MARK} = the row is not trusted (its trust column says why): its figures may be off; "
+    "± std = the repetitions' standard deviation / their mean (the spread warning's measure); "
     "self = vs the same backend at 1 worker; efficiency = speedup / workers; "
     "Karp-Flatt = (1/speedup - 1/workers) / (1 - 1/workers), the measured serial fraction; "
+    "cores = CPU time / wall time of the repetitions (1.0: one core busy); "
     "Amdahl f = serial fraction fitted to speedup = 1 / (f + (1 - f) / workers) over 1 < workers <= usable CPUs, "
     "ceiling = 1/f."
 )
@@ -107,14 +109,14 @@ def speedup_sections(report: Report) -> list[Section]:
         if report.pooled and (rows["sweeps"] > 1).any():
             cells["sweeps"] = rows["sweeps"].astype(str)
         cells["wall (median)"] = _marked(rows["wall_time_s"].map(format_seconds), trusted)
-        cells["± std"] = [
-            BLANK if is_blank(s) or not w else f"{s / w:.1%}" for s, w in zip(rows["wall_time_std_s"], rows["wall_time_s"])
-        ]
+        cells["± std"] = [BLANK if is_blank(s) else f"{s:.1%}" for s in rows["spread"]]
         cells["speedup"] = [format_speedup(v, c, ok) for v, c, ok in zip(rows["speedup"], rows["conclusion"], trusted)]
         cells[ci] = [format_interval(lo, hi) for lo, hi in zip(rows["speedup_ci_low"], rows["speedup_ci_high"])]
         cells["self"] = rows["self_speedup"].map(format_ratio)
         cells["efficiency"] = rows["efficiency"].map(format_percent)
         cells["Karp-Flatt"] = rows["karp_flatt"].map(format_fraction)
+        # the CPU use the verdict's GIL and parallelism lines cite
+        cells["cores"] = [BLANK if is_blank(c) else f"{float(c):.1f}" for c in rows["cpu_utilization"]]
         cells["trust"] = rows["trust"]
         if (rows["warnings"] > 0).any():
             cells["warnings"] = [str(count) if count else BLANK for count in rows["warnings"]]
@@ -123,7 +125,7 @@ def speedup_sections(report: Report) -> list[Section]:
             Section(
                 f"{host_caption(report, host)} · workload {workload}", cells.reset_index(drop=True),
                 right=("n", "workers", "trials", "sweeps", "wall (median)", "± std", "speedup", ci, "self", "efficiency",
-                       "Karp-Flatt", "warnings"),
+                       "Karp-Flatt", "cores", "warnings"),
                 tones={"speedup": tones}, untrusted=[not ok for ok in trusted],
             )
         )
@@ -216,7 +218,8 @@ def fastest_section(report: Report) -> Section | None:
     cells = pd.DataFrame(index=best.index)
     _context(best, cells, ("host", "workload"))
     cells["n"] = best["n"].map(format_n)
-    cells["fastest way"] = [configuration_label(row) for _, row in best.iterrows()]
+    cells["fastest way"] = [configuration_label(row) + (f" (tied with {row['tied_with']})" if row.get("tied_with") else "")
+                            for _, row in best.iterrows()]
     cells["wall (median)"] = best["wall_time_s"].map(format_seconds)
     cells["vs serial (same Python)"] = [format_speedup(v, c) for v, c in zip(best["speedup"], best["conclusion"])]
     cells["runner-up"] = [f"{r}, {format_seconds(w)}" if r else BLANK for r, w in zip(best["runner_up"], best["runner_up_wall_time_s"])]

@@ -70,10 +70,11 @@ class TrialResult:
 
     @property
     def spread(self) -> float | None:
-        """Standard deviation of the repetitions relative to their median (0.0 with one)."""
+        """Standard deviation of the repetitions relative to their mean (0.0 with one): the one
+        definition of spread, the one the spread warning and the report's ``± std`` use."""
         if not self.wall_times_s:
             return None
-        return _stdev(self.wall_times_s) / statistics.median(self.wall_times_s)
+        return _stdev(self.wall_times_s) / statistics.fmean(self.wall_times_s)
 
     def keep(self, repetitions: Sequence[Repetition]) -> None:
         """Take ``repetitions`` (recorded, in order) as this trial's samples."""
