@@ -273,7 +273,8 @@ def paired_speedups(table: pd.DataFrame, trials: pd.DataFrame, samples: pd.DataF
     pairs["_log"] = np.log(pairs["_base_s"] / pairs["wall_time_s"])
     per_row = pairs.groupby("_row").agg(count=("_log", "size"), mean=("_log", "mean"), std=("_log", "std"), runs=("run_id", "nunique"))
     # every trial of the row must have its partner: a row half paired, half not, is not a paired figure
-    runs_with_samples = known[~is_serial].groupby("_row")["run_id"].nunique()
+    every = samples.assign(_row=samples["run_id"].map(row_of_run)).dropna(subset=["_row"])
+    runs_with_samples = every.groupby(every["_row"].astype(np.int64))["run_id"].nunique()
     per_row = per_row[(per_row["count"] >= MIN_PAIRS) & (per_row["runs"] == runs_with_samples.reindex(per_row.index))]
     if per_row.empty:
         return out

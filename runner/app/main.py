@@ -30,11 +30,31 @@ QUICK_PRESET = "sweep=quick"
 DRY_RUN_FLAG = "--dry-run"
 
 
+_NOTED_FEW_CORES = False
+#: The Amdahl fit needs two worker counts above 1 within the usable CPUs (analysis.metrics.AMDAHL_MIN_POINTS).
+AMDAHL_MIN_CPUS = 3
+
+
 def workers_up_to_cores(factor: str | int = 2) -> str:
-    """Resolver for presets: ``1,2,...,factor x usable cores`` as a sweep list."""
+    """Resolver for presets: ``1,2,...,factor x usable cores`` as a sweep list.
+
+    On fewer than :data:`AMDAHL_MIN_CPUS` usable CPUs it says once, in one note line, what the
+    sweep cannot show there (the Amdahl fit) and what it does show."""
+    global _NOTED_FEW_CORES
     from runner.host.facts import usable_cpu_count
 
-    return ",".join(str(w) for w in range(1, int(factor) * usable_cpu_count() + 1))
+    cpus = usable_cpu_count()
+    top = int(factor) * cpus
+    if cpus < AMDAHL_MIN_CPUS and not _NOTED_FEW_CORES:
+        _NOTED_FEW_CORES = True
+        print(
+            f"parsweep: note: {cpus} usable CPU{'s' if cpus != 1 else ''}: workers 1..{top} show the speedup up to {cpus} "
+            f"and time-sharing beyond, but not Amdahl's serial fraction (its fit needs two worker counts above 1 within "
+            f"the usable CPUs: {AMDAHL_MIN_CPUS} or more); Karp-Flatt at workers={cpus} is the estimate this machine gives",
+            file=sys.stderr,
+            flush=True,
+        )
+    return ",".join(str(w) for w in range(1, top + 1))
 
 
 def task(cfg: DictConfig) -> TrialResult:
