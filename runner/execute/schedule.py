@@ -230,6 +230,11 @@ class Scheduler:
         self.rng = random.Random(self.seed)
         self.windows = Windows(self.cpus, self.usable)
         self._groups_measured = 0
+        # The group being measured: when it began (time.monotonic) and its recorded rounds so far,
+        # what each repetition's round and start are counted from (interleaved only).
+        self._group_began = 0.0
+        self._rounds = 0
+        self._round_index: int | None = None
 
     @property
     def interleaved(self) -> bool:
@@ -262,6 +267,7 @@ class Scheduler:
         try:
             label = group[0].name if len(group) == 1 else f"{len(group)} trials of {group[0].name}"
             with host_lock(label, check=check_interrupted, say=self.observer.note) as waited:
+                self._group_began, self._rounds = time.monotonic(), 0
                 baselines = [live for live in lives if live.spec.backend == "serial"]
                 others = [live for live in lives if live.spec.backend != "serial"]
                 size = max(1, MAX_LIVE - len(baselines))
@@ -349,10 +355,15 @@ class Scheduler:
             self.rng.shuffle(order)
         if recorded:
             self.windows.open()
-        for live in order:
-            rep = self._repetition(live, recorded)
-            if rep is not None and recorded:
-                self.windows.add(live, rep)
+            # warm-up rounds are not counted; a retry round gets an index of its own
+            self._round_index, self._rounds = self._rounds, self._rounds + 1
+        try:
+            for live in order:
+                rep = self._repetition(live, recorded)
+                if rep is not None and recorded:
+                    self.windows.add(live, rep)
+        finally:
+            self._round_index = None
         if recorded:
             self._mark_all(self.windows.close())
 
@@ -376,6 +387,8 @@ class Scheduler:
             self._kill(live)
             return None
         rep: Repetition = answer[1]
+        if recorded and self.interleaved and self._round_index is not None:
+            rep.round, rep.started_s = self._round_index, began - self._group_began
         if not recorded:
             live.warmups_done += 1
         else:

@@ -24,7 +24,11 @@ class Repetition:
     began its first chunk; ``busy_s`` each worker's busy time, busiest first (idle workers
     count 0); ``wait_s`` how long the chunks' threads were runnable but waiting for a CPU, out
     of ``work_s`` seconds of chunk work. The launcher adds ``other_cores`` (other processes'
-    CPU use around it) and, when the repetition is not to be trusted, ``interfered`` (why).
+    CPU use around it) and, when the repetition is not to be trusted, ``interfered`` (why);
+    in an interleaved schedule also ``round`` (the recorded round of its group it was measured
+    in, from 0; a repetition measured again gets its retry round's own index) and ``started_s``
+    (when it was dispatched, launcher's ``time.monotonic`` relative to the group's start): what
+    pairs a contender's repetition with the baseline's measured at the same moment.
     """
 
     wall_s: float
@@ -37,6 +41,8 @@ class Repetition:
     other_cores: float | None = None
     interfered: str | None = None
     replaces: int | None = None  # the index of the interfered repetition this one was measured for
+    round: int | None = None  # interleaved: the group's recorded round it ran in (from 0)
+    started_s: float | None = None  # interleaved: dispatched this long after the group's start
     extra: dict[str, float] = field(default_factory=dict)
 
     @property

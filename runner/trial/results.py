@@ -59,6 +59,10 @@ class TrialResult:
     schedule: str | None = None  # interleaved or sequential
     schedule_seed: int | None = None
     group: str | None = None  # trials measured together, in rounds
+    # interleaved: per recorded sample (same order as wall_times_s), its round in the group and
+    # its dispatch time after the group's start; empty for a sequential schedule
+    sample_rounds: list[int] = field(default_factory=list)
+    sample_starts: list[float] = field(default_factory=list)
 
     @property
     def failed(self) -> bool:
@@ -83,6 +87,9 @@ class TrialResult:
             self.cpu_times_s.append(rep.cpu_s)
             self.dispatch_s.append(rep.dispatch_s)
             self.busy_s.append(list(rep.busy_s))
+        if repetitions and all(rep.round is not None and rep.started_s is not None for rep in repetitions):
+            self.sample_rounds.extend(int(rep.round) for rep in repetitions if rep.round is not None)
+            self.sample_starts.extend(float(rep.started_s) for rep in repetitions if rep.started_s is not None)
 
     def worker_busy_s(self) -> list[float]:
         """Per worker rank (0 = busiest), the median over repetitions of its busy time."""
