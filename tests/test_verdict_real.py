@@ -10,16 +10,15 @@ measured in interleaved rounds beside serial is paired.
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
 import pandas as pd
 import pytest
-from conftest import run_parsweep, sqlite_uri
 
 from analysis.interpreters import configuration_label
 from analysis.load import load_latest_sweep, load_samples
 from analysis.report import Report, build_report
 from analysis.verdict import GIL_BOUND_CORES, candidates
+from conftest import run_parsweep, sqlite_uri
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(300)]
 
