@@ -73,3 +73,22 @@ def test_rows_measured_in_rounds_are_paired(real_report: Report) -> None:
     parallel = real_report.table[real_report.table["backend"] != "serial"]
     assert (parallel["ci_method"] == "paired").all(), parallel[["backend", "workers", "ci_method", "pairs"]]
     assert (parallel["pairs"] >= 3).all()
+
+
+def test_exact_answers_on_a_real_sweep(tmp_path_factory: pytest.TempPathFactory) -> None:
+    """sleep holds no CPU: 1 thread is serial's equal (A/A, 1.00x) and 2 threads halve the time (2.00x),
+    however busy the machine; the paired figures find both."""
+    cwd = tmp_path_factory.mktemp("exact")
+    uri = sqlite_uri(cwd / "mlflow.db")
+    # n=1e6: 1 s of sleep for serial, so a thread's wake-up latency on a busy machine (ms) stays under 2%
+    launch = run_parsweep(["-m", "workload=sleep", "backend=serial,threading", "workers=1,2", "n=1e6", "repeats=5", "warmup=1"],
+                          cwd, uri=uri, timeout=240)
+    assert launch.returncode == 0, launch.explain()
+    trials = load_latest_sweep(uri)
+    table = build_report(trials, load_samples(uri, trials)).table
+    threads = table[table["backend"] == "threading"].set_index("workers")
+    assert (threads["ci_method"] == "paired").all()
+    assert 0.97 <= threads.loc[1, "speedup"] <= 1.03, threads.loc[1].to_dict()
+    # two threads pay their start and wake-up inside the wall: a few ms on a quiet machine, up to 30 ms seen
+    # when other processes hold both cores; never more than 2x
+    assert 1.8 <= threads.loc[2, "speedup"] <= 2.02, threads.loc[2].to_dict()
