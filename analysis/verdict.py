@@ -36,6 +36,7 @@ imbalance       the busiest worker worked :data:`IMBALANCE` x the mean or more, 
 interpreters    each interpreter's serial time against the reference's: "slower"/"faster" when
                 the interval excludes 1, "no measurable difference" only within 1 +- 5%, else
                 "cannot tell"; the reference named, with any version or build difference
+superlinear     a speedup whose interval lies above its worker count (x 1.05): suspect, not a gain
 precision       rows trusted because their paired interval is narrow although their raw
                 repetitions spread (the machine's drift cancelled); speedups known less
                 precisely than +- 5%, with how many more rounds would reach it
@@ -433,6 +434,20 @@ def precision_claims(context: Context) -> list[Claim]:
     return claims
 
 
+def superlinear_claims(context: Context) -> list[Claim]:
+    """More than ``workers`` times faster, measurably: the figure says more than the workers can give."""
+    rows = context.rows
+    beyond = rows[(rows["backend"] != "serial") & (rows["speedup_ci_low"] > rows["workers"] * (1 + PRECISE))]
+    if beyond.empty:
+        return []
+    top = beyond.sort_values("speedup", ascending=False).iloc[0]
+    more = f" ({len(beyond) - 1} more alike)" if len(beyond) > 1 else ""
+    return [Claim(f"{configuration_label(top, python=False)} at n={format_n(top['n'])} measured {top['speedup']:.2f}x "
+                  f"({_ci(top, context.confidence)}) with {int(top['workers'])} worker{'s' if top['workers'] != 1 else ''}: "
+                  f"more than its workers can give the same code{more}; suspect the baseline (a slow phase, a cold start) "
+                  "or a workload that is not the same work in both, before reading it as a gain.", _trust_of(top))]
+
+
 def noise_claims(context: Context) -> list[Claim]:
     rows = context.rows
     claims = []
@@ -466,6 +481,7 @@ RULES: tuple[Rule, ...] = (
     Rule("startup", "start-up bound", "startup_s inside the wall time", startup_claims),
     Rule("imbalance", "load imbalance", "load_imbalance, on work that can be rebalanced", imbalance_claims),
     Rule("interpreters", "interpreter X is slower/faster than the reference", "the time ratio's interval", interpreter_claims),
+    Rule("superlinear", "a speedup above its worker count is suspect", "an interval above workers x 1.05", superlinear_claims),
     Rule("precision", "trusted by pairing / known within +-5%", "paired intervals", precision_claims),
     Rule("noise", "not trusted, and the fix", "the trust column, the conclusion", noise_claims),
 )

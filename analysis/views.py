@@ -39,7 +39,7 @@ LEGEND = (
     "per-round ratios where paired, else the ratio of medians; "
     "CI = {confidence:.0%} interval of the speedup: paired (from the per-round ratios of repetitions measured "
     "together, which cancels the machine's drift) where the trials ran in interleaved rounds, else a bootstrap of "
-    "the ratio of medians (the ci_method column says which); "
+    "the ratio of medians (CI from: N pairs, or unpaired); "
     f"{NO_DIFFERENCE_MARK} = the interval contains 1 and lies within 1 +- 5%: no difference; "
     f"{CANNOT_TELL_MARK} = the interval contains 1 but is wider: cannot tell (only speedups whose interval excludes 1 "
     "are coloured, green faster, red slower); "
@@ -112,6 +112,8 @@ def speedup_sections(report: Report) -> list[Section]:
         cells["± std"] = [BLANK if is_blank(s) else f"{s:.1%}" for s in rows["spread"]]
         cells["speedup"] = [format_speedup(v, c, ok) for v, c, ok in zip(rows["speedup"], rows["conclusion"], trusted)]
         cells[ci] = [format_interval(lo, hi) for lo, hi in zip(rows["speedup_ci_low"], rows["speedup_ci_high"])]
+        # which interval each row has: every output says it
+        cells["CI from"] = [f"{int(p)} pairs" if m == "paired" else (m or BLANK) for m, p in zip(rows["ci_method"], rows["pairs"])]
         cells["self"] = rows["self_speedup"].map(format_ratio)
         cells["efficiency"] = rows["efficiency"].map(format_percent)
         cells["Karp-Flatt"] = rows["karp_flatt"].map(format_fraction)
@@ -124,7 +126,7 @@ def speedup_sections(report: Report) -> list[Section]:
         sections.append(
             Section(
                 f"{host_caption(report, host)} · workload {workload}", cells.reset_index(drop=True),
-                right=("n", "workers", "trials", "sweeps", "wall (median)", "± std", "speedup", ci, "self", "efficiency",
+                right=("n", "workers", "trials", "sweeps", "wall (median)", "± std", "speedup", ci, "CI from", "self", "efficiency",
                        "Karp-Flatt", "cores", "warnings"),
                 tones={"speedup": tones}, untrusted=[not ok for ok in trusted],
             )

@@ -134,7 +134,18 @@ def drifting_pairs(b: StoreBuilder, sweep: str) -> None:
     b.trial(sweep, "process_pool", 2, 10**7, list(speed / 2 * (1 + rng.normal(0, 0.01, 12))), usable=2, trust="spread", group="g")
 
 
+def one_thread_faster_than_serial(b: StoreBuilder, sweep: str) -> None:
+    """threading x1 at 1.59x (efficiency 159%): the same loop in one thread cannot be faster."""
+    b.trial(sweep, "serial", 1, 10**6, reps_around(0.159), usable=2)
+    b.trial(sweep, "threading", 1, 10**6, reps_around(0.1), usable=2, metrics={"cpu_utilization": 1.0})
+
+
 CASES: dict[str, tuple[Builder, list[str], list[str]]] = {
+    "one thread faster than serial is suspect": (
+        one_thread_faster_than_serial,
+        ["threading x1 at n=1e6 measured 1.59x", "more than its workers can give the same code"],
+        [],
+    ),
     # rule gil: GIL-bound from CPU use and an interval that is not above 1
     "gil-bound threads, scaling processes": (
         gil_threads_and_processes,
