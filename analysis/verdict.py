@@ -16,7 +16,9 @@ fastest         per n: "X is fastest" only when X is measurably faster than seri
                 above 1) and its interval clears every other candidate's (X's low end above
                 their high ends); otherwise "X, Y ... are tied". Candidates run at most as many
                 workers as there are usable CPUs: oversubscribed rows are a finding, not a
-                candidate
+                candidate. Across interpreters (whose speedups have different baselines) the
+                fastest way is the least wall time, tied when the interval of the wall-time
+                ratio contains 1
 oversubscribed  rows with more workers than usable CPUs, against the same backend at the
                 usable count: "no gain past N" unless the oversubscribed interval lies above
 gil             "GIL-bound" for threads on a GIL build only from CPU use (at most
@@ -91,6 +93,7 @@ class ReportLike(Protocol):
 
     table: pd.DataFrame
     interpreters: pd.DataFrame
+    fastest: pd.DataFrame
     confidence: float
 
 
@@ -113,6 +116,7 @@ class Context:
     interpreters: pd.DataFrame
     confidence: float
     several_pythons: bool
+    fastest: pd.DataFrame  # the side table's rows of this (host, workload): across interpreters, by wall time
 
 
 @dataclass(frozen=True)
@@ -212,10 +216,33 @@ def answer(context: Context) -> list[Claim]:
                   + f" (the best of each kind against serial, {context.confidence:.0%} CI; ? = not trusted).")]
 
 
+def _across_interpreters(context: Context, n: int, at_n: pd.DataFrame) -> Claim | None:
+    """Across interpreters speedups have different baselines: the fastest way is by wall time, and
+    its ties are the side table's (the interval of the wall-time ratio reaches 1)."""
+    side = context.fastest[context.fastest["n"] == n] if not context.fastest.empty else context.fastest
+    if side.empty:
+        return None
+    best = side.iloc[0]
+    where = f"n={format_n(n)}"
+    figures = f"{format_seconds(best['wall_time_s'])}; {best['speedup']:.2f}x against serial on {best['python']} ({_ci(best, context.confidence)})"
+    if best["backend"] == "serial":
+        figures = f"{format_seconds(best['wall_time_s'])}"
+    if best.get("tied_with"):
+        return Claim(f"{where}: no single fastest way: {configuration_label(best)} ({figures}) is tied with {best['tied_with']} "
+                     "(the interval of their wall-time ratio contains 1).", str(best["trust"]))
+    return Claim(f"{where}: {configuration_label(best)} is the fastest way, {figures}; its wall time is measurably below every "
+                 "other configuration's.", str(best["trust"]))
+
+
 def fastest_claims(context: Context) -> list[Claim]:
     claims = []
     for n, at_n in context.rows.groupby("n", sort=True):
         where = f"n={format_n(n)}"
+        if context.several_pythons:
+            across = _across_interpreters(context, int(n), at_n)
+            if across is not None:
+                claims.append(across)
+                continue
         leader, tied = leaders(at_n)
         if leader is None:
             claims.append(Claim(f"{where}: no speedup to judge (no serial baseline, or no configuration within the usable CPUs)."))
@@ -497,7 +524,10 @@ def verdict_claims(report: ReportLike) -> list[tuple[str, list[Claim]]]:
     costs = report.interpreters
     for (host, workload), rows in table.groupby(["host", "workload"], sort=False):
         mine = costs[(costs["host"] == host) & (costs["workload"] == workload)] if not costs.empty else costs
-        context = Context(rows=rows, interpreters=mine, confidence=report.confidence, several_pythons=rows["python"].nunique() > 1)
+        side = report.fastest
+        side = side[(side["host"] == host) & (side["workload"] == workload)] if not side.empty else side
+        context = Context(rows=rows, interpreters=mine, confidence=report.confidence, several_pythons=rows["python"].nunique() > 1,
+                          fastest=side)
         heading = f"{workload}" + (f" on host {host}" if several_hosts else "") + ":"
         out.append((heading, [claim for rule in RULES for claim in rule.apply(context)]))
     return out
