@@ -20,7 +20,7 @@ from runner.host.proc import load_1m, usable_cpu_ids
 from runner.trial import backends, workloads
 from runner.trial.backends.base import describe_exception
 from runner.trial.chunking import split_range
-from runner.trial.measure import AutoRepeats, Repetition, run_repetition
+from runner.trial.measure import AutoRepeats, Repetition, run_repetition, speed_probe
 from runner.trial.quality import assess
 from runner.trial.results import TrialResult
 from runner.trial.spec import TrialSpec
@@ -68,8 +68,14 @@ class TrialBench:
         return StartInfo(startup, self.backend.tags(), host_facts.interpreter_facts(), load)
 
     def repetition(self, recorded: bool = True) -> Repetition:
-        """One repetition; raises when the answer is wrong or a worker fails."""
-        return run_repetition(self.backend, self.workload, self.fn, self.spec.n, self.chunks, recorded)
+        """One repetition, between two speed probes when recorded (outside its timing); raises
+        when the answer is wrong or a worker fails."""
+        if not recorded:
+            return run_repetition(self.backend, self.workload, self.fn, self.spec.n, self.chunks, recorded)
+        before = speed_probe()
+        rep = run_repetition(self.backend, self.workload, self.fn, self.spec.n, self.chunks, recorded)
+        rep.probe_s = (before + speed_probe()) / 2
+        return rep
 
     def finish(self) -> FinishInfo:
         """Close the backend (every thread and process it started) and read the CPU clock."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -9,6 +10,28 @@ from dataclasses import dataclass, field
 from runner.trial.backends.base import Backend, ChunkFunction, ChunkResult
 from runner.trial.stats import summarize
 from runner.trial.workloads.base import Workload
+
+#: The machine-speed probe: a fixed piece of pure-Python work (the classic loop over PROBE_N
+#: values), timed whole. About 1.2 ms on a quiet 2026 cloud vCPU. What it sees is how fast the
+#: calling thread gets work done at that moment: a VM's virtual CPU that slows down for seconds
+#: (host neighbours, clock changes) and another process sharing that CPU alike. It is timed
+#: whole, not as the fastest of several short runs: a busy process on the same CPU takes turns
+#: with it in slices of a few ms, which a sub-ms run slips between (benchmarks/probe.py: the
+#: fastest of 3 x 0.5 ms read 0.95x with such a process, one 1.7 ms run 2.6x).
+PROBE_N = 50_000
+PROBE_RUNS = 1
+
+
+def speed_probe(n: int = PROBE_N, runs: int = PROBE_RUNS) -> float:
+    """Seconds the fixed probe work takes now on this thread's CPU (the fastest of ``runs``)."""
+    best = math.inf
+    for _ in range(runs):
+        began = time.perf_counter()
+        total = 0
+        for i in range(n):
+            total += i
+        best = min(best, time.perf_counter() - began)
+    return best
 
 
 class WrongAnswer(RuntimeError):
@@ -28,7 +51,9 @@ class Repetition:
     in an interleaved schedule also ``round`` (the recorded round of its group it was measured
     in, from 0; a repetition measured again gets its retry round's own index) and ``started_s``
     (when it was dispatched, launcher's ``time.monotonic`` relative to the group's start): what
-    pairs a contender's repetition with the baseline's measured at the same moment.
+    pairs a contender's repetition with the baseline's measured at the same moment. ``probe_s``:
+    the :func:`speed_probe` run in the trial process right before and right after it (their
+    mean): how fast this CPU was then, outside the timed region.
     """
 
     wall_s: float
@@ -43,6 +68,7 @@ class Repetition:
     replaces: int | None = None  # the index of the interfered repetition this one was measured for
     round: int | None = None  # interleaved: the group's recorded round it ran in (from 0)
     started_s: float | None = None  # interleaved: dispatched this long after the group's start
+    probe_s: float | None = None  # the speed probe's time, mean of one right before and one right after
     extra: dict[str, float] = field(default_factory=dict)
 
     @property

@@ -63,6 +63,7 @@ class TrialResult:
     # its dispatch time after the group's start; empty for a sequential schedule
     sample_rounds: list[int] = field(default_factory=list)
     sample_starts: list[float] = field(default_factory=list)
+    sample_probes: list[float] = field(default_factory=list)  # per sample, the speed probe around it (s)
 
     @property
     def failed(self) -> bool:
@@ -86,6 +87,8 @@ class TrialResult:
             self.cpu_times_s.append(rep.cpu_s)
             self.dispatch_s.append(rep.dispatch_s)
             self.busy_s.append(list(rep.busy_s))
+        if repetitions and all(rep.probe_s is not None for rep in repetitions):
+            self.sample_probes.extend(float(rep.probe_s) for rep in repetitions if rep.probe_s is not None)
         if repetitions and all(rep.round is not None and rep.started_s is not None for rep in repetitions):
             self.sample_rounds.extend(int(rep.round) for rep in repetitions if rep.round is not None)
             self.sample_starts.extend(float(rep.started_s) for rep in repetitions if rep.started_s is not None)
