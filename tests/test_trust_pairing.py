@@ -151,3 +151,37 @@ def test_the_speed_probe_sees_busy_processes_on_the_trials_cpu() -> None:
     quiet, busy = probes["quiet"], probes["busy"]
     assert min(quiet) > 0 and min(busy) > 0
     assert statistics.fmean(busy) > 2 * statistics.fmean(quiet), (busy, quiet)
+
+
+# -- the same CPUs for what is compared (affinity) ---------------------------------------------------
+
+
+def test_compared_trials_run_on_the_same_cpus(launch_dir: Path) -> None:
+    """affinity=true (the default): serial and the 1-worker trials on one and the same CPU, the
+    2-worker ones on the same set; affinity=false: wherever the launcher may run. Recorded per
+    trial in ``parsweep.cpus``."""
+    usable = sorted(os.sched_getaffinity(0))
+    uri = sqlite_uri(launch_dir / "mlflow.db")
+    launch = run_parsweep(["-m", "backend=serial,threading,process_pool", "workers=1,2", "n=1e4", "repeats=2", "warmup=0"],
+                          launch_dir, uri=uri)
+    assert launch.returncode == 0, launch.explain()
+    cpus = {(r.data.params["backend"], r.data.params["workers"]): r.data.tags["parsweep.cpus"]
+            for r in runs_with_role(all_runs(uri), "trial")}
+    one = {cpus[("serial", "1")], cpus[("threading", "1")], cpus[("process_pool", "1")]}
+    assert one == {str(usable[-1])}, cpus
+    assert cpus[("threading", "2")] == cpus[("process_pool", "2")] == ",".join(map(str, usable[-min(2, len(usable)):])), cpus
+
+    free_dir = launch_dir / "free"
+    free_dir.mkdir()
+    uri = sqlite_uri(free_dir / "mlflow.db")
+    launch = run_parsweep(["-m", "backend=serial,threading", "workers=1", "n=1e4", "repeats=2", "warmup=0", "affinity=false"],
+                          free_dir, uri=uri)
+    assert launch.returncode == 0, launch.explain()
+    for run in runs_with_role(all_runs(uri), "trial"):
+        assert run.data.tags["parsweep.cpus"] == ",".join(map(str, usable))
+
+
+def test_a_bad_affinity_is_one_line_naming_the_key(launch_dir: Path) -> None:
+    launch = run_parsweep(["affinity=sometimes"], launch_dir, uri=sqlite_uri(launch_dir / "mlflow.db"))
+    assert launch.returncode == 2, launch.explain()
+    assert launch.stderr.strip().splitlines()[-1] == "parsweep: error: affinity=sometimes: must be true or false"
