@@ -157,13 +157,13 @@ def test_the_speed_probe_sees_busy_processes_on_the_trials_cpu() -> None:
 
 
 def test_compared_trials_run_on_the_same_cpus(launch_dir: Path) -> None:
-    """affinity=true (the default): serial and the 1-worker trials on one and the same CPU, the
-    2-worker ones on the same set; affinity=false: wherever the launcher may run. Recorded per
+    """affinity=true: serial and the 1-worker trials on one and the same CPU, the 2-worker ones
+    on the same set; affinity=false (the default): wherever the launcher may run. Recorded per
     trial in ``parsweep.cpus``."""
     usable = sorted(os.sched_getaffinity(0))
     uri = sqlite_uri(launch_dir / "mlflow.db")
-    launch = run_parsweep(["-m", "backend=serial,threading,process_pool", "workers=1,2", "n=1e4", "repeats=2", "warmup=0"],
-                          launch_dir, uri=uri)
+    launch = run_parsweep(["-m", "backend=serial,threading,process_pool", "workers=1,2", "n=1e4", "repeats=2", "warmup=0",
+                           "affinity=true"], launch_dir, uri=uri)
     assert launch.returncode == 0, launch.explain()
     cpus = {(r.data.params["backend"], r.data.params["workers"]): r.data.tags["parsweep.cpus"]
             for r in runs_with_role(all_runs(uri), "trial")}
@@ -174,8 +174,7 @@ def test_compared_trials_run_on_the_same_cpus(launch_dir: Path) -> None:
     free_dir = launch_dir / "free"
     free_dir.mkdir()
     uri = sqlite_uri(free_dir / "mlflow.db")
-    launch = run_parsweep(["-m", "backend=serial,threading", "workers=1", "n=1e4", "repeats=2", "warmup=0", "affinity=false"],
-                          free_dir, uri=uri)
+    launch = run_parsweep(["-m", "backend=serial,threading", "workers=1", "n=1e4", "repeats=2", "warmup=0"], free_dir, uri=uri)
     assert launch.returncode == 0, launch.explain()
     for run in runs_with_role(all_runs(uri), "trial"):
         assert run.data.tags["parsweep.cpus"] == ",".join(map(str, usable))
