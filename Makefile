@@ -51,11 +51,14 @@ test-fast: $(BIN)/.installed-test
 	$(BIN)/python -m pytest -m "not slow and not cluster and not browser and not postgres"
 
 # The other CPythons the tests and benchmarks run trials under (python=...): a GIL 3.14 in
-# /opt/python3.14 (the interpreters backend) and a free-threaded 3.13 in /opt/python3.13t.
+# /opt/python3.14 (the interpreters backend), a free-threaded 3.13 in /opt/python3.13t, and its
+# GIL twin in /opt/python3.13 (same version, same source, same configure flags but --disable-gil:
+# what sweep=gil measures the free-threaded build against).
 # Needs root (apt-get, /opt); reuses working builds, so a second run takes a second.
 interpreters:
 	.ci/build-python 3.14
 	.ci/build-python 3.13 --free-threaded
+	.ci/build-python 3.13 --twin-of /opt/python3.13t/bin/python3.13t
 
 ui: $(BIN)/.installed
 	$(BIN)/mlflow ui --backend-store-uri '$(STORE)' --host 127.0.0.1 --port $(UI_PORT)

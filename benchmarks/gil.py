@@ -3,7 +3,7 @@
 One parsweep sweep, interleaved (the trials take turns repetition by repetition, so machine
 noise and drift hit all of them alike)::
 
-    parsweep -m python=current,<free-threaded> backend=serial,threading workers=2 n=1e8 schedule=interleaved
+    parsweep -m python=<GIL twin>,<free-threaded> backend=serial,threading workers=2 n=1e8 schedule=interleaved
 
 and, read back from ``parsweep-report --format json`` (the figures parsweep itself reports), per
 interpreter: the serial median, the threading x2 median, the speedup with its 95% CI and the
@@ -11,9 +11,11 @@ CPU use of the two threads; then the free-threaded build's single-thread cost (i
 against the GIL build's, with the CI of that ratio), and the report's verdict.
 
 Expected on 2 cores (issue 12): about 1.0x on the GIL build (one thread runs Python at a
-time), at least 1.8x on the free-threaded build. The two builds differ in version too (the GIL
-build is the interpreter running this script; the free-threaded one is whatever is given), so
-the single-thread cost includes what changed between those versions, not free-threading alone.
+time), at least 1.8x on the free-threaded build. The GIL side is the free-threaded build's GIL
+twin when there is one (same version, source and flags but --disable-gil: `make interpreters`
+builds /opt/python3.13 beside /opt/python3.13t), so the single-thread cost is free-threading's
+alone; else (or with ``--gil current``) the interpreter running this script, and then the cost
+includes what changed between the two versions and builds.
 
     .venv/bin/python benchmarks/gil.py                 # n = 1e8, 8 repetitions per trial (~3-4 min on 2 cores)
     .venv/bin/python benchmarks/gil.py --n 1e7         # a quick check
@@ -84,13 +86,17 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=8, help="recorded repetitions per trial (default 8; the CI needs 6)")
     parser.add_argument("--warmup", type=int, default=1, help="warm-up repetitions per trial (default 1)")
     parser.add_argument("--free-threaded", help="the free-threaded interpreter (default /opt/python3.13t, else python3.13t on PATH)")
+    parser.add_argument("--gil", help="the GIL interpreter (default: the free-threaded build's GIL twin, else current)")
     args = parser.parse_args()
     free = find_free_threaded(args.free_threaded)
+    from runner.execute.interpreters import gil_twin
+
+    gil = args.gil or gil_twin(free) or "current"
 
     print("parsweep GIL benchmark: threads on the GIL build against a free-threaded build, one interleaved sweep")
     for line in machine_lines():
         print(line)
-    sweep = ["-m", f"python=current,{free}", "backend=serial,threading", "workers=2", f"n={args.n}",
+    sweep = ["-m", f"python={gil},{free}", "backend=serial,threading", "workers=2", f"n={args.n}",
              f"repeats={args.repeats}", f"warmup={args.warmup}", "schedule=interleaved", f"experiment={EXPERIMENT}", "quiet=true"]
     print(f"sweep        parsweep {' '.join(sweep)}")
     print(flush=True)

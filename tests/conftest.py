@@ -252,6 +252,12 @@ TEST_PYTHONS = {
         "python3.13t",
         "import sys, sysconfig; assert sysconfig.get_config_var('Py_GIL_DISABLED') and not sys._is_gil_enabled()",
     ),
+    "GIL twin of the free-threaded CPython": (
+        "PARSWEEP_TEST_PYTHON_TWIN",
+        "/opt/python3.13/bin/python3.13",
+        "python3.13",
+        "import sys, sysconfig; assert sys.version_info[:2] == (3, 13) and not sysconfig.get_config_var('Py_GIL_DISABLED')",
+    ),
     "CPython 3.14": (
         "PARSWEEP_TEST_PYTHON_314",
         "/opt/python3.14/bin/python3.14",
@@ -276,14 +282,20 @@ def find_test_python(kind: str) -> str:
                 return path
             pytest.fail(f"{path} is not a working {kind}: {done.stderr.strip().splitlines()[-1:]}", pytrace=False)
     where = given if given else f"{built} or {command} on PATH"
-    pytest.fail(f"no {kind} ({where}): run `make interpreters` (as root: it builds /opt/python3.14 and "
-                f"/opt/python3.13t), or set {variable} to one", pytrace=False)
+    pytest.fail(f"no {kind} ({where}): run `make interpreters` (as root: it builds /opt/python3.14, "
+                f"/opt/python3.13t and /opt/python3.13), or set {variable} to one", pytrace=False)
 
 
 @pytest.fixture(scope="session")
 def free_threaded_python() -> str:
     """Path of a free-threaded CPython (PEP 703 build, GIL off): PARSWEEP_TEST_PYTHON_FT, else /opt/python3.13t."""
     return find_test_python("free-threaded CPython")
+
+
+@pytest.fixture(scope="session")
+def gil_twin_python() -> str:
+    """Path of the GIL build of the free-threaded CPython's version and flags: PARSWEEP_TEST_PYTHON_TWIN, else /opt/python3.13."""
+    return find_test_python("GIL twin of the free-threaded CPython")
 
 
 @pytest.fixture(scope="session")

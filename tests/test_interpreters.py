@@ -329,12 +329,20 @@ def test_ctrl_c_under_another_interpreter(launch_dir: Path, free_threaded_python
 # -- the sweep=gil preset ---------------------------------------------------------------------------------
 
 
-def test_gil_preset_composes_current_and_a_free_threaded_build(hydra_conf, free_threaded_python: str) -> None:
+def test_gil_preset_composes_a_free_threaded_build_and_its_reference(hydra_conf, free_threaded_python: str) -> None:
+    """The reference is the free-threaded build's GIL twin when `make interpreters` built one
+    (same X.Y.Z, same configure flags but --disable-gil), else python=current."""
+    from runner.execute.interpreters import gil_twin
+
     cfg = hydra_conf(config_name="config", overrides=["sweep=gil"], return_hydra_config=True)
     params = cfg.hydra.sweeper.params
-    current, free = str(params.python).split(",")
-    assert current == "current"
+    reference, free = str(params.python).split(",")
     assert own_facts(free)["python.free_threaded"] == "true"
+    twin = gil_twin(free)
+    assert reference == (twin or "current")
+    if twin is not None:
+        facts = own_facts(twin)
+        assert facts["python.free_threaded"] == "false" and facts["python.version"] == own_facts(free)["python.version"]
     assert (params.backend, params.workers, float(params.n)) == ("serial,threading,process_pool", "1,2", 1e7)
 
 
@@ -358,7 +366,33 @@ def test_gil_preset_names_a_command_on_path_and_notes_when_none_is_found(
     (on_path / "python3.13t").symlink_to(free_threaded_python)
     (on_path / "python3.12t").symlink_to(sys.executable)  # named like one, but a GIL build: not taken
     monkeypatch.setenv("PATH", str(on_path))
-    assert interpreters.free_threaded_sweep_value() == "current,python3.13t"
+    # python3.13t resolves to the /opt build: its GIL twin there (make interpreters) is the reference
+    assert interpreters.free_threaded_sweep_value() == f"{interpreters.gil_twin('python3.13t') or 'current'},python3.13t"
+
+
+def _wrapper(path: Path, target: str) -> str:
+    """An interpreter at ``path`` that is ``target`` (a script, so its real path stays ``path``)."""
+    path.parent.mkdir(parents=True)
+    path.write_text(f'#!/bin/sh\nexec {target} "$@"\n')
+    path.chmod(0o755)
+    return str(path)
+
+
+def test_the_gil_twin_is_the_same_version_and_flags_beside_the_free_threaded_build(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, free_threaded_python: str, gil_twin_python: str
+) -> None:
+    """A GIL build beside the free-threaded one (python3.13 next to python3.13t) is its twin only
+    when it is the same X.Y.Z built with the same flags; another version there is not."""
+    from runner.execute import interpreters
+
+    monkeypatch.setenv("PATH", str(tmp_path / "nowhere"))
+    free = _wrapper(tmp_path / "python3.13t" / "bin" / "python3.13t", free_threaded_python)
+    assert interpreters.gil_twin(free) is None  # nothing beside it
+    other = _wrapper(tmp_path / "python3.13" / "bin" / "python3.13", sys.executable)  # a GIL build, but another version
+    assert interpreters.gil_twin(free) is None
+    Path(other).write_text(f'#!/bin/sh\nexec {gil_twin_python} "$@"\n')
+    assert interpreters.gil_twin(free) == other
+    assert interpreters.gil_twin(gil_twin_python) is None  # a GIL build has no twin to find
 
 
 @pytest.mark.slow
@@ -369,7 +403,7 @@ def test_gil_preset_runs(launch_dir: Path, free_threaded_python: str) -> None:
     assert launch.returncode == 0, launch.explain()
     trials = runs_with_role(all_runs(uri), "trial")
     pythons = {run.data.params["python"] for run in trials}
-    assert len(trials) == 10 and len(pythons) == 2 and "current" in pythons, pythons
-    (free,) = pythons - {"current"}
-    assert {run.data.tags["python.free_threaded"] for run in trials if run.data.params["python"] == free} == {"true"}
+    assert len(trials) == 10 and len(pythons) == 2, pythons
+    free_threaded = {run.data.params["python"]: run.data.tags["python.free_threaded"] for run in trials}
+    assert sorted(free_threaded.values()) == ["false", "true"], free_threaded  # one of each: the build and its reference
     assert all(run.data.metrics["correct"] == 1.0 for run in trials)

@@ -1,17 +1,27 @@
-"""What pairing needs, recorded per sample: the interleaved round and dispatch time (issue 17).
+"""What pairing needs, recorded per sample: the interleaved round and dispatch time, and the
+machine's speed around it (issue 17).
 
 A speedup read from pairs divides each contender repetition by the baseline's of the same
 interleaved round, so every recorded sample says which round of its group it ran in
-(``parsweep.sample_rounds``) and when (``parsweep.sample_starts``). Real sweeps, a real store.
+(``parsweep.sample_rounds``) and when (``parsweep.sample_starts``); and how fast its CPU was
+right then (``parsweep.sample_probes``). Real sweeps, a real store, real busy processes.
 """
 
 from __future__ import annotations
 
+import multiprocessing
+import os
+import statistics
+import time
 from pathlib import Path
+from typing import Any
+
+import pytest
 
 from conftest import all_runs, run_parsweep, runs_with_role, sqlite_uri
 from runner.trial.measure import Repetition
 from runner.trial.results import TrialResult
+from runner.trial.spec import build_spec
 
 REPEATS = 4
 
@@ -42,7 +52,9 @@ def test_interleaved_samples_carry_their_round_and_start(launch_dir: Path) -> No
         samples = _floats(tags["parsweep.rep_wall_times_s"])
         rounds = _ints(tags["parsweep.sample_rounds"])
         starts = _floats(tags["parsweep.sample_starts"])
-        assert len(samples) == len(rounds) == len(starts) == REPEATS
+        probes = _floats(tags["parsweep.sample_probes"])
+        assert len(samples) == len(rounds) == len(starts) == len(probes) == REPEATS
+        assert all(p > 0 for p in probes)
         assert len(set(rounds)) == REPEATS, rounds  # a trial runs once per round
         for index, (round_index, start) in enumerate(zip(rounds, starts)):
             assert round_index == index or round_index >= REPEATS, rounds  # warm-up not counted; retries numbered after
@@ -59,6 +71,7 @@ def test_sequential_samples_have_no_rounds(launch_dir: Path) -> None:
     assert launch.returncode == 0, launch.explain()
     for run in runs_with_role(all_runs(uri), "trial"):
         assert "parsweep.sample_rounds" not in run.data.tags and "parsweep.sample_starts" not in run.data.tags
+        assert len(_floats(run.data.tags["parsweep.sample_probes"])) == 2  # the probe runs whatever the schedule
 
 
 def test_a_sample_measured_again_keeps_its_retry_round() -> None:
@@ -70,3 +83,104 @@ def test_a_sample_measured_again_keeps_its_retry_round() -> None:
     unpaired = TrialResult()
     unpaired.keep([Repetition(0.1, 0.1, 0.0, [0.1])])
     assert unpaired.sample_rounds == [] and unpaired.sample_starts == []
+
+
+# -- the speed probe sees a slow phase ------------------------------------------------------------
+
+
+def _spin(cpu: int, seconds: float, ready: Any = None) -> None:
+    os.sched_setaffinity(0, {cpu})
+    if ready is not None:
+        ready.put("spinning")
+    end = time.monotonic() + seconds  # bounded: ends by itself if the test cannot stop it
+    while time.monotonic() < end:
+        pass
+
+
+def _bench_in_phases(cpu: int, queue: Any, go: Any) -> None:
+    """A trial's bench on ``cpu``, at a lower priority than the busy processes (nice +15): 10
+    recorded repetitions, a word to the test, 10 more once it says the busy processes spin;
+    then their probes, by phase."""
+    from runner.trial.bench import TrialBench
+
+    os.sched_setaffinity(0, {cpu})
+    os.nice(15)
+    spec = build_spec({"backend": {"name": "serial"}, "workload": {"name": "sum_range"}, "n": 20_000, "repeats": 4, "warmup": 0})
+    bench = TrialBench(spec)
+    bench.start()
+    probes: dict[str, list[float]] = {}
+    for phase in ("quiet", "busy"):
+        if phase == "busy":
+            queue.put("quiet phase done")
+            go.wait(60)
+        probes[phase] = [bench.repetition(recorded=True).probe_s or 0.0 for _ in range(10)]
+    bench.finish()
+    queue.put(probes)
+
+
+@pytest.mark.skipif(not hasattr(os, "sched_setaffinity"), reason="needs os.sched_setaffinity")
+def test_the_speed_probe_sees_busy_processes_on_the_trials_cpu() -> None:
+    """A trial's repetitions on one CPU, the later ones sharing it with four busy processes
+    pinned there: the probes around those read slower. The trial runs at nice +15 so that the
+    slow phase is certain (the scheduler gives it a small share) rather than a lottery of time
+    slices that a ~1 ms probe may slip between (benchmarks/README.md, probe: at equal priority
+    most probes do). A comparison within the test's own run, not a
+    timing of this machine."""
+    cpu = min(os.sched_getaffinity(0))
+    context = multiprocessing.get_context("fork")
+    queue, ready, go = context.Queue(), context.Queue(), context.Event()
+    trial = context.Process(target=_bench_in_phases, args=(cpu, queue, go), daemon=True)
+    trial.start()
+    hogs: list[multiprocessing.process.BaseProcess] = []
+    try:
+        assert queue.get(timeout=60) == "quiet phase done"
+        hogs = [context.Process(target=_spin, args=(cpu, 60.0, ready), daemon=True) for _ in range(4)]
+        for hog in hogs:
+            hog.start()
+        for _ in hogs:
+            ready.get(timeout=30)
+        go.set()
+        probes = queue.get(timeout=120)
+    finally:
+        for hog in hogs:
+            hog.kill()
+            hog.join()
+        trial.join(timeout=10)
+        if trial.is_alive():
+            trial.kill()
+    quiet, busy = probes["quiet"], probes["busy"]
+    assert min(quiet) > 0 and min(busy) > 0
+    assert statistics.fmean(busy) > 2 * statistics.fmean(quiet), (busy, quiet)
+
+
+# -- the same CPUs for what is compared (affinity) ---------------------------------------------------
+
+
+def test_compared_trials_run_on_the_same_cpus(launch_dir: Path) -> None:
+    """affinity=true: serial and the 1-worker trials on one and the same CPU, the 2-worker ones
+    on the same set; affinity=false (the default): wherever the launcher may run. Recorded per
+    trial in ``parsweep.cpus``."""
+    usable = sorted(os.sched_getaffinity(0))
+    uri = sqlite_uri(launch_dir / "mlflow.db")
+    launch = run_parsweep(["-m", "backend=serial,threading,process_pool", "workers=1,2", "n=1e4", "repeats=2", "warmup=0",
+                           "affinity=true"], launch_dir, uri=uri)
+    assert launch.returncode == 0, launch.explain()
+    cpus = {(r.data.params["backend"], r.data.params["workers"]): r.data.tags["parsweep.cpus"]
+            for r in runs_with_role(all_runs(uri), "trial")}
+    one = {cpus[("serial", "1")], cpus[("threading", "1")], cpus[("process_pool", "1")]}
+    assert one == {str(usable[-1])}, cpus
+    assert cpus[("threading", "2")] == cpus[("process_pool", "2")] == ",".join(map(str, usable[-min(2, len(usable)):])), cpus
+
+    free_dir = launch_dir / "free"
+    free_dir.mkdir()
+    uri = sqlite_uri(free_dir / "mlflow.db")
+    launch = run_parsweep(["-m", "backend=serial,threading", "workers=1", "n=1e4", "repeats=2", "warmup=0"], free_dir, uri=uri)
+    assert launch.returncode == 0, launch.explain()
+    for run in runs_with_role(all_runs(uri), "trial"):
+        assert run.data.tags["parsweep.cpus"] == ",".join(map(str, usable))
+
+
+def test_a_bad_affinity_is_one_line_naming_the_key(launch_dir: Path) -> None:
+    launch = run_parsweep(["affinity=sometimes"], launch_dir, uri=sqlite_uri(launch_dir / "mlflow.db"))
+    assert launch.returncode == 2, launch.explain()
+    assert launch.stderr.strip().splitlines()[-1] == "parsweep: error: affinity=sometimes: must be true or false"

@@ -215,14 +215,60 @@ def free_threaded_pythons() -> list[str]:
     return [name for _, name in ranked if _is_free_threaded(name if os.sep in name else shutil.which(name) or name)]
 
 
+# What a build is, for matching a free-threaded build with its GIL twin: version and configure flags.
+BUILD_PROBE = (
+    "import json, platform, shlex, sysconfig; "
+    "print(json.dumps([platform.python_version(), shlex.split(sysconfig.get_config_var('CONFIG_ARGS') or '')]))"
+)
+
+
+def _build(executable: str) -> tuple[str, list[str]] | None:
+    """``(X.Y.Z, configure flags without --prefix and --disable-gil)`` of a CPython, None when unknown."""
+    try:
+        done = _run([executable, "-c", BUILD_PROBE], trial_environment(None))
+        version, flags = json.loads(done.stdout)
+    except (OSError, subprocess.TimeoutExpired, ValueError, TypeError):
+        return None
+    return str(version), sorted(f for f in flags if not f.startswith("--prefix=") and f != "--disable-gil")
+
+
+def gil_twin(free_threaded: str) -> str | None:
+    """The GIL build of the same version and configure flags as ``free_threaded`` (a command or a
+    path), as the sweep names it: ``/opt/python3.13/bin/python3.13`` beside ``/opt/python3.13t``
+    (what ``make interpreters`` builds), else ``python3.13`` on PATH when it is that build; None
+    when there is no such twin (Debian's python3.13 is built with other flags, so it is not one)."""
+    import re
+
+    match = re.search(r"python(3\.\d+)t$", free_threaded)
+    path = free_threaded if os.sep in free_threaded else shutil.which(free_threaded)
+    if not match or not path:
+        return None
+    version = match.group(1)
+    wanted = _build(path)
+    if wanted is None:
+        return None
+    prefix = Path(os.path.realpath(path)).parent.parent  # .../python3.13t/bin/python3.13t -> .../python3.13t
+    candidates = [str(prefix.with_name(f"python{version}") / "bin" / f"python{version}"), f"python{version}"]
+    for candidate in candidates:
+        found = candidate if os.sep in candidate else shutil.which(candidate)
+        if not found or not os.access(found, os.X_OK) or _is_free_threaded(found):
+            continue
+        if _build(found) == wanted:
+            return candidate
+    return None
+
+
 def free_threaded_sweep_value() -> str:
-    """Resolver ``${parsweep.free_threaded_pythons:}`` for the ``sweep=gil`` preset: ``current``
-    and the newest free-threaded CPython found, as a sweep list; ``current`` alone when there is
-    none (said once, in one note line: the preset still runs, on the GIL build)."""
+    """Resolver ``${parsweep.free_threaded_pythons:}`` for the ``sweep=gil`` preset: the newest
+    free-threaded CPython found and its reference, as a sweep list. The reference is its GIL
+    twin (:func:`gil_twin`: same version, same source, same flags but ``--disable-gil``) when
+    there is one, so that the single-thread cost is free-threading's alone; else ``current``.
+    ``current`` alone when there is no free-threaded build (said once, in one note line: the
+    preset still runs, on the GIL build)."""
     global _NOTED_NO_FREE_THREADED
     found = free_threaded_pythons()
     if found:
-        return f"{CURRENT_PYTHON},{found[0]}"
+        return f"{gil_twin(found[0]) or CURRENT_PYTHON},{found[0]}"
     if not _NOTED_NO_FREE_THREADED:
         _NOTED_NO_FREE_THREADED = True
         print(

@@ -49,7 +49,7 @@ from runner.host.facts import usable_cpu_count
 from runner.host.lock import LockWait, host_lock
 from runner.host.proc import MIN_WINDOW_S, CpuWindow, other_cores_now, tick_error_cores, usable_cpu_ids
 from runner.trial.bench import FinishInfo, StartInfo, assemble, repeat_plan
-from runner.trial.measure import AutoRepeats, Repetition
+from runner.trial.measure import AutoRepeats, AutoTrial, Repetition, decide_stops
 from runner.trial.results import TrialResult
 from runner.trial.spec import Policy, TrialSpec
 
@@ -117,6 +117,7 @@ class Live:
     warmups_done: int = 0
     error: str | None = None
     stop_rule: str | None = None
+    paired_rel_ci: float | None = None  # repeats=auto, a contender: its paired speedup's last half-width
     active_s: float = 0.0  # its own start and repetitions, what timeout_s bounds
     started_at: float = 0.0  # time.time()
     began: float = 0.0  # perf_counter
@@ -235,12 +236,35 @@ class Scheduler:
         self._group_began = 0.0
         self._rounds = 0
         self._round_index: int | None = None
+        # repeats=auto: the sweep's time budget (policy.sweep_budget_s), shared out among the groups left
+        self._began: float | None = None
+        self._groups_left = 0
+        self._group_deadline: float | None = None
 
     @property
     def interleaved(self) -> bool:
         return self.policy.schedule == "interleaved"
 
     # -- the plan ------------------------------------------------------------------------------
+
+    def trial_cpus(self, spec: TrialSpec) -> list[int] | None:
+        """The CPUs ``spec``'s trial is pinned to (``affinity=true``), None to leave it as it is.
+
+        Trials that are compared run on the same CPUs: serial and 1-worker trials on one, the
+        last usable CPU (CPU 0 takes most of the machine's interrupts), so that a contender and
+        its baseline see the same virtual CPU's speed; a trial of k workers on the last k usable
+        CPUs, the same set for every trial of that size. Cluster backends are left alone: their
+        workers are not the trial's processes.
+        """
+        from runner.trial import backends
+
+        if not self.policy.affinity or not self.cpus:
+            return None
+        backend = backends.get(spec.backend)
+        if not backend.workers_in_process_tree:
+            return None
+        count = min(spec.workers, len(self.cpus)) if backend.uses_workers else 1
+        return self.cpus[-count:]
 
     def groups(self, jobs: Sequence[Job]) -> list[list[Job]]:
         """Jobs measured together: one group per (workload, n) when interleaved, else one per job."""
@@ -253,8 +277,11 @@ class Scheduler:
 
     def measure(self, jobs: Sequence[Job]) -> Iterator[tuple[Job, TrialResult]]:
         """Measure every job; yields each job with its result, a group at a time."""
-        for group in self.groups(jobs):
+        groups = self.groups(jobs)
+        self._groups_left = len(groups)
+        for group in groups:
             yield from self.measure_group(group)
+            self._groups_left = max(0, self._groups_left - 1)
 
     # -- one group -----------------------------------------------------------------------------
 
@@ -268,6 +295,7 @@ class Scheduler:
             label = group[0].name if len(group) == 1 else f"{len(group)} trials of {group[0].name}"
             with host_lock(label, check=check_interrupted, say=self.observer.note) as waited:
                 self._group_began, self._rounds = time.monotonic(), 0
+                self._group_deadline = self._share_of_budget()
                 baselines = [live for live in lives if live.spec.backend == "serial"]
                 others = [live for live in lives if live.spec.backend != "serial"]
                 size = max(1, MAX_LIVE - len(baselines))
@@ -311,6 +339,7 @@ class Scheduler:
             if not wanted:
                 break
             self._round(wanted, recorded=True)
+            self._stop_auto(batch)
         self._mark_all(self.windows.close(force=True))
         self._clean_up(batch)
         for live in batch:
@@ -331,7 +360,7 @@ class Scheduler:
             began = time.monotonic()
             try:
                 live.process = TrialProcess(live.job.interpreter.executable, live.job.interpreter.gil)
-                live.process.send(("spec", live.spec, live.job.cwd or os.getcwd()))
+                live.process.send(("spec", live.spec, live.job.cwd or os.getcwd(), self.trial_cpus(live.spec)))
                 answer = live.process.receive(live.deadline())
             except TrialCrashed as exc:
                 live.error = str(exc)
@@ -393,14 +422,50 @@ class Scheduler:
             live.warmups_done += 1
         else:
             live.reps.append(rep)
-            plan = repeat_plan(live.spec)
-            if isinstance(plan, AutoRepeats) and not live.stop_rule:
-                live.stop_rule = plan.stop_rule([r.wall_s for r in live.reps])
-                live.done = live.stop_rule is not None
         done = live.warmups_done + len(live.reps) + len(live.discarded)
         total = max(done, live.spec.warmup + live.spec.repeats_planned + len(live.discarded))
         self.observer.repetition(live.job, done, total, rep.wall_s)
         return rep
+
+    # -- repeats=auto ----------------------------------------------------------------------------
+
+    def _share_of_budget(self) -> float | None:
+        """When the group starting now must stop its repeats=auto rounds: an equal share of what
+        is left of ``sweep_budget_s`` for each group still to measure (None: no budget)."""
+        budget = self.policy.sweep_budget_s
+        now = time.monotonic()
+        if self._began is None:
+            self._began = now
+        if budget is None:
+            return None
+        left = max(0.0, budget - (now - self._began))
+        return now + left / max(1, self._groups_left)
+
+    def _stop_auto(self, batch: list[Live]) -> None:
+        """After a round: which repeats=auto trials need no more (:func:`~runner.trial.measure.decide_stops`).
+
+        Interleaved, a contender is paired with the serial trial of its group that ran under the
+        same interpreter; its repetitions and the baseline's meet in the rounds both ran in.
+        """
+        autos = [live for live in batch if live.spec.auto_repeats and not live.failed]
+        if not autos:
+            return
+        baselines = {(live.spec.python, live.spec.gil): live for live in autos if live.spec.backend == "serial"}
+        trials = []
+        for live in autos:
+            plan = repeat_plan(live.spec)
+            assert isinstance(plan, AutoRepeats)
+            base = baselines.get((live.spec.python, live.spec.gil)) if self.interleaved and live.spec.backend != "serial" else None
+            samples = [(rep.round if rep.round is not None else i, rep.wall_s) for i, rep in enumerate(live.reps) if not rep.interfered]
+            trials.append(AutoTrial(id(live), plan, samples, id(base) if base is not None else None, live.spec.target_speedup_ci,
+                                    stop=live.stop_rule))
+        spent = self._group_deadline is not None and time.monotonic() >= self._group_deadline
+        decide_stops(trials, budget_spent=spent)
+        for live, trial in zip(autos, trials):
+            if trial.paired is not None:
+                live.paired_rel_ci = trial.paired.rel_half_width
+            if live.stop_rule is None and trial.stop is not None:
+                live.stop_rule, live.done = trial.stop, True
 
     def _mark_all(self, covered: list[tuple[Live, Repetition, float | None, float]]) -> None:
         """Give each repetition its window's figure, and mark the ones others disturbed (beyond
@@ -518,7 +583,7 @@ class Scheduler:
         result = assemble(
             live.spec, live.start, live.reps, live.finish, usable=self.usable, threshold_cores=self.threshold_cores,
             error=live.error, repeats_stop=live.stop_rule, discarded=live.discarded, other_cpu_cores=other,
-            busy_cores_at_start=live.busy_at_start,
+            busy_cores_at_start=live.busy_at_start, paired_rel_ci=live.paired_rel_ci,
         )
         result.started_at = live.started_at or None
         result.python = result.python or dict(live.job.interpreter.facts)

@@ -6,7 +6,9 @@ Sources, each skipped quietly where the platform lacks it (psutil is the fallbac
 * ``/proc/stat``: busy CPU time per CPU (everything but idle and iowait; steal included, since
   a hypervisor taking the CPU is interference too). The kernel reports it in clock ticks
   (10 ms), so a window shorter than :data:`MIN_WINDOW_S` says little.
-* ``/proc/<pid>/stat``: a process's CPU time and that of the children it has reaped;
+* the process's CPU-time clock (``clock_gettime`` on the clock id of ``pid``, Linux): its
+  threads' run time, ended ones included, to the nanosecond;
+* ``/proc/<pid>/stat``: a process's CPU time and that of the children it has reaped, in ticks;
   ``/proc/<pid>/task/<tid>/children``: its process tree.
 * ``/proc/thread-self/schedstat``: how long the calling thread was runnable but waiting for a
   CPU (nanoseconds): the direct sign that something else held the CPU it needed.
@@ -122,10 +124,14 @@ def process_cpu(pid: int) -> tuple[float, int]:
     """:func:`process_cpu_s`, and how many of its counters came cut down to a whole clock tick.
 
     The kernel gives a process's user and system time, and its reaped children's, in 10 ms
-    ticks, each cut down when read: a process that ran 5 ms reads as 0. Where the scheduler's
-    own nanosecond count of each thread is there (``/proc/<pid>/task/<tid>/schedstat``), the
-    process's own time is the larger of the two (the ticks also hold threads that have ended;
-    the threads' count is exact for the living ones), and only its children's counters are cut.
+    ticks, each cut down when read: a process that ran 5 ms reads as 0, and a window's
+    difference of two reads is off by up to a tick either way, per process (seen: +-10 ms per
+    0.2 s window for a trial process running short-lived threads, so a group of 32 such trials
+    could read as half a core of "other processes"). So a process's own time comes from its
+    CPU-time clock (:func:`_process_clock_s`: every thread, ended ones included, to the
+    nanosecond); where that clock cannot be read, from the larger of the ticks and the living
+    threads' nanosecond counts (``/proc/<pid>/task/<tid>/schedstat``). Only the counters of the
+    children it has reaped stay in ticks.
     """
     if not _PROC_STAT:
         import psutil
@@ -138,11 +144,24 @@ def process_cpu(pid: int) -> tuple[float, int]:
     # after "pid (comm)", state is field 3; utime, stime, cutime, cstime are fields 14-17 (proc(5))
     utime, stime, cutime, cstime = (int(v) for v in fields[11:15])
     own, cut = (utime + stime) / _CLOCK_TICKS, 2
-    exact = _threads_runtime_s(pid)
-    if exact is not None and exact >= own:
+    clock = _process_clock_s(pid)
+    exact = clock if clock is not None else _threads_runtime_s(pid)
+    if exact is not None and (clock is not None or exact >= own):
         own, cut = exact, 0
     # children's counters: cut only matters once children were reaped (a zero is taken as none)
     return own + (cutime + cstime) / _CLOCK_TICKS, cut + (cutime > 0) + (cstime > 0)
+
+
+def _process_clock_s(pid: int) -> float | None:
+    """CPU seconds of every thread of ``pid``, ended ones included, from its CPU-time clock
+    (Linux's clock id for a process: ``(~pid << 3) | CPUCLOCK_SCHED``, as glibc's
+    ``clock_getcpuclockid`` makes it); None where the platform has no such clock."""
+    if not _PROC_STAT or not hasattr(time, "clock_gettime"):
+        return None
+    try:
+        return time.clock_gettime(((~pid) << 3) | 2)
+    except (OSError, OverflowError):
+        return None
 
 
 def _threads_runtime_s(pid: int) -> float | None:
@@ -203,6 +222,7 @@ class CpuWindow:
     other_s: float = 0.0
     available: bool = True
     extra_error_ticks: float = 0.0  # of the last window closed: see end()
+    mine_s: float = 0.0  # of the last window closed: the CPU seconds counted as ours
     _mark: tuple[float, float, dict[int, tuple[float, int]]] | None = None
 
     def _read(self) -> tuple[float, float, dict[int, tuple[float, int]]] | None:
@@ -250,6 +270,7 @@ class CpuWindow:
         # a counter read once is off by U(0, 1) tick (variance 1/12), a difference of two by up to one either way (1/6)
         self.extra_error_ticks = 2 * (born / 12 + ran / 6) ** 0.5
         other = max(0.0, (now[1] - mark[1]) - mine)
+        self.mine_s = mine
         self.wall_s += wall
         self.other_s += other
         if wall <= 0:

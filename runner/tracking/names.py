@@ -27,6 +27,8 @@ DISCARDED_TAG = "parsweep.discarded"  # why repetitions were measured again, one
 SAMPLES_TAG = "parsweep.rep_wall_times_s"  # the recorded repetitions' wall times, comma-separated
 SAMPLE_ROUNDS_TAG = "parsweep.sample_rounds"  # interleaved: each sample's round in its group (from 0), same order
 SAMPLE_STARTS_TAG = "parsweep.sample_starts"  # interleaved: each sample's dispatch, seconds after its group's start
+SAMPLE_PROBES_TAG = "parsweep.sample_probes"  # each sample's speed probe (s, mean of before and after), same order
+CPUS_TAG = "parsweep.cpus"  # the CPUs a trial (its process and workers) could run on, comma-separated
 REPEATS_STOP_TAG = "parsweep.repeats_stop"  # repeats=auto: the rule that stopped it
 SCHEDULE_TAG = "parsweep.schedule"  # "interleaved" or "sequential"
 SCHEDULE_SEED_TAG = "parsweep.schedule_seed"  # the seed of the interleaved order

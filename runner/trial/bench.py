@@ -20,7 +20,7 @@ from runner.host.proc import load_1m, usable_cpu_ids
 from runner.trial import backends, workloads
 from runner.trial.backends.base import describe_exception
 from runner.trial.chunking import split_range
-from runner.trial.measure import AutoRepeats, Repetition, run_repetition
+from runner.trial.measure import AutoRepeats, Repetition, run_repetition, speed_probe
 from runner.trial.quality import assess
 from runner.trial.results import TrialResult
 from runner.trial.spec import TrialSpec
@@ -36,6 +36,7 @@ class StartInfo:
     tags: dict[str, str] = field(default_factory=dict)
     python: dict[str, Any] = field(default_factory=dict)
     load_1m: float | None = None
+    cpus: list[int] | None = None  # the CPUs the trial process may run on once started
 
 
 @dataclass
@@ -57,7 +58,7 @@ class TrialBench:
         self.backend = backends.get(spec.backend)(spec.workers, spec.backend_options)
         self.chunks = split_range(spec.n, spec.chunk_count if self.backend.uses_workers else 1)
         self.fn = self.workload.chunk_function
-        self.cpus = usable_cpu_ids()
+        self.cpus = usable_cpu_ids()  # after pinning (runner.trial.worker): the trial's own CPUs
 
     def start(self) -> StartInfo:
         """Start the backend (pools and clusters get their workers ready here, outside the timing)."""
@@ -65,11 +66,17 @@ class TrialBench:
         began = time.perf_counter()
         self.backend.start()
         startup = time.perf_counter() - began
-        return StartInfo(startup, self.backend.tags(), host_facts.interpreter_facts(), load)
+        return StartInfo(startup, self.backend.tags(), host_facts.interpreter_facts(), load, usable_cpu_ids())
 
     def repetition(self, recorded: bool = True) -> Repetition:
-        """One repetition; raises when the answer is wrong or a worker fails."""
-        return run_repetition(self.backend, self.workload, self.fn, self.spec.n, self.chunks, recorded)
+        """One repetition, between two speed probes when recorded (outside its timing); raises
+        when the answer is wrong or a worker fails."""
+        if not recorded:
+            return run_repetition(self.backend, self.workload, self.fn, self.spec.n, self.chunks, recorded)
+        before = speed_probe()
+        rep = run_repetition(self.backend, self.workload, self.fn, self.spec.n, self.chunks, recorded)
+        rep.probe_s = (before + speed_probe()) / 2
+        return rep
 
     def finish(self) -> FinishInfo:
         """Close the backend (every thread and process it started) and read the CPU clock."""
@@ -104,6 +111,7 @@ def assemble(
     discarded: Sequence[Repetition] = (),
     other_cpu_cores: float | None = None,
     busy_cores_at_start: float | None = None,
+    paired_rel_ci: float | None = None,
 ) -> TrialResult:
     """The trial's result from what was measured: ``kept`` are its final recorded repetitions
     (interfered ones among them are counted and flagged), ``discarded`` those measured again."""
@@ -113,6 +121,7 @@ def assemble(
         result.tags.update(start.tags)
         result.python = dict(start.python)
         result.load_1m_at_start = start.load_1m
+        result.cpus = list(start.cpus) if start.cpus is not None else None
         if backends.get(spec.backend).workers_per_repetition:
             result.startup_s = statistics.median(rep.dispatch_s for rep in kept) if kept else None
         else:
@@ -122,6 +131,7 @@ def assemble(
         result.error = result.error or finish.error
         result.close_s = finish.close_s
     result.repeats_stop = repeats_stop
+    result.paired_rel_ci = paired_rel_ci
     result.other_cpu_cores = other_cpu_cores
     result.busy_cores_at_start = busy_cores_at_start
     result.reps_interfered = sum(1 for rep in kept if rep.interfered)

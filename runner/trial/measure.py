@@ -2,13 +2,37 @@
 
 from __future__ import annotations
 
+import math
+import statistics
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from runner.trial.backends.base import Backend, ChunkFunction, ChunkResult
-from runner.trial.stats import summarize
+from runner.trial.stats import PairedRatio, pair_by_round, paired_ratio, summarize
 from runner.trial.workloads.base import Workload
+
+#: The machine-speed probe: a fixed piece of pure-Python work (the classic loop over PROBE_N
+#: values), timed whole. About 1.2 ms on a quiet 2026 cloud vCPU. What it sees is how fast the
+#: calling thread gets work done at that moment: a VM's virtual CPU that slows down for seconds
+#: (host neighbours, clock changes) and another process sharing that CPU alike. It is timed
+#: whole, not as the fastest of several short runs: a busy process on the same CPU takes turns
+#: with it in slices of a few ms, which a sub-ms run slips between (benchmarks/probe.py: the
+#: fastest of 3 x 0.5 ms read 0.95x with such a process, one 1.7 ms run 2.6x).
+PROBE_N = 50_000
+PROBE_RUNS = 1
+
+
+def speed_probe(n: int = PROBE_N, runs: int = PROBE_RUNS) -> float:
+    """Seconds the fixed probe work takes now on this thread's CPU (the fastest of ``runs``)."""
+    best = math.inf
+    for _ in range(runs):
+        began = time.perf_counter()
+        total = 0
+        for i in range(n):
+            total += i
+        best = min(best, time.perf_counter() - began)
+    return best
 
 
 class WrongAnswer(RuntimeError):
@@ -28,7 +52,9 @@ class Repetition:
     in an interleaved schedule also ``round`` (the recorded round of its group it was measured
     in, from 0; a repetition measured again gets its retry round's own index) and ``started_s``
     (when it was dispatched, launcher's ``time.monotonic`` relative to the group's start): what
-    pairs a contender's repetition with the baseline's measured at the same moment.
+    pairs a contender's repetition with the baseline's measured at the same moment. ``probe_s``:
+    the :func:`speed_probe` run in the trial process right before and right after it (their
+    mean): how fast this CPU was then, outside the timed region.
     """
 
     wall_s: float
@@ -43,6 +69,7 @@ class Repetition:
     replaces: int | None = None  # the index of the interfered repetition this one was measured for
     round: int | None = None  # interleaved: the group's recorded round it ran in (from 0)
     started_s: float | None = None  # interleaved: dispatched this long after the group's start
+    probe_s: float | None = None  # the speed probe's time, mean of one right before and one right after
     extra: dict[str, float] = field(default_factory=dict)
 
     @property
@@ -117,8 +144,90 @@ class AutoRepeats:
         summary = summarize(wall_times_s)
         if summary.ci_reaches_confidence and summary.rel_ci_half_width <= self.target_rel_ci:
             return "target_rel_ci"
+        return self.limit(wall_times_s)
+
+    def limit(self, wall_times_s: Sequence[float]) -> str | None:
+        """``max_repeats`` or ``max_time_s`` when one of them ends the trial, else None."""
         if len(wall_times_s) >= self.max_repeats:
             return "max_repeats"
-        if self.max_time_s is not None and sum(wall_times_s) + summary.median > self.max_time_s:
+        if self.max_time_s is not None and sum(wall_times_s) + statistics.median(wall_times_s) > self.max_time_s:
             return "max_time_s"
         return None
+
+
+# -- repeats=auto in an interleaved group: precision of the speedups as the stopping rule ----------
+#
+# A speedup is baseline / contender. Measured in the same rounds, the pair's ratio cancels the
+# machine's drift (runner.trial.stats.paired_ratio), so what decides how many rounds a group
+# needs is how well each contender's paired speedup is known, not each trial's own median. After
+# every round: a contender whose paired speedup's 95% interval is within target_speedup_ci
+# (half-width, relative) stops; the baseline (serial, same workload, n and interpreter) goes on
+# as long as one of its contenders does, so that every round a contender runs in has its pair;
+# a trial without a partner (a serial alone, a contender without a baseline in its group) keeps
+# the median rule (target_rel_ci). max_repeats and max_time_s still bound each trial, and a
+# sweep's time budget (sweep_budget_s) bounds them all.
+
+#: Pairs a paired speedup needs before it may stop a contender: fewer say too little of the spread
+#: (with 2 or 3 nearly equal ratios, a t interval can come out narrow by luck).
+MIN_PAIRS = 5
+
+TARGET_SPEEDUP_RULE = "target_speedup_ci"  # a contender: its paired speedup is known well enough
+CONTENDERS_KNOWN_RULE = "contenders_stopped"  # a baseline: every contender paired with it has stopped
+SWEEP_BUDGET_RULE = "sweep_budget_s"  # the sweep's time budget for repeats=auto is spent
+
+
+@dataclass
+class AutoTrial:
+    """One trial of a group as the stopping rule sees it: ``samples`` are its usable recorded
+    repetitions as ``(round, wall)``; ``baseline`` the key of the trial it is paired with (None:
+    it is a baseline, or has none); ``stop`` the rule that stopped it (None: still running)."""
+
+    key: int
+    rules: AutoRepeats
+    samples: list[tuple[int, float]]
+    baseline: int | None = None
+    target: float = 0.03
+    stop: str | None = None
+    paired: PairedRatio | None = None
+
+
+def decide_stops(trials: Sequence[AutoTrial], budget_spent: bool = False) -> None:
+    """Set ``stop`` on each running trial of a group that needs no more rounds (see above), and
+    ``paired`` on each contender; a pure function of the samples (tested on synthetic drift)."""
+    by_key = {trial.key: trial for trial in trials}
+    partners: dict[int, list[AutoTrial]] = {}
+    for trial in trials:
+        if trial.baseline is not None and trial.baseline in by_key:
+            partners.setdefault(trial.baseline, []).append(trial)
+    for trial in trials:  # contenders first: a baseline's fate depends on theirs
+        if trial.stop is not None or trial.baseline is None or trial.baseline not in by_key:
+            continue
+        walls = [wall for _, wall in trial.samples]
+        if not walls:
+            continue
+        numerators, denominators = pair_by_round(by_key[trial.baseline].samples, trial.samples)
+        trial.paired = paired_ratio(numerators, denominators)
+        if trial.paired is not None and trial.paired.pairs >= MIN_PAIRS and trial.paired.rel_half_width <= trial.target:
+            trial.stop = TARGET_SPEEDUP_RULE
+        else:
+            trial.stop = trial.rules.limit(walls) or (SWEEP_BUDGET_RULE if budget_spent and len(walls) >= MIN_PAIRS else None)
+    for trial in trials:
+        if trial.stop is not None or (trial.baseline is not None and trial.baseline in by_key):
+            continue
+        walls = [wall for _, wall in trial.samples]
+        if not walls:
+            continue
+        contenders = partners.get(trial.key, [])
+        if contenders:
+            if all(contender.stop is not None for contender in contenders):
+                trial.stop = CONTENDERS_KNOWN_RULE
+            elif trial.rules.limit(walls) is not None:
+                trial.stop = trial.rules.limit(walls)
+        else:
+            trial.stop = trial.rules.stop_rule(walls)
+            if trial.stop is None and budget_spent and len(walls) >= MIN_PAIRS:
+                trial.stop = SWEEP_BUDGET_RULE
+    for trial in trials:  # a baseline that reached its own limit leaves its contenders without pairs
+        baseline = by_key.get(trial.baseline) if trial.baseline is not None else None
+        if trial.stop is None and baseline is not None and baseline.stop is not None:
+            trial.stop = baseline.stop

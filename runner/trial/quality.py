@@ -12,6 +12,7 @@ import math
 from collections.abc import Sequence
 from typing import Any
 
+from runner.trial.measure import CONTENDERS_KNOWN_RULE, TARGET_SPEEDUP_RULE
 from runner.trial.stats import Summary, summarize
 from runner.trial.units import format_seconds
 
@@ -124,9 +125,17 @@ def frequency_warnings(governors: Sequence[str], ratio: float | None) -> list[st
     return out
 
 
-def auto_repeats_warnings(stop_rule: str | None, summary: Summary, target_rel_ci: float) -> list[str]:
-    if stop_rule in (None, "target_rel_ci"):
+def auto_repeats_warnings(
+    stop_rule: str | None, summary: Summary, target_rel_ci: float, paired_rel_ci: float | None = None, target_speedup_ci: float = 0.03
+) -> list[str]:
+    if stop_rule in (None, "target_rel_ci", TARGET_SPEEDUP_RULE, CONTENDERS_KNOWN_RULE):
         return []
+    if paired_rel_ci is not None:  # a contender: what it stopped short of is its paired speedup's precision
+        return [
+            f"repeats=auto stopped by {stop_rule} after {summary.count} repetitions with the paired speedup's 95% CI at "
+            f"±{paired_rel_ci:.1%}, short of target_speedup_ci={target_speedup_ci:g}; raise {stop_rule}, quiet the machine, "
+            "or accept a wider target"
+        ]
     reached = f"±{summary.rel_ci_half_width:.1%}" if summary.ci_reaches_confidence else "not yet defined (needs 6 repetitions)"
     return [
         f"repeats=auto stopped by {stop_rule} after {summary.count} repetitions with the median's 95% CI at {reached}, "
@@ -157,7 +166,9 @@ def assess(spec: Any, result: Any, usable: int, threshold_cores: float) -> None:
     out += short
     out += spread
     if spec.auto_repeats:
-        out += auto_repeats_warnings(result.repeats_stop, summary, spec.target_rel_ci)
+        out += auto_repeats_warnings(
+            result.repeats_stop, summary, spec.target_rel_ci, getattr(result, "paired_rel_ci", None), spec.target_speedup_ci
+        )
     out += busy_at_start_warnings(result.busy_cores_at_start, result.load_1m_at_start, usable, threshold_cores)
     out += interference_warnings(result, usable)
     out += frequency

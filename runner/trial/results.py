@@ -42,7 +42,8 @@ class TrialResult:
     warnings: list[str] = field(default_factory=list)
     duration_s: float = 0.0
     tags: dict[str, str] = field(default_factory=dict)  # extra run tags (cluster.*)
-    repeats_stop: str | None = None  # repeats=auto: target_rel_ci, max_repeats or max_time_s
+    repeats_stop: str | None = None  # repeats=auto: the rule that stopped it (runner.trial.measure)
+    paired_rel_ci: float | None = None  # repeats=auto, a contender: its paired speedup's 95% CI half-width when it stopped
     busy_cores_at_start: float | None = None
     load_1m_at_start: float | None = None
     other_cpu_cores: float | None = None
@@ -63,6 +64,8 @@ class TrialResult:
     # its dispatch time after the group's start; empty for a sequential schedule
     sample_rounds: list[int] = field(default_factory=list)
     sample_starts: list[float] = field(default_factory=list)
+    cpus: list[int] | None = None  # the CPUs the trial process and its workers could run on (affinity)
+    sample_probes: list[float] = field(default_factory=list)  # per sample, the speed probe around it (s)
 
     @property
     def failed(self) -> bool:
@@ -87,6 +90,8 @@ class TrialResult:
             self.cpu_times_s.append(rep.cpu_s)
             self.dispatch_s.append(rep.dispatch_s)
             self.busy_s.append(list(rep.busy_s))
+        if repetitions and all(rep.probe_s is not None for rep in repetitions):
+            self.sample_probes.extend(float(rep.probe_s) for rep in repetitions if rep.probe_s is not None)
         if repetitions and all(rep.round is not None and rep.started_s is not None for rep in repetitions):
             self.sample_rounds.extend(int(rep.round) for rep in repetitions if rep.round is not None)
             self.sample_starts.extend(float(rep.started_s) for rep in repetitions if rep.started_s is not None)

@@ -47,11 +47,16 @@ DEFAULTS: dict[str, Any] = {
     "target_rel_ci": 0.02,  # repeats=auto: stop when the median's 95% CI half-width is within 2%...
     "max_repeats": 50,  # ...or after this many repetitions...
     "max_time_s": 30,  # ...or before a repetition that would take the trial's repetitions past this
+    "target_speedup_ci": 0.03,  # repeats=auto, interleaved: a contender stops when its paired speedup's 95% CI is within +-3%
+    "sweep_budget_s": 300,  # repeats=auto: the most a sweep's rounds may take, shared out among its groups (null: no limit)
     "timeout_s": 600,  # a trial running longer is stopped whole and marked FAILED
     "python": CURRENT_PYTHON,  # the interpreter the trials run under: current, a command on PATH, a path
     "gil": None,  # free-threaded builds: null (as built), 0 or 1 (PYTHON_GIL for the trial)
     "schedule": "interleaved",  # interleaved: a (workload, n)'s trials in shuffled rounds; sequential: one after another
     "seed": None,  # the interleaved order's seed (null: a fresh one, logged)
+    # pin each trial to fixed CPUs: serial and 1-worker trials to the same one, pools to a fixed set. Off by
+    # default: on the shared 2-core VM it did not bring A/A speedups closer to 1.00 (benchmarks/affinity.py)
+    "affinity": False,
     "interference": {
         "threshold": 0.1,  # a repetition is marked when other processes used this share of the usable CPUs
         "retries": 2,  # rounds of measuring marked repetitions again, once the machine is quiet
@@ -151,11 +156,14 @@ def check_value(key: str, value: Any) -> None:
         "target_rel_ci": lambda v: parse_fraction("target_rel_ci", v),
         "max_repeats": parse_max_repeats,
         "max_time_s": lambda v: parse_seconds("max_time_s", v),
+        "target_speedup_ci": lambda v: parse_fraction("target_speedup_ci", v),
+        "sweep_budget_s": lambda v: parse_seconds("sweep_budget_s", v),
         "timeout_s": lambda v: parse_seconds("timeout_s", v),
         "python": lambda v: parse_name("python", v),
         "gil": parse_gil,
         "schedule": lambda v: parse_choice("schedule", v, SCHEDULES),
         "seed": parse_seed,
+        "affinity": lambda v: parse_flag("affinity", v),
         "experiment": lambda v: parse_name("experiment", v),
         "quiet": lambda v: parse_flag("quiet", v),
         "resume": parse_resume,
@@ -195,6 +203,7 @@ class TrialSpec:
     max_time_s: float | None = DEFAULTS["max_time_s"]
     python: str = CURRENT_PYTHON
     gil: int | None = None
+    target_speedup_ci: float = DEFAULTS["target_speedup_ci"]
 
     @property
     def start_method(self) -> str:
@@ -238,6 +247,8 @@ class TrialSpec:
             identity["chunks"] = self.chunks
         if self.auto_repeats:
             identity.update(target_rel_ci=self.target_rel_ci, max_repeats=self.max_repeats, max_time_s=self.max_time_s)
+            if self.target_speedup_ci != DEFAULTS["target_speedup_ci"]:  # added later: the default keeps older hashes
+                identity["target_speedup_ci"] = self.target_speedup_ci
         if self.python != CURRENT_PYTHON:
             identity["python"] = self.python
         if self.gil is not None:
@@ -258,7 +269,9 @@ class Policy:
     trial whole, one after another. ``threshold``: the share of the usable CPUs other processes
     may use during a repetition before it is marked as interfered. ``retries``: rounds of
     measuring marked repetitions again once the machine is quiet. ``budget_s``: the most a
-    launch spends on waiting for quiet and measuring again.
+    launch spends on waiting for quiet and measuring again. ``affinity``: pin each trial's
+    process (and the workers it starts) to fixed CPUs, so that the trials compared run on the
+    same ones (see :func:`runner.execute.schedule.trial_cpus`).
     """
 
     schedule: str = DEFAULTS["schedule"]
@@ -266,6 +279,8 @@ class Policy:
     threshold: float = DEFAULTS["interference"]["threshold"]
     retries: int = DEFAULTS["interference"]["retries"]
     budget_s: float = DEFAULTS["interference"]["budget_s"]
+    affinity: bool = DEFAULTS["affinity"]
+    sweep_budget_s: float | None = DEFAULTS["sweep_budget_s"]
 
 
 def _get(cfg: Mapping[str, Any], key: str) -> Any:
@@ -320,6 +335,7 @@ def build_spec(cfg: Mapping[str, Any]) -> TrialSpec:
         max_time_s=max_time_s,
         python=parse_name("python", _get(cfg, "python")),
         gil=parse_gil(_get(cfg, "gil")),
+        target_speedup_ci=parse_fraction("target_speedup_ci", _get(cfg, "target_speedup_ci")),
     )
 
 
@@ -339,6 +355,8 @@ def build_policy(cfg: Mapping[str, Any]) -> Policy:
         threshold=checked["threshold"],
         retries=checked["retries"],
         budget_s=checked["budget_s"],
+        affinity=parse_flag("affinity", _get(cfg, "affinity")),
+        sweep_budget_s=parse_seconds("sweep_budget_s", _get(cfg, "sweep_budget_s")),
     )
 
 

@@ -7,7 +7,7 @@ take turns. The conversation, over two one-way :class:`multiprocessing.connectio
 pipes (objects pickled, protocol 4 or the interpreters' shared default)::
 
     launcher                          trial process
-    ("spec", TrialSpec, cwd)    ->    start the backend
+    ("spec", TrialSpec, cwd, cpus) -> pin to cpus (None: as is), start the backend
                                 <-    ("ready", StartInfo)       or ("error", text)
     ("rep", recorded)           ->    one repetition
                                 <-    ("rep", Repetition)        or ("error", text), then it ends
@@ -42,13 +42,15 @@ def serve(commands: Connection, replies: Connection) -> None:
         message = commands.recv()  # a process started ahead of its trial waits here, idle
     except (EOFError, OSError):
         return  # never needed: the launcher finished, or is gone
-    _, spec, cwd = message
+    _, spec, cwd, cpus = message
     from runner.trial.bench import TrialBench
 
     bench = None
     try:
         if cwd and os.getcwd() != cwd:  # the launcher's, now (it may change per job: hydra.job.chdir)
             os.chdir(cwd)
+        if cpus:  # before the backend starts: its threads and processes inherit the affinity
+            pin(cpus)
         bench = TrialBench(spec)
         replies.send(("ready", bench.start()))
     except Exception as exc:
@@ -72,6 +74,15 @@ def serve(commands: Connection, replies: Connection) -> None:
         elif command[0] == "finish":
             _send(replies, ("finished", bench.finish()))
             return
+
+
+def pin(cpus: list[int]) -> None:
+    """Run this process (and what it starts from now on) on ``cpus`` only, where the platform
+    allows; the trial records the CPUs it really had (``parsweep.cpus``)."""
+    try:
+        os.sched_setaffinity(0, cpus)
+    except (AttributeError, OSError, ValueError):
+        pass  # no affinity here, or those CPUs are gone: the trial runs where it may
 
 
 def _send(replies: Connection, message: Any) -> None:

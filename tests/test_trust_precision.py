@@ -1,0 +1,126 @@
+"""repeats=auto in an interleaved group: the precision of the paired speedups decides (issue 17).
+
+Known-answer tests of the stopping rule on synthetic samples with drift (no machine timing):
+a slow phase hits the baseline and its contender in the same rounds, as it does on a VM whose
+CPU speed changes for seconds at a time. Then one real sweep, for the tags.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+from pathlib import Path
+
+from conftest import all_runs, run_parsweep, runs_with_role, sqlite_uri
+from runner.trial.measure import (
+    CONTENDERS_KNOWN_RULE,
+    MIN_PAIRS,
+    SWEEP_BUDGET_RULE,
+    TARGET_SPEEDUP_RULE,
+    AutoRepeats,
+    AutoTrial,
+    decide_stops,
+)
+from runner.trial.stats import pair_by_round, paired_ratio, summarize
+
+RULES = AutoRepeats(target_rel_ci=0.02, max_repeats=50, max_time_s=None)
+
+
+def drift(rounds: int, seed: int = 1) -> list[float]:
+    """The machine's speed factor per round: phases of 1.0 and 1.6 (a 60% slower CPU), a few rounds each."""
+    rng = random.Random(seed)
+    factors, slow = [], False
+    while len(factors) < rounds:
+        factors += [1.6 if slow else 1.0] * rng.randint(2, 5)
+        slow = not slow
+    return factors[:rounds]
+
+
+def simulate(true_speedups: dict[str, float], noise: dict[str, float], rounds: int = 50, seed: int = 7,
+             budget_after: int | None = None) -> tuple[dict[str, AutoTrial], int]:
+    """Rounds of a group (a serial baseline of 1.0 s and its contenders), each trial measured in
+    a round only while it still runs; returns the trials and the rounds the group took."""
+    rng = random.Random(seed)
+    factors = drift(rounds, seed)
+    trials = {"serial": AutoTrial(0, RULES, [])}
+    for key, name in enumerate(true_speedups, start=1):
+        trials[name] = AutoTrial(key, RULES, [], baseline=0, target=0.03)
+    taken = 0
+    for index in range(rounds):
+        running = [name for name, trial in trials.items() if trial.stop is None]
+        if not running:
+            break
+        taken += 1
+        for name in running:
+            true = 1.0 / true_speedups.get(name, 1.0)
+            jitter = math.exp(rng.gauss(0.0, noise.get(name, 0.005)))
+            trials[name].samples.append((index, true * factors[index] * jitter))
+        decide_stops(list(trials.values()), budget_spent=budget_after is not None and taken >= budget_after)
+    return trials, taken
+
+
+def test_drift_that_hits_both_sides_cancels_and_stops_the_group_early() -> None:
+    """A 60% slow phase in half the rounds: each trial's own median is wide (the old rule would run
+    to max_repeats), but the paired speedups are known within 3% after a few rounds, right."""
+    trials, taken = simulate({"threading": 1.0, "process_pool": 1.9}, {})
+    assert taken < 15, taken
+    assert summarize([w for _, w in trials["serial"].samples]).rel_ci_half_width > 0.1  # the drift, unpaired
+    for name, truth in (("threading", 1.0), ("process_pool", 1.9)):
+        trial = trials[name]
+        assert trial.stop == TARGET_SPEEDUP_RULE and trial.paired is not None
+        assert trial.paired.pairs >= MIN_PAIRS and trial.paired.rel_half_width <= 0.03
+        assert trial.paired.low <= truth <= trial.paired.high  # unbiased: the truth is inside
+    assert trials["serial"].stop == CONTENDERS_KNOWN_RULE
+
+
+def test_rounds_go_only_to_the_contenders_that_still_need_them() -> None:
+    """A noisy contender (10% of its own noise per repetition) keeps running with the baseline
+    after the precise one has stopped; every one of its repetitions has the baseline's beside it."""
+    trials, taken = simulate({"threading": 1.0, "process_pool": 1.9}, {"process_pool": 0.10}, rounds=50)
+    precise, noisy, serial = trials["threading"], trials["process_pool"], trials["serial"]
+    assert precise.stop == TARGET_SPEEDUP_RULE
+    assert len(precise.samples) < len(noisy.samples) == len(serial.samples) == taken
+    assert {r for r, _ in noisy.samples} <= {r for r, _ in serial.samples}
+    assert noisy.stop in (TARGET_SPEEDUP_RULE, "max_repeats")
+    assert serial.stop == CONTENDERS_KNOWN_RULE
+
+
+def test_max_repeats_and_the_budget_still_end_the_group() -> None:
+    rules = AutoRepeats(target_rel_ci=0.02, max_repeats=8, max_time_s=None)
+    serial = AutoTrial(0, rules, [(i, 1.0 * (1.6 if i % 3 else 1.0)) for i in range(8)])
+    noisy = AutoTrial(1, rules, [(i, (1.0 if i % 2 else 1.4)) for i in range(8)], baseline=0)
+    decide_stops([serial, noisy])
+    assert noisy.stop == "max_repeats" and serial.stop == CONTENDERS_KNOWN_RULE
+
+    trials, taken = simulate({"process_pool": 1.9}, {"process_pool": 0.10}, budget_after=MIN_PAIRS + 1)
+    assert taken == MIN_PAIRS + 1
+    assert trials["process_pool"].stop == SWEEP_BUDGET_RULE and trials["serial"].stop == CONTENDERS_KNOWN_RULE
+
+
+def test_trials_without_a_partner_keep_the_median_rule() -> None:
+    """A serial trial alone, and a contender whose baseline is not in the group, stop on their own median."""
+    alone = AutoTrial(0, RULES, [(i, 1.0 + 0.001 * (i % 2)) for i in range(6)])
+    orphan = AutoTrial(1, RULES, [(i, 0.5) for i in range(6)], baseline=99)
+    decide_stops([alone, orphan])
+    assert alone.stop == "target_rel_ci" and orphan.stop == "target_rel_ci"
+
+
+def test_pairs_need_a_few_rounds_before_they_may_stop() -> None:
+    """Two or three identical ratios give a zero-width interval: not a reason to stop."""
+    serial = AutoTrial(0, RULES, [(0, 1.0), (1, 1.6), (2, 1.0)])
+    same = AutoTrial(1, RULES, [(0, 1.0), (1, 1.6), (2, 1.0)], baseline=0)
+    decide_stops([serial, same])
+    assert same.stop is None and serial.stop is None
+    ratio = paired_ratio(*pair_by_round(serial.samples, same.samples))
+    assert ratio is not None and ratio.rel_half_width == 0.0
+
+
+def test_an_auto_sweep_records_why_each_trial_stopped(launch_dir: Path) -> None:
+    """A real interleaved sweep with repeats=auto: each trial says which rule stopped it."""
+    uri = sqlite_uri(launch_dir / "mlflow.db")
+    launch = run_parsweep(["-m", "backend=serial,threading", "workers=1", "n=2e4", "repeats=auto", "max_repeats=8",
+                           "target_speedup_ci=0.5", "warmup=0"], launch_dir, uri=uri)
+    assert launch.returncode == 0, launch.explain()
+    stops = {r.data.params["backend"]: r.data.tags["parsweep.repeats_stop"] for r in runs_with_role(all_runs(uri), "trial")}
+    assert stops["threading"] in (TARGET_SPEEDUP_RULE, "max_repeats"), stops
+    assert stops["serial"] in (CONTENDERS_KNOWN_RULE, "max_repeats"), stops
