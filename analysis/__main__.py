@@ -135,7 +135,12 @@ def main(argv: list[str] | None = None) -> int:
         return load_report(uri, experiment=args.experiment, sweep=args.sweep, all_trials=args.all_trials,
                            intervals=args.intervals, seed=args.seed)
 
-    return _emit(args, build_report, uri, print_report, render, write_all)
+    code = _emit(args, build_report, uri, print_report, render, write_all)
+    from runner.tracking.interrupted import running_sweep_lines
+
+    for line in running_sweep_lines(uri, args.experiment):  # a sweep whose launcher died says so
+        print(line, file=sys.stderr)
+    return code
 
 
 if __name__ == "__main__":

@@ -121,7 +121,9 @@ def main() -> None:
 
 def _main() -> None:
     from runner.app.hydra_private import args_parser
+    from runner.host.leftovers import clean_stale
 
+    clean_stale()  # what earlier launches killed with -9 left in the temporary folder
     os.environ.setdefault("MLFLOW_LOGGING_LEVEL", "WARNING")  # no INFO chatter about DB tables
     os.environ.setdefault("MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT", "true")  # no "View run" line per run
     arguments = sys.argv[1:]
@@ -143,6 +145,10 @@ def _main() -> None:
         hydra_main()  # completion, help and info modes: their words are not overrides
         return
     config_dir = args.config_dir
+    if config_dir and not os.path.isdir(os.path.expanduser(config_dir)):
+        terminal.error(f"--config-dir {config_dir}: no such folder; give a folder of config groups (sweep/NAME.yaml...) "
+                       "or a trial's .hydra folder")
+        raise SystemExit(2)
     if config_dir:  # e.g. a trial's .hydra folder: its logged config runs with parsweep's groups
         from runner.app.logged import rewrite_arguments
 
