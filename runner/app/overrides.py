@@ -42,7 +42,7 @@ class Groups:
         for directory in self.extra:
             path = directory / group / f"{option}.yaml"
             if path.is_file():
-                found = (str(path), path.read_text())
+                found = (_shown(path), path.read_text())
         if found is None and option in paths.group_options(group):
             found = (f"conf/{group}/{option}.yaml", paths.group_option_text(group, option))
         return found
@@ -55,6 +55,14 @@ class Groups:
         except yaml.YAMLError:  # said, with its file, when the option is chosen (check_option_files)
             return set()
         return {k for k in data if k != "defaults"} if isinstance(data, dict) else set()
+
+
+def _shown(path: Path) -> str:
+    """A file as the user would name it: relative to the launch folder when it is inside it."""
+    try:
+        return str(path.relative_to(Path.cwd()))
+    except ValueError:
+        return str(path)
 
 
 def search_dirs(config_dir: str | None, overrides: Sequence[Override]) -> list[str]:

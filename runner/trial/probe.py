@@ -40,7 +40,7 @@ def import_problems(imports: Iterable[Iterable[str | None]]) -> list[list[str]]:
             continue
         if function:
             if not callable(getattr(module, function, None)):
-                problems.append([str(what), f"module '{module_name}' ({getattr(module, '__file__', '?')}) has no function '{function}'", MISSING])
+                problems.append([str(what), f"module '{module_name}' has no function '{function}'", MISSING])
             continue
         backend = getattr(module, "BACKEND", None)
         why = backend.interpreter_problem() if backend is not None else None

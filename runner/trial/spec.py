@@ -85,14 +85,10 @@ def parse_repeats(value: Any) -> int | str:
 
 def parse_workers(value: Any) -> int:
     """``workers``: a whole number from 1 to :data:`MAX_WORKERS`."""
-    allowed = (f"must be a whole number >= 1 and at most {MAX_WORKERS} (parsweep's limit: more threads or processes "
-               "than that measure only their own start-up, and exceed the process limits and memory of the machines parsweep runs on)")
-    try:
-        workers = parse_count("workers", value, 1)
-    except ConfigError:
-        raise ConfigError("workers", value, allowed) from None
+    workers = parse_count("workers", value, 1)
     if workers > MAX_WORKERS:
-        raise ConfigError("workers", value, allowed)
+        raise ConfigError("workers", value, f"must be at most {MAX_WORKERS} (parsweep's limit: more threads or processes than "
+                          "that measure only their own start-up, and exceed the memory and process limits of the machines parsweep runs on)")
     return workers
 
 
