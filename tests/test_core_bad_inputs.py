@@ -101,17 +101,19 @@ CONFIG_DIR_FILES = {
     "sweep/typo_param.yaml": "# @package _global_\nhydra:\n  sweeper:\n    params:\n      backnd: serial\n",
     "sweep/bad_value.yaml": "# @package _global_\nhydra:\n  sweeper:\n    params:\n      workers: 1,0\n",
     "sweep/malformed.yaml": "# @package _global_\nhydra: [\n  x: 1\n",
+    "../broken/config.yaml": "n: [1\nbackend: x\n",
 }
 FOLDER_CASES = [
     (["-m", "--config-dir", "confs", "sweep=typo_key"], ["sweep=typo_key", "typo_key.yaml", "repeat=3", "did you mean repeats"]),
     (["-m", "--config-dir", "confs", "sweep=typo_param"], ["sweep=typo_param", "typo_param.yaml", "hydra.sweeper.params", "backnd", "did you mean backend"]),
     (["-m", "--config-dir", "confs", "sweep=bad_value"], ["sweep=bad_value", "bad_value.yaml", "workers", ">= 1"]),
     (["-m", "--config-dir", "confs", "sweep=malformed"], ["sweep=malformed", "malformed.yaml", "not valid YAML", "line 4"]),
-    (["-m", "--config-dir", "no_such_folder", "sweep=mine"], ["--config-dir no_such_folder", "no such folder"]),
+    (["-m", "--config-dir", "no_such_folder", "sweep=mine"], ["--config-dir=no_such_folder", "no such folder"]),
+    (["--config-dir", "broken", "--config-name", "config"], ["--config-dir=broken", "broken/config.yaml", "not valid YAML", "line 2"]),
 ]
 
 
-@pytest.mark.parametrize("args, words", FOLDER_CASES, ids=[c[0][3] for c in FOLDER_CASES])
+@pytest.mark.parametrize("args, words", FOLDER_CASES, ids=[" ".join(c[0]) for c in FOLDER_CASES])
 def test_mistakes_inside_config_folders_are_refused_up_front(launch_dir: Path, args: list[str], words: list[str]) -> None:
     for name, text in CONFIG_DIR_FILES.items():
         path = launch_dir / "confs" / name

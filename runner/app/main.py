@@ -145,10 +145,14 @@ def _main() -> None:
         hydra_main()  # completion, help and info modes: their words are not overrides
         return
     config_dir = args.config_dir
-    if config_dir and not os.path.isdir(os.path.expanduser(config_dir)):
-        terminal.error(f"--config-dir {config_dir}: no such folder; give a folder of config groups (sweep/NAME.yaml...) "
-                       "or a trial's .hydra folder")
-        raise SystemExit(2)
+    if config_dir:
+        from runner.app.overrides import check_config_dir
+
+        try:
+            check_config_dir(config_dir, args.config_name)
+        except ConfigError as exc:
+            terminal.error(str(exc))
+            raise SystemExit(2) from None
     if config_dir:  # e.g. a trial's .hydra folder: its logged config runs with parsweep's groups
         from runner.app.logged import rewrite_arguments
 

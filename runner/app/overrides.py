@@ -150,13 +150,36 @@ def check_option_files(chosen: dict[str, list[str]], groups: Groups) -> None:
             try:
                 data = yaml.safe_load(text) or {}
             except yaml.YAMLError as exc:
-                mark = getattr(exc, "problem_mark", None)
-                at = f" (line {mark.line + 1}, column {mark.column + 1})" if mark is not None else ""
-                raise ConfigError(group, option, f"{where} is not valid YAML: {getattr(exc, 'problem', None) or exc}{at}") from None
+                raise ConfigError(group, option, yaml_problem(where, exc)) from None
             if not isinstance(data, dict):
                 raise ConfigError(group, option, f"{where} must hold keys and values (a YAML mapping)")
             if group == "sweep":
                 _check_preset(option, where, data, groups, chosen)
+
+
+def yaml_problem(where: str, exc: yaml.YAMLError) -> str:
+    """``FILE is not valid YAML: what (line L, column C)``."""
+    mark = getattr(exc, "problem_mark", None)
+    at = f" (line {mark.line + 1}, column {mark.column + 1})" if mark is not None else ""
+    return f"{where} is not valid YAML: {getattr(exc, 'problem', None) or str(exc).splitlines()[0]}{at}"
+
+
+def check_config_dir(config_dir: str, config_name: str | None) -> None:
+    """``--config-dir``: a folder, whose primary config (if it holds one) parses; else :class:`ConfigError`.
+
+    Checked before anything else reads it: a config that does not parse would otherwise be passed
+    over for parsweep's own of the same name, and the launch would run what the user did not write.
+    """
+    folder = Path(config_dir).expanduser()
+    if not folder.is_dir():
+        raise ConfigError("--config-dir", config_dir, "no such folder; give a folder of config groups (sweep/NAME.yaml...) "
+                          "or a trial's .hydra folder")
+    primary = folder / f"{config_name or 'config'}.yaml"
+    if primary.is_file():
+        try:
+            yaml.safe_load(primary.read_text())
+        except yaml.YAMLError as exc:
+            raise ConfigError("--config-dir", config_dir, yaml_problem(_shown(primary.resolve()), exc)) from None
 
 
 def _check_preset(option: str, where: str, data: dict[str, Any], groups: Groups, chosen: dict[str, list[str]]) -> None:
