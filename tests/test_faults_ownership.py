@@ -198,3 +198,24 @@ def test_no_leftovers_after_ctrl_c(tmp_path: Path) -> None:
     assert leftovers(temp) == []
     left = wait_for_no_processes(sweep.marker, within_s=10)
     assert not left, describe_processes(left)
+
+
+def test_a_sweep_whose_launcher_lives_is_not_resumed_by_a_second_launch(tmp_path: Path) -> None:
+    uri = sqlite_uri(tmp_path / "mlflow.db")
+    long = ["-m", "n=1e4,1e9", "backend=multiprocessing", "workers=2", "repeats=3", "warmup=0", "timeout_s=300"]
+    sweep = Background(long, tmp_path, uri=uri)
+    try:
+        sweep.wait_for_line("[1/2]")  # the second trial runs for a minute or more
+        (parent,) = runs_with_role(all_runs(uri), "sweep")
+        second = run_parsweep([*long, f"resume={parent.info.run_id}"], tmp_path, uri=uri)
+        assert second.returncode == 2, second.explain()
+        assert second.stderr_lines == [
+            f"parsweep: error: resume={parent.info.run_id}: that sweep is still running (pid {sweep.pid} on this host); "
+            "wait for it, or stop it first"
+        ], second.explain()
+        os.killpg(sweep.pid, signal.SIGINT)
+        assert sweep.finish(timeout=60) == 130, sweep.output()
+    finally:
+        if sweep.process.poll() is None:
+            sweep.kill()
+    assert len(runs_with_role(all_runs(uri), "trial")) == 2  # 1 measured, 1 KILLED: nothing from the refused launch
