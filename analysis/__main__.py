@@ -136,10 +136,11 @@ def main(argv: list[str] | None = None) -> int:
                            intervals=args.intervals, seed=args.seed)
 
     code = _emit(args, build_report, uri, print_report, render, write_all)
-    from runner.tracking.interrupted import running_sweep_lines
+    if code == 0:  # the store answered: a sweep whose launcher died says so, with how to resume it
+        from runner.tracking.interrupted import running_sweep_lines
 
-    for line in running_sweep_lines(uri, args.experiment):  # a sweep whose launcher died says so
-        print(line, file=sys.stderr)
+        for line in running_sweep_lines(uri, args.experiment):
+            print(line, file=sys.stderr)
     return code
 
 
