@@ -221,7 +221,6 @@ class TrackingCallback(Callback):
             resumption = find_resumption(resume, plan, tracker, experiment_id, experiments[0])
             if resumption is not None:
                 refuse_live_resumption(resumption.sweep_run)
-            if resumption is not None:
                 plan.skip(resumption.skipped)
             if DRY_RUN:
                 self._print_plan(plan)
