@@ -4,8 +4,8 @@ Before anything runs it plans and validates the whole sweep (:mod:`runner.app.pl
 checks the tracking store, so bad input stops the launch with one line, no run and no folder.
 Then the launch takes an output folder of its own (:mod:`runner.app.folders`), closes the runs
 of sweeps whose launcher died on this host (:mod:`runner.tracking.interrupted`, one line each
-with the command that resumes them), and starts the sweep's run (``parsweep.role=sweep``; with ``resume``, the resumed sweep's run again,
-:mod:`runner.app.resume`), a run per trial as each is measured (:mod:`runner.tracking.recorder`:
+with the command that resumes them), and starts the sweep's run (``parsweep.role=sweep``; with
+``resume``, the resumed sweep's run again, :mod:`runner.app.resume`), a run per trial as each is measured (:mod:`runner.tracking.recorder`:
 journal first, then MLflow), one line per trial with its warnings under it, and at the end
 where everything is, the failed trials, and the exit code. The speedup table is the report
 callback's (``analysis.callback``). On Ctrl-C / SIGTERM the launcher calls
