@@ -89,3 +89,31 @@ def test_the_store_lock_leaves_no_file(tmp_path: Path, monkeypatch) -> None:
     with _store_init_lock(f"sqlite:///{tmp_path / 'mlflow.db'}"):
         assert [p.name for p in (tmp_path / "tmp").iterdir() if p.name.startswith("parsweep-store-")]
     assert not list((tmp_path / "tmp").iterdir())
+
+
+def test_the_journal_counts_its_own_sweep_and_asks_the_store(tmp_path: Path) -> None:
+    """A trial whose "logged" line was lost is found in the store (by its journal key), not counted
+    as missing; another sweep's record in the same journal is not this sweep's to count."""
+    import json
+
+    from runner.tracking.recorder import Recorder
+    from runner.tracking.store import Tracker
+    from runner.trial.results import TrialResult
+    from runner.trial.spec import build_spec
+
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    tracker = Tracker(uri)
+    experiment_id = tracker.experiment_id("journal")
+    parent = tracker.start_run(experiment_id, "sweep", {"parsweep.role": "sweep"})
+    recorder = Recorder(uri, "journal", str(tmp_path / "sweep"), parent_run_id=parent)
+    spec = build_spec({"backend": {"name": "serial"}, "workload": {"name": "sum_range"}, "n": 1000, "experiment": "journal"})
+    recorder.record(spec, TrialResult(error="injected: a failed trial is recorded too"), "serial · n=1e3", {})
+    journal = recorder.journal
+    assert recorder.unlogged() == []
+    kept = [line for line in journal.path.read_text().splitlines() if json.loads(line)["kind"] != "logged"]
+    journal.path.write_text("\n".join(kept) + "\n")  # the line saying it was logged is lost
+    foreign = {"kind": "trial", "key": "other", "parent_run_id": "0" * 32, "name": "another sweep's", "status": "FINISHED"}
+    journal.append(foreign)
+    assert [r["key"] for r in journal.pending() if r["kind"] == "trial"] != []
+    assert recorder.unlogged() == []  # found in the store, and marked logged again
+    assert [r["key"] for r in journal.pending() if r["kind"] == "trial"] == ["other"]
