@@ -135,7 +135,13 @@ def main(argv: list[str] | None = None) -> int:
         return load_report(uri, experiment=args.experiment, sweep=args.sweep, all_trials=args.all_trials,
                            intervals=args.intervals, seed=args.seed)
 
-    return _emit(args, build_report, uri, print_report, render, write_all)
+    code = _emit(args, build_report, uri, print_report, render, write_all)
+    if code == 0:  # the store answered: a sweep whose launcher died says so, with how to resume it
+        from runner.tracking.interrupted import running_sweep_lines
+
+        for line in running_sweep_lines(uri, args.experiment):
+            print(line, file=sys.stderr)
+    return code
 
 
 if __name__ == "__main__":

@@ -37,6 +37,13 @@ CASES = [
     (["-m", "n=1e4,-1"], "n", [">= 1"]),
     (["tracking=server", "tracking.uri=http://127.0.0.1:{port}"], "tracking.uri", ["cannot reach"]),
     (["-m", "backend=serial,threading", "tracking=server", "tracking.uri=http://127.0.0.1:{port}"], "tracking.uri", ["cannot reach"]),
+    (["-m", "workers=100000", "--dry-run"], "workers", ["at most 1024"]),
+    (["backend=threading", "workers=2000"], "workers", ["at most 1024"]),
+    (["-m", "workload=custom", "workload.function=faults:chnk", "workload.allow=[faults]", f"workload.pythonpath={TESTS_DIR}"],
+     "workload.function=faults:chnk", ["has no function 'chnk'"]),
+    (["-m", "workload=custom", "workload.function=no_such_module:work", "workload.allow=[no_such_module]"],
+     "workload.function=no_such_module:work", ["cannot import module 'no_such_module'"]),
+    (["-m", "workload=numpy_sum", "backend=interpreters"], "workload=numpy_sum", ["backend=interpreters", "subinterpreters"]),
 ]
 
 
@@ -52,7 +59,7 @@ def test_bad_input_stops_before_anything_runs(launch_dir: Path, args: list[str],
     db = launch_dir / "store.db"
     launch = run_parsweep([*args, *TINY], launch_dir, uri=sqlite_uri(db))
 
-    assert launch.returncode != 0, launch.explain()
+    assert launch.returncode == 2, launch.explain()
     assert len(launch.stderr_lines) == 1, launch.explain()
     line = launch.stderr_lines[0]
     assert key in line, launch.explain()
@@ -62,6 +69,7 @@ def test_bad_input_stops_before_anything_runs(launch_dir: Path, args: list[str],
     assert count_runs_in_db(db) == 0, "a bad input created an MLflow run"
     assert not (launch_dir / "mlflow.db").exists()
     assert multirun_trial_dirs(launch_dir) == [], "a bad input left job output directories"
+    assert not (launch_dir / "multirun").exists() and not (launch_dir / "outputs").exists(), "a bad input left an output folder"
 
 
 def test_custom_module_not_on_the_allowlist_is_refused(launch_dir: Path) -> None:
@@ -85,3 +93,38 @@ def test_custom_module_refused_with_default_pythonpath(launch_dir: Path) -> None
     assert launch.returncode == 2, launch.explain()
     assert len(launch.stderr_lines) == 1 and "allowlist" in launch.stderr_lines[0], launch.explain()
     assert count_runs_in_db(db) == 0
+
+
+# A config folder with mistakes inside its files: each must be named with its file and key.
+CONFIG_DIR_FILES = {
+    "sweep/typo_key.yaml": "# @package _global_\nrepeat: 3\n",
+    "sweep/typo_param.yaml": "# @package _global_\nhydra:\n  sweeper:\n    params:\n      backnd: serial\n",
+    "sweep/bad_value.yaml": "# @package _global_\nhydra:\n  sweeper:\n    params:\n      workers: 1,0\n",
+    "sweep/malformed.yaml": "# @package _global_\nhydra: [\n  x: 1\n",
+    "../broken/config.yaml": "n: [1\nbackend: x\n",
+}
+FOLDER_CASES = [
+    (["-m", "--config-dir", "confs", "sweep=typo_key"], ["sweep=typo_key", "typo_key.yaml", "repeat=3", "did you mean repeats"]),
+    (["-m", "--config-dir", "confs", "sweep=typo_param"], ["sweep=typo_param", "typo_param.yaml", "hydra.sweeper.params", "backnd", "did you mean backend"]),
+    (["-m", "--config-dir", "confs", "sweep=bad_value"], ["sweep=bad_value", "bad_value.yaml", "workers", ">= 1"]),
+    (["-m", "--config-dir", "confs", "sweep=malformed"], ["sweep=malformed", "malformed.yaml", "not valid YAML", "line 4"]),
+    (["-m", "--config-dir", "no_such_folder", "sweep=mine"], ["--config-dir=no_such_folder", "no such folder"]),
+    (["--config-dir", "broken", "--config-name", "config"], ["--config-dir=broken", "broken/config.yaml", "not valid YAML", "line 2"]),
+]
+
+
+@pytest.mark.parametrize("args, words", FOLDER_CASES, ids=[" ".join(c[0]) for c in FOLDER_CASES])
+def test_mistakes_inside_config_folders_are_refused_up_front(launch_dir: Path, args: list[str], words: list[str]) -> None:
+    for name, text in CONFIG_DIR_FILES.items():
+        path = launch_dir / "confs" / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+    db = launch_dir / "store.db"
+    launch = run_parsweep([*args, *TINY], launch_dir, uri=sqlite_uri(db))
+    assert launch.returncode == 2, launch.explain()
+    assert len(launch.stderr_lines) == 1, launch.explain()
+    for word in words:
+        assert word in launch.stderr_lines[0], launch.explain()
+    assert "Traceback" not in launch.stderr + launch.stdout
+    assert count_runs_in_db(db) == 0
+    assert not (launch_dir / "multirun").exists() and not (launch_dir / "outputs").exists()

@@ -1,9 +1,11 @@
 """The Hydra callback that turns a launch into MLflow runs; it delegates each concern.
 
 Before anything runs it plans and validates the whole sweep (:mod:`runner.app.plan`) and
-checks the tracking store, so bad input stops the launch with one line and no run. Then:
-the sweep's run (``parsweep.role=sweep``; with ``resume``, the resumed sweep's run again,
-:mod:`runner.app.resume`), a run per trial as each is measured (:mod:`runner.tracking.recorder`:
+checks the tracking store, so bad input stops the launch with one line, no run and no folder.
+Then the launch takes an output folder of its own (:mod:`runner.app.folders`), closes the runs
+of sweeps whose launcher died on this host (:mod:`runner.tracking.interrupted`, one line each
+with the command that resumes them), and starts the sweep's run (``parsweep.role=sweep``; with
+``resume``, the resumed sweep's run again, :mod:`runner.app.resume`), a run per trial as each is measured (:mod:`runner.tracking.recorder`:
 journal first, then MLflow), one line per trial with its warnings under it, and at the end
 where everything is, the failed trials, and the exit code. The speedup table is the report
 callback's (``analysis.callback``). On Ctrl-C / SIGTERM the launcher calls
@@ -20,6 +22,7 @@ import contextlib
 import datetime as dt
 import functools
 import gc
+import os
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -31,11 +34,14 @@ from hydra.experimental.callback import Callback
 from omegaconf import DictConfig, OmegaConf
 
 from runner.app import session as sessions
-from runner.app.plan import Plan, forget_plan, plan_sweep, plan_trial
+from runner.app.folders import claim_output_dir, pin_clock
+from runner.app.plan import Plan, forget_plan, plan_sweep, plan_trial, use_sweep_dir
 from runner.app.resume import find_resumption
 from runner.app.session import Session
 from runner.execute.signals import signals_deferred
+from runner.host.liveness import on_this_host
 from runner.tracking import names
+from runner.tracking.interrupted import close_abandoned, judge, launcher_tags
 from runner.tracking.journal import UPLOAD_COMMAND, now_ms, read_files
 from runner.tracking.recorder import Recorder
 from runner.tracking.store import Tracker, TrackingError, check_reachable, resolve_uri
@@ -179,12 +185,18 @@ class TrackingCallback(Callback):
     def on_run_start(self, config: DictConfig, **kwargs: Any) -> None:
         HydraConfig.instance().set_config(config)  # Hydra sets it only later; ${hydra:...} values need it
         with user_errors():
+            pin_clock(config)
             plan = plan_trial(config)
             quiet = self._quiet(config)
             if DRY_RUN:
                 self._print_plan(plan)
                 raise SystemExit(0)
             uri, tracker, experiment_id = self._open(config, plan.trials[0].spec.experiment)
+            _, moved = claim_output_dir(config, "run")
+            HydraConfig.instance().set_config(config)
+        for line in [moved, *self._close_abandoned(tracker, experiment_id, None)]:
+            if line:
+                self._note(line)
         recorder = Recorder(uri, plan.trials[0].spec.experiment, str(Path(config.hydra.run.dir).resolve()),
                             reproduces=self.reproduces, warn=self._warn, note=self._note)
         recorder._tracker = tracker
@@ -196,6 +208,7 @@ class TrackingCallback(Callback):
     def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
         HydraConfig.instance().set_config(config)  # Hydra sets it only later; ${hydra:...} values need it
         with user_errors():
+            pin_clock(config)
             check_launcher_installed(config)
             plan = plan_sweep(config)
             experiments = sorted({trial.spec.experiment for trial in plan.trials})
@@ -209,16 +222,22 @@ class TrackingCallback(Callback):
             uri, tracker, experiment_id = self._open(config, experiments[0])
             resumption = find_resumption(resume, plan, tracker, experiment_id, experiments[0])
             if resumption is not None:
+                refuse_live_resumption(resumption.sweep_run)
                 plan.skip(resumption.skipped)
             if DRY_RUN:
                 self._print_plan(plan)
                 raise SystemExit(0)
+            # Validated: now the sweep takes its folder (never one another launch wrote to).
+            _, moved = claim_output_dir(config, "sweep")
+            use_sweep_dir(config)
+            HydraConfig.instance().set_config(config)
         remote = remote_launcher(config)
         if remote and not uri.startswith(("http://", "https://")):
             terminal.warn(
                 f"tracking.uri={uri}: trials launched by {remote} may run on other machines, which cannot "
                 "log to a local store; use a shared server: tracking=server tracking.uri=http://HOST:5000"
             )
+        abandoned = self._close_abandoned(tracker, experiment_id, resumption.run_id if resumption is not None else None)
         total = len(plan.to_run)
         launched_ms = now_ms()
         sweep_dir = str(Path(config.hydra.sweep.dir).resolve())
@@ -232,6 +251,7 @@ class TrackingCallback(Callback):
             names.OVERRIDES_TAG: " ".join(str(a) for a in task),
             names.SWEEP_DIR_TAG: sweep_dir,
             names.PLAN_HASH_TAG: plan.plan_hash,
+            **launcher_tags(),
         }
         if choice:
             tags[names.PRESET_TAG] = str(choice)
@@ -245,7 +265,7 @@ class TrackingCallback(Callback):
                 resumed = int(resumption.sweep_run.data.tags.get(names.RESUMED_TAG, "0") or 0) + 1
                 tracker.reopen(parent)
                 tracker.set_tags(parent, {names.RESUMED_TAG: str(resumed), names.RESUME_SKIPPED_TAG: str(len(plan.skipped)),
-                                          names.SWEEP_DIR_TAG: sweep_dir})
+                                          names.SWEEP_DIR_TAG: sweep_dir, **launcher_tags()})
                 name = resumption.sweep_run.info.run_name
             else:
                 name = terminal.sweep_name([trial.spec for trial in plan.trials], dt.datetime.now(), choice)
@@ -263,6 +283,10 @@ class TrackingCallback(Callback):
                         "name": name, "tags": tags, "start_time_ms": now_ms()})
         journal.mark_logged("sweep", parent, uri)
         display = progress.activate(progress.SweepProgress(max(total, 1), progress.choose_mode(quiet, local_launcher(config))))
+        if moved:
+            display.note(moved)
+        for line in abandoned:
+            display.note(line)
         if resumption is not None:
             display.note(
                 f"parsweep: resuming sweep {parent}: {len(plan.skipped)} of {len(plan.trials)} trials already FINISHED there; "
@@ -279,10 +303,26 @@ class TrackingCallback(Callback):
             self.session.watcher = RemoteProgress(self.session, display.trial_finished).start()
         settle_collector()
 
+    @staticmethod
+    def _close_abandoned(tracker: Tracker, experiment_id: str, resumed: str | None) -> list[str]:
+        """Sweeps of this experiment whose launcher died on this host: marked KILLED, one line each
+        with the command that resumes them (none for the sweep this launch resumes)."""
+        try:
+            closed = close_abandoned(tracker, experiment_id)
+        except Exception as exc:  # a store that cannot tell must not stop the launch
+            return [f"parsweep: could not look for interrupted sweeps ({terminal.describe(exc)})"]
+        return [sweep.line() for sweep in closed if sweep.run_id != resumed]
+
     def _print_plan(self, plan: Plan) -> None:
         from runner.ui.plan import print_plan
 
-        print_plan(plan)
+        try:
+            print_plan(plan)
+        except BrokenPipeError:  # `--dry-run | head`: the reader left. Exit, or Hydra, which makes a
+            # callback's exception a warning, would go on and run the sweep.
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())
+            raise SystemExit(0) from None
 
     # -- one trial -------------------------------------------------------------------------------
 
@@ -439,6 +479,15 @@ class TrackingCallback(Callback):
             shown.note(text)
         else:
             print(text, flush=True)
+
+
+def refuse_live_resumption(sweep_run: Any) -> None:
+    """A sweep still being run by a live launcher on this host is not resumed by a second one."""
+    if sweep_run.info.status != "RUNNING":
+        return
+    sweep = judge(sweep_run)
+    if on_this_host(sweep.host) and not sweep.gone and sweep.pid is not None:
+        raise ConfigError("resume", sweep.run_id, f"that sweep is still running (pid {sweep.pid} on this host); wait for it, or stop it first")
 
 
 def abort_live_runs(reason: str) -> None:

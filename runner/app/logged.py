@@ -14,9 +14,6 @@ workload and tracking, then the logged values. Groups the command line chooses a
 
 from __future__ import annotations
 
-import atexit
-import shutil
-import tempfile
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -59,8 +56,9 @@ def option_text(logged: dict[str, Any], chosen_again: Iterable[str] = ()) -> str
 
 def logged_dir(options: dict[str, str]) -> str:
     """A temporary config directory holding the ``logged`` group's options (removed at exit)."""
-    directory = Path(tempfile.mkdtemp(prefix="parsweep-logged-"))
-    atexit.register(shutil.rmtree, directory, True)
+    from runner.host.leftovers import make_temp_dir
+
+    directory = make_temp_dir("logged")  # removed at exit; after a kill -9, by the next launch
     (directory / LOGGED_GROUP).mkdir()
     for name, text in options.items():
         (directory / LOGGED_GROUP / f"{name}.yaml").write_text(text)

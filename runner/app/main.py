@@ -141,7 +141,9 @@ def main() -> None:
 
 def _main() -> None:
     from runner.app.hydra_private import args_parser
+    from runner.host.leftovers import clean_stale
 
+    clean_stale()  # what earlier launches killed with -9 left in the temporary folder
     os.environ.setdefault("MLFLOW_LOGGING_LEVEL", "WARNING")  # no INFO chatter about DB tables
     os.environ.setdefault("MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT", "true")  # no "View run" line per run
     arguments = sys.argv[1:]
@@ -163,6 +165,14 @@ def _main() -> None:
         hydra_main()  # completion, help and info modes: their words are not overrides
         return
     config_dir = args.config_dir
+    if config_dir:
+        from runner.app.overrides import check_config_dir
+
+        try:
+            check_config_dir(config_dir, args.config_name)
+        except ConfigError as exc:
+            terminal.error(str(exc))
+            raise SystemExit(2) from None
     if config_dir:  # e.g. a trial's .hydra folder: its logged config runs with parsweep's groups
         from runner.app.logged import rewrite_arguments
 

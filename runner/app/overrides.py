@@ -35,17 +35,34 @@ class Groups:
             found |= {p.stem for p in (directory / group).glob("*.yaml")}
         return sorted(found)
 
-    def keys(self, group: str, option: str) -> set[str]:
-        """The keys one option of a group defines (``backend``, ``multiprocessing`` -> name, start_method)."""
-        text = None
+    def source(self, group: str, option: str) -> tuple[str, str] | None:
+        """Where one option of a group is defined (the file as a user would name it) and its text;
+        a config directory's file wins over parsweep's own, as in Hydra's search path."""
+        found = None
         for directory in self.extra:
             path = directory / group / f"{option}.yaml"
             if path.is_file():
-                text = path.read_text()
-        if text is None and option in paths.group_options(group):
-            text = paths.group_option_text(group, option)
-        data = yaml.safe_load(text or "") or {}
+                found = (_shown(path), path.read_text())
+        if found is None and option in paths.group_options(group):
+            found = (f"conf/{group}/{option}.yaml", paths.group_option_text(group, option))
+        return found
+
+    def keys(self, group: str, option: str) -> set[str]:
+        """The keys one option of a group defines (``backend``, ``multiprocessing`` -> name, start_method)."""
+        found = self.source(group, option)
+        try:
+            data = yaml.safe_load(found[1] if found else "") or {}
+        except yaml.YAMLError:  # said, with its file, when the option is chosen (check_option_files)
+            return set()
         return {k for k in data if k != "defaults"} if isinstance(data, dict) else set()
+
+
+def _shown(path: Path) -> str:
+    """A file as the user would name it: relative to the launch folder when it is inside it."""
+    try:
+        return str(path.relative_to(Path.cwd()))
+    except ValueError:
+        return str(path)
 
 
 def search_dirs(config_dir: str | None, overrides: Sequence[Override]) -> list[str]:
@@ -79,8 +96,13 @@ def check_overrides(arguments: list[str], config_dir: str | None = None) -> None
         text = str(exc).strip().splitlines()
         raise ConfigError("overrides", " ".join(overrides_text), text[0] if text else "cannot be parsed") from None
     groups = Groups(search_dirs(config_dir, parsed))
-    known = list(TOP_LEVEL_KEYS) + list(GROUPS)
     chosen = _chosen_options(parsed, groups)
+    check_option_files(chosen, groups)
+    _check_parsed(parsed, groups, chosen)
+
+
+def _check_parsed(parsed: Sequence[Override], groups: Groups, chosen: dict[str, list[str]]) -> None:
+    known = list(TOP_LEVEL_KEYS) + list(GROUPS)
     for override in parsed:
         key = override.key_or_group
         if override.is_hydra_override():
@@ -113,6 +135,87 @@ def check_overrides(arguments: list[str], config_dir: str | None = None) -> None
             )
         else:
             raise ConfigError(key, values[0], f"unknown key{_did_you_mean(key, known)}; keys are: {', '.join(known)}")
+
+
+def check_option_files(chosen: dict[str, list[str]], groups: Groups) -> None:
+    """The chosen options' files, checked as the command line is: YAML that parses, and in a
+    preset (``sweep=...``) known keys with good values, its ``hydra.sweeper.params`` too.
+    Each mistake is one :class:`ConfigError` naming the choice, the file and the key."""
+    for group, options in chosen.items():
+        for option in options:
+            found = groups.source(group, option)
+            if found is None:
+                continue
+            where, text = found
+            try:
+                data = yaml.safe_load(text) or {}
+            except yaml.YAMLError as exc:
+                raise ConfigError(group, option, yaml_problem(where, exc)) from None
+            if not isinstance(data, dict):
+                raise ConfigError(group, option, f"{where} must hold keys and values (a YAML mapping)")
+            if group == "sweep":
+                _check_preset(option, where, data, groups, chosen)
+
+
+def yaml_problem(where: str, exc: yaml.YAMLError) -> str:
+    """``FILE is not valid YAML: what (line L, column C)``."""
+    mark = getattr(exc, "problem_mark", None)
+    at = f" (line {mark.line + 1}, column {mark.column + 1})" if mark is not None else ""
+    return f"{where} is not valid YAML: {getattr(exc, 'problem', None) or str(exc).splitlines()[0]}{at}"
+
+
+def check_config_dir(config_dir: str, config_name: str | None) -> None:
+    """``--config-dir``: a folder, whose primary config (if it holds one) parses; else :class:`ConfigError`.
+
+    Checked before anything else reads it: a config that does not parse would otherwise be passed
+    over for parsweep's own of the same name, and the launch would run what the user did not write.
+    """
+    folder = Path(config_dir).expanduser()
+    if not folder.is_dir():
+        raise ConfigError("--config-dir", config_dir, "no such folder; give a folder of config groups (sweep/NAME.yaml...) "
+                          "or a trial's .hydra folder")
+    primary = folder / f"{config_name or 'config'}.yaml"
+    if primary.is_file():
+        try:
+            yaml.safe_load(primary.read_text())
+        except yaml.YAMLError as exc:
+            raise ConfigError("--config-dir", config_dir, yaml_problem(_shown(primary.resolve()), exc)) from None
+
+
+def _check_preset(option: str, where: str, data: dict[str, Any], groups: Groups, chosen: dict[str, list[str]]) -> None:
+    """A preset's own values and its ``hydra.sweeper.params``, as if given on the command line."""
+    lines: list[tuple[str, str]] = []  # (where in the file, beyond the top level; the override)
+    for key, value in data.items():
+        if key in ("defaults", "hydra"):
+            continue
+        if isinstance(value, dict) and key not in GROUPS:
+            lines += [("", f"{key}.{sub}={_as_override(v)}") for sub, v in value.items()]
+        elif not isinstance(value, dict):
+            lines.append(("", f"{key}={_as_override(value)}"))
+    sweeper = ((data.get("hydra") or {}).get("sweeper") or {}) if isinstance(data.get("hydra"), dict) else {}
+    params = sweeper.get("params") if isinstance(sweeper, dict) else None
+    for key, value in (params or {}).items():
+        lines.append((" hydra.sweeper.params:", f"{key}={_as_override(value)}"))
+    for place, line in lines:
+        if "${" in line:  # a resolver (${parsweep.workers_up_to_cores:2}): known only when composed
+            continue
+        try:
+            _check_parsed(OverridesParser.create().parse_overrides([line]), groups, chosen)
+        except ConfigError as exc:
+            raise ConfigError("sweep", option, f"{where}:{place} {exc}") from None
+        except Exception as exc:
+            raise ConfigError("sweep", option, f"{where}:{place} cannot be read as {line!r} ({str(exc).strip().splitlines()[0]})") from None
+
+
+def _as_override(value: Any) -> str:
+    """A YAML value as it would be written in an override."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if value is None:
+        return "null"
+    if isinstance(value, list):
+        return "[" + ",".join(_as_override(v) for v in value) + "]"
+    return str(value)
 
 
 def _chosen_options(parsed: Sequence[Override], groups: Groups) -> dict[str, list[str]]:

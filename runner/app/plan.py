@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from hydra.core.global_hydra import GlobalHydra
 from hydra.core.override_parser.overrides_parser import OverridesParser
 from hydra.core.override_parser.types import Override
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig, OmegaConf, read_write
 
 from runner.app.compose import JobComposer, hydra_config_of
 from runner.execute.interpreters import Interpreter, resolve, workload_imports
@@ -136,6 +136,20 @@ def composer_for(master: DictConfig) -> JobComposer:
     if _CURRENT and _CURRENT[-1][0] is master:
         return _CURRENT[-1][2]
     return JobComposer(master)
+
+
+def use_sweep_dir(master: DictConfig) -> None:
+    """The sweep's folder was claimed after its jobs were composed (:mod:`runner.app.folders`):
+    give it to those jobs, and compose later ones with it (it is in ``hydra.overrides.hydra``)."""
+    if not _CURRENT or _CURRENT[-1][0] is not master:
+        return
+    _, plan, composer = _CURRENT[-1]
+    folder = str(master.hydra.sweep.dir)
+    for trial in plan.trials:
+        if trial.config is not None:
+            with read_write(trial.config.hydra):
+                trial.config.hydra.sweep.dir = folder
+    _CURRENT[-1] = (master, plan, JobComposer(master, composer.loader))
 
 
 def job_config(job: Sequence[str], master: DictConfig) -> DictConfig:

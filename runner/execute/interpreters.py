@@ -124,7 +124,10 @@ def resolve(
     if key in _RESOLVED:
         return _RESOLVED[key]
     executable = locate(name, cwd)
-    if executable == sys.executable and gil is None and name == CURRENT_PYTHON:
+    # A user's own modules (workload=custom) are imported in a probe process, never into the
+    # launcher: their side effects and their folder on sys.path must not reach it.
+    users_code = any(":" in str(module) for _, module, _ in wanted)
+    if executable == sys.executable and gil is None and name == CURRENT_PYTHON and not users_code:
         facts = interpreter_facts()
         free_threaded = bool(facts["free_threaded"])
         problems = import_problems(wanted)
@@ -160,6 +163,9 @@ def resolve(
     if gil is not None and not free_threaded:
         raise ConfigError("gil", gil, f"python={name} is not a free-threaded build; gil=0/1 (PYTHON_GIL) applies to free-threaded builds such as python3.13t")
     for what, problem, kind in problems:
+        if what.startswith("workload.") and "=" in what:  # a custom workload's function
+            setting, _, value = what.partition("=")
+            raise ConfigError(setting, value, f"{problem}; check the name and workload.pythonpath")
         if what == "trial code":
             raise _refuse(name, f"cannot import parsweep's trial code ({problem})")
         if kind == UNSUPPORTED:
@@ -173,12 +179,19 @@ def resolve(
 def workload_imports(spec: Any) -> list[tuple[str, str, str | None]]:
     """What a trial of ``spec`` imports beyond the trial code: its workload's module and its
     backend's (whose ``BACKEND`` is then asked whether the interpreter can run it, see
-    :mod:`runner.trial.probe`). A custom workload's own modules are imported by the trial
-    itself; if they fail, the trial fails and says why, whatever the interpreter."""
-    return [
+    :mod:`runner.trial.probe`), and a custom workload's functions (``module:function``: a
+    typo'd name is refused before any run, not found inside the trial)."""
+    imports: list[tuple[str, str, str | None]] = [
         (f"workload={spec.workload}", f"runner.trial.workloads.{spec.workload}", None),
         (f"backend={spec.backend}", f"runner.trial.backends.{spec.backend}", None),
     ]
+    if spec.workload == "custom":  # its functions must exist before a run is made for them
+        pythonpath = spec.workload_options.get("pythonpath")
+        for key in ("function", "combine", "expected"):
+            ref = spec.workload_options.get(key)
+            if ref:
+                imports.append((f"workload.{key}={ref}", str(ref), str(pythonpath) if pythonpath else None))
+    return imports
 
 
 # Where `make interpreters` (.ci/build-python) and shared/tools/build-free-threaded-python put them.

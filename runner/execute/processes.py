@@ -19,11 +19,9 @@ import atexit
 import contextlib
 import json
 import os
-import shutil
 import signal
 import socket
 import subprocess
-import tempfile
 import time
 from multiprocessing.connection import Connection, wait
 from pathlib import Path
@@ -48,11 +46,11 @@ def trial_code_path() -> str:
     global _CODE_PATH
     if _CODE_PATH is None or not Path(_CODE_PATH).is_dir():
         import runner
+        from runner.host.leftovers import make_temp_dir
 
-        directory = tempfile.mkdtemp(prefix="parsweep-trial-code-")
-        os.symlink(Path(runner.__file__).resolve().parent, Path(directory) / "runner")
-        atexit.register(shutil.rmtree, directory, True)
-        _CODE_PATH = directory
+        directory = make_temp_dir("trial-code")  # removed at exit; after a kill -9, by the next launch
+        os.symlink(Path(runner.__file__).resolve().parent, directory / "runner")
+        _CODE_PATH = str(directory)
     return _CODE_PATH
 
 

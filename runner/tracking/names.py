@@ -43,6 +43,10 @@ PRESET_TAG = "parsweep.preset"
 SWEEP_DIR_TAG = "parsweep.sweep_dir"
 RESUMED_TAG = "parsweep.resumed"  # how many times the sweep was resumed
 RESUME_SKIPPED_TAG = "parsweep.resume_skipped"  # trials the last resume found already FINISHED
+LAUNCHER_HOST_TAG = "parsweep.launcher.host"  # who runs the sweep now: a RUNNING sweep whose launcher
+LAUNCHER_PID_TAG = "parsweep.launcher.pid"  # is gone from this host was interrupted (runner.tracking.interrupted)
+LAUNCHER_BOOT_TAG = "parsweep.launcher.boot"
+JOURNAL_KEY_TAG = "parsweep.journal_key"  # a trial run's line in its sweep's journal: what is in the store, exactly
 
 # -- metrics and params -----------------------------------------------------------------------
 SAMPLE_METRIC = "rep_wall_time_s"  # one value per recorded repetition, step = its index

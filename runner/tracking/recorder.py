@@ -130,11 +130,12 @@ class Recorder:
 
     def record(self, spec: TrialSpec, result: TrialResult, name: str, files: dict[str, str]) -> str | None:
         """Journal the trial, then log it to MLflow if the store is there; returns its run id."""
-        tags = {**identity_tags(spec, self.parent_run_id, self.reproduces), **outcome_tags(result)}
+        key = new_key()
+        tags = {**identity_tags(spec, self.parent_run_id, self.reproduces), **outcome_tags(result), names.JOURNAL_KEY_TAG: key}
         files = {**files, "host.json": tags.pop("host.json")}
         started = int((result.started_at or 0) * 1000) or now_ms()
         record = {
-            "kind": "trial", "key": new_key(), "uri": self.uri, "experiment": self.experiment, "run_id": None,
+            "kind": "trial", "key": key, "uri": self.uri, "experiment": self.experiment, "run_id": None,
             "parent_run_id": self.parent_run_id, "name": name, "start_time_ms": started, "end_time_ms": now_ms(),
             "params": trial_params(spec), "metrics": result.metrics(), "series": result.series(), "tags": tags,
             "status": "FAILED" if result.failed else "FINISHED", "files": files,
@@ -143,9 +144,10 @@ class Recorder:
 
     def record_killed(self, spec: TrialSpec, name: str, started_at: float | None, reason: str) -> str | None:
         """An interrupted trial: a KILLED run that says what it was."""
-        tags = {**identity_tags(spec, self.parent_run_id, self.reproduces), names.ERROR_TAG: reason}
+        key = new_key()
+        tags = {**identity_tags(spec, self.parent_run_id, self.reproduces), names.ERROR_TAG: reason, names.JOURNAL_KEY_TAG: key}
         record = {
-            "kind": "trial", "key": new_key(), "uri": self.uri, "experiment": self.experiment, "run_id": None,
+            "kind": "trial", "key": key, "uri": self.uri, "experiment": self.experiment, "run_id": None,
             "parent_run_id": self.parent_run_id, "name": name, "start_time_ms": int((started_at or 0) * 1000) or now_ms(),
             "end_time_ms": now_ms(), "params": trial_params(spec), "metrics": {}, "series": {}, "files": {},
             "tags": tags, "status": "KILLED",
@@ -194,8 +196,37 @@ class Recorder:
         self._tracker = None  # a fresh client when the store is back
 
     def unlogged(self) -> list[dict[str, Any]]:
-        """Trial records of this journal the store has not received."""
-        return [r for r in self.journal.pending() if r["kind"] == "trial"]
+        """This sweep's trial records that the store does not hold whole.
+
+        Counted from this sweep's own records (its journal, its run id), then checked against
+        the store: a record whose run is there and ended (its ``parsweep.journal_key`` says
+        which record it is) was logged, even if the line saying so was lost, and is marked so.
+        """
+        journal = self.journal
+        pending = [r for r in journal.pending() if r["kind"] == "trial" and r.get("parent_run_id") == self.parent_run_id]
+        if not pending or not self.available():
+            return pending
+        try:
+            stored = self._ended_in_store(pending)
+        except Exception:  # the store cannot tell: what the journal says stands
+            return pending
+        for record in pending:
+            if record["key"] in stored:
+                journal.mark_logged(record["key"], stored[record["key"]], self.uri)
+        return [r for r in pending if r["key"] not in stored]
+
+    def _ended_in_store(self, records: list[dict[str, Any]]) -> dict[str, str]:
+        """``{journal key: run id}`` of the records whose run is in the store and has ended."""
+        tracker = self.tracker
+        if self.parent_run_id:
+            runs = tracker.children(tracker.experiment_id(self.experiment), self.parent_run_id)
+        else:
+            runs = [run for run in (tracker.get_run(r["run_id"]) for r in records if r.get("run_id")) if run is not None]
+        return {
+            str(run.data.tags[names.JOURNAL_KEY_TAG]): str(run.info.run_id)
+            for run in runs
+            if names.JOURNAL_KEY_TAG in run.data.tags and run.info.status != "RUNNING"
+        }
 
     def finish_sweep(self, status: str) -> None:
         """The sweep's run ends with ``status`` (journaled first; logged if the store is there)."""

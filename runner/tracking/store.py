@@ -19,6 +19,7 @@ import os
 import posixpath
 import random
 import re
+import shutil
 import sys
 import tempfile
 import time
@@ -128,18 +129,29 @@ def _store_init_lock(uri: str) -> Iterator[None]:
     import fcntl
     import hashlib
 
+    from runner.host.leftovers import same_file
+
     db = Path(uri[len("sqlite:///") :]).resolve()
     name = hashlib.sha256(str(db).encode()).hexdigest()[:16]
+    path = Path(tempfile.gettempdir()) / f"parsweep-store-{name}.lock"
     try:
         db.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(Path(tempfile.gettempdir()) / f"parsweep-store-{name}.lock", os.O_RDWR | os.O_CREAT, 0o666)
+        while True:
+            fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o666)
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            if same_file(fd, path):
+                break
+            os.close(fd)  # its holder removed it while we waited: lock the new one
     except OSError:  # nowhere to put it: nothing to serialise
         yield
         return
     try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
         yield
     finally:
+        # Removed while held, so that none piles up: a launcher waiting on this file finds it
+        # gone once it gets the lock, and locks a new one (same_file above).
+        with contextlib.suppress(OSError):
+            path.unlink()
         os.close(fd)
 
 
@@ -257,12 +269,17 @@ class Tracker:
                 path.parent.mkdir(parents=True, exist_ok=True)
                 path.write_text(text, encoding="utf-8")
             return
-        with tempfile.TemporaryDirectory(prefix="parsweep-") as tmp:
+        from runner.host.leftovers import make_temp_dir
+
+        tmp = make_temp_dir("artifacts", remove_at_exit=False)  # named after this process: a kill -9 leaves it to the next launch
+        try:
             for artifact_file, text in files.items():
                 path = Path(tmp, *posixpath.normpath(artifact_file).split("/"))
                 path.parent.mkdir(parents=True, exist_ok=True)
                 path.write_text(text, encoding="utf-8")
-            self.client.log_artifacts(run_id, tmp)
+            self.client.log_artifacts(run_id, str(tmp))
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
 
     def search(self, experiment_id: str, filter_string: str = "", newest_first: bool = False, max_results: int | None = None) -> list[Any]:
         """Runs of the experiment matching ``filter_string`` (MLflow search syntax), every page."""

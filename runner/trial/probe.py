@@ -18,22 +18,29 @@ from collections.abc import Iterable
 #: A problem's kind: the module failed to import, or it imported and says this interpreter cannot run it.
 IMPORT_FAILED = "import"
 UNSUPPORTED = "unsupported"
+MISSING = "missing"  # a module:function whose module imported without that function
 
 
 def import_problems(imports: Iterable[Iterable[str | None]]) -> list[list[str]]:
-    """``[what, text, kind]`` for each ``(what, module, extra sys.path entry)`` that cannot serve here.
+    """``[what, text, kind]`` for each ``(what, module, extra sys.path entry)`` that cannot serve here
+    (``module`` may be ``module:function``: a custom workload's function, which must exist).
 
     ``text`` is the exception (``ImportError: ...``) for :data:`IMPORT_FAILED`, and the
     backend's own one-line reason for :data:`UNSUPPORTED`.
     """
     problems = []
-    for what, module_name, extra in imports:
+    for what, target, extra in imports:
         if extra and extra not in sys.path:
             sys.path.insert(0, extra)
+        module_name, _, function = str(target).partition(":")  # module, or module:function
         try:
-            module = importlib.import_module(str(module_name))
+            module = importlib.import_module(module_name)
         except Exception as exc:
-            problems.append([str(what), f"{type(exc).__name__}: {exc}", IMPORT_FAILED])
+            problems.append([str(what), f"cannot import module '{module_name}' ({type(exc).__name__}: {exc})", IMPORT_FAILED])
+            continue
+        if function:
+            if not callable(getattr(module, function, None)):
+                problems.append([str(what), f"module '{module_name}' has no function '{function}'", MISSING])
             continue
         backend = getattr(module, "BACKEND", None)
         why = backend.interpreter_problem() if backend is not None else None

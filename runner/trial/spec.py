@@ -33,6 +33,12 @@ __all__ = ["ConfigError", "DEFAULTS", "TrialSpec", "Policy", "build_spec", "buil
 AUTO = "auto"
 CURRENT_PYTHON = "current"
 SCHEDULES = ("interleaved", "sequential")
+#: The most workers a trial may ask for. The largest machines parsweep targets have a few hundred
+#: logical CPUs (2 x 192 cores on a two-socket server); the presets go to twice the usable CPUs.
+#: Beyond 1024, a process backend needs more than 1024 interpreters (about 20 MB each: 20 GB and
+#: more, and near the default per-user process limit, ulimit -u, of many systems), and a thread
+#: backend measures only its own start-up: such a trial cannot answer parsweep's question.
+MAX_WORKERS = 1024
 # The 95% CI of the median needs 6 repetitions (see runner.trial.stats).
 MIN_MAX_REPEATS = 6
 
@@ -80,6 +86,15 @@ def parse_repeats(value: Any) -> int | str:
         raise ConfigError(
             "repeats", value, "must be a whole number >= 1, or auto (repeat until the median's 95% CI is within target_rel_ci)"
         ) from None
+
+
+def parse_workers(value: Any) -> int:
+    """``workers``: a whole number from 1 to :data:`MAX_WORKERS`."""
+    workers = parse_count("workers", value, 1)
+    if workers > MAX_WORKERS:
+        raise ConfigError("workers", value, f"must be at most {MAX_WORKERS} (parsweep's limit: more threads or processes than "
+                          "that measure only their own start-up, and exceed the memory and process limits of the machines parsweep runs on)")
+    return workers
 
 
 def parse_chunks(value: Any) -> int | None:
@@ -148,7 +163,7 @@ def check_value(key: str, value: Any) -> None:
         _interference_value(rest, value)
         return
     checks = {
-        "workers": lambda v: parse_count("workers", v, 1),
+        "workers": parse_workers,
         "n": lambda v: parse_count("n", v, 1),
         "repeats": parse_repeats,
         "warmup": lambda v: parse_count("warmup", v, 0),
@@ -305,7 +320,12 @@ def build_spec(cfg: Mapping[str, Any]) -> TrialSpec:
     backend_options = backend_cls.check_options(backend_cfg)
     workload_options = workload_cls.check_options(workload_cfg)
 
-    workers = parse_count("workers", _get(cfg, "workers"), 1)
+    if backend_name == "interpreters" and not workload_cls.subinterpreters:
+        raise ConfigError(
+            "workload", workload_name, "cannot run under backend=interpreters (its extension modules do not load in "
+            "subinterpreters); choose backend=threading, thread_pool or process_pool, or another workload"
+        )
+    workers = parse_workers(_get(cfg, "workers"))
     chunks = parse_chunks(_get(cfg, "chunks"))
     if not backend_cls.uses_workers:
         workers, chunks = 1, None

@@ -18,6 +18,8 @@ class Workload:
     """
 
     name: str = ""
+    #: Whether its chunk function can run in a subinterpreter (``backend=interpreters``); NumPy cannot.
+    subinterpreters: bool = True
 
     def __init__(self, options: Mapping[str, Any]) -> None:
         self.options = dict(options)

@@ -52,6 +52,9 @@ def numpy_sum_chunk(start: int, end: int, block: int = DEFAULT_BLOCK) -> int:
 
 class NumpySum(RangeSum):
     name = "numpy_sum"
+    # NumPy's C extension refuses to load in a subinterpreter ("does not support loading in
+    # subinterpreters"): backend=interpreters is refused before any trial runs (runner.trial.spec).
+    subinterpreters = False
 
     @classmethod
     def check_options(cls, options: Mapping[str, Any]) -> dict[str, Any]:
