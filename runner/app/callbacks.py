@@ -158,6 +158,17 @@ def swept_keys(plan: Plan) -> list[str]:
     return [key for key, seen in values.items() if len(seen) > 1 and key not in shown and not key.startswith("hydra")]
 
 
+def swept_values(plan: Plan) -> dict[str, str]:
+    """The sweep run's params: each key whose value differs between the plan's trials, and its
+    values in plan order (``workers`` -> ``1,2,4``), so the runs table shows what was swept."""
+    values: dict[str, dict[str, None]] = {}
+    for trial in plan.trials:
+        for override in trial.overrides:
+            key, _, value = override.partition("=")
+            values.setdefault(key.lstrip("+~"), {})[value] = None
+    return {key: ",".join(seen)[:6000] for key, seen in values.items() if len(seen) > 1 and not key.startswith("hydra")}
+
+
 class TrackingCallback(Callback):
     """parsweep's Hydra callback (``conf/config.yaml``: ``hydra.callbacks.tracking``)."""
 
@@ -251,6 +262,10 @@ class TrackingCallback(Callback):
                 name = terminal.sweep_name([trial.spec for trial in plan.trials], dt.datetime.now(), choice)
                 parent = tracker.start_run(experiment_id, name, tags, start_time_ms=now_ms())
                 tracker.set_tags(parent, {names.SWEEP_TAG: parent})  # `tags.parsweep.sweep = '<id>'` finds it and its trials
+                with contextlib.suppress(Exception):  # a courtesy for the runs table: never stops a sweep
+                    from mlflow.entities import Param
+
+                    tracker.client.log_batch(parent, params=[Param(k, v) for k, v in swept_values(plan).items()])
             recorder.parent_run_id = parent
             self.session = sessions.open_session(Session(
                 uri, experiments[0], experiment_id, recorder, total=total, quiet=quiet, multirun=True, parent_run_id=parent,
