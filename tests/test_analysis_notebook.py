@@ -21,9 +21,8 @@ from typing import Any
 
 import pytest
 
-from conftest import TINY, all_runs, client_for, clean_env, run_parsweep, runs_with_role, sqlite_uri
-
 from analysis.report import load_report
+from conftest import TINY, all_runs, clean_env, client_for, run_parsweep, runs_with_role, sqlite_uri
 from runner.tracking.names import EXPERIMENT_TAGS, SPEEDUP_TRUST_TAG, TRIAL_METRICS
 
 pytestmark = [pytest.mark.slow]

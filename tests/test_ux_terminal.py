@@ -282,6 +282,43 @@ def test_terminal_gets_a_live_display(launch_dir: Path, usable_cores: int) -> No
     assert "serial · n=1e7" in screen and f"threading · {too_many} workers · n=1e7" in screen
     assert re.search(r"round [1-4]/4", screen), screen  # a (workload, n)'s two trials take turns, in rounds
     assert re.search(r"\[3/4\] serial +workers=1", screen) and re.search(r"\[4/4\] threading +workers=", screen)
-    assert "warning: " in screen and re.search(r"\x1b\[[0-9;]*33m *warning:", raw), "the warning is not coloured"
+    # a sweep's warnings are said once, at the end, grouped with the trials that had them
+    oversubscribed = f"workers={too_many} is more than the {usable_cores} usable CPU cores"
+    assert screen.count(oversubscribed) == 1 and "Warnings (" in screen, screen
+    assert re.search(rf"{oversubscribed} \(2 trials\)", screen), screen
     assert "Speedup" in screen or "speedup" in screen
     assert raw.rstrip().count("\x1b[?25h") >= 1  # the cursor is shown again at the end
+
+
+def test_each_warning_is_said_once_with_its_trials() -> None:
+    """A sweep's warnings at its end: one group per kind, the trials that had it, the advice once."""
+    over = "workers=4 is more than the 2 usable CPU cores: the workers take turns on the cores, so expect speedup to flatten"
+    pairs = [
+        ("serial · n=1e5", "unstable timings: std 1.2 ms is 33% of the mean 3.7 ms; quiet the machine, or use repeats=auto"),
+        ("threading · 4 workers · n=1e5", over),
+        ("threading · 4 workers · n=1e5", "unstable timings: std 0.9 ms is 13% of the mean 6.4 ms; quiet the machine, or use repeats=auto"),
+        ("threading · 4 workers · n=2e5", over),
+        ("serial · n=2e5", "2 of the 2 kept repetitions were disturbed (other processes: 1.5 cores); stop what else runs"),
+        ("serial · n=3e5", "2 of the 2 kept repetitions were disturbed (other processes: 1.5 cores); stop what else runs"),
+        ("serial · n=4e5", "3 of the 5 kept repetitions were disturbed (other processes: 0.9 cores); stop what else runs"),
+    ]
+    assert terminal.group_warnings(pairs) == [
+        "unstable timings (2 trials): quiet the machine, or use repeats=auto",
+        "    serial · n=1e5: std 1.2 ms is 33% of the mean 3.7 ms",
+        "    threading · 4 workers · n=1e5: std 0.9 ms is 13% of the mean 6.4 ms",
+        f"{over.split(': ')[0]} (2 trials): {over.split(': ', 1)[1]}",
+        "    threading · 4 workers · n=1e5, threading · 4 workers · n=2e5",
+        "… of the … kept repetitions were disturbed (3 trials): stop what else runs",
+        "    serial · n=2e5, serial · n=3e5: 2 of the 2 kept repetitions were disturbed (other processes: 1.5 cores)",
+        "    serial · n=4e5: 3 of the 5 kept repetitions were disturbed (other processes: 0.9 cores)",
+    ]
+
+
+def test_a_sweeps_display_holds_warnings_for_the_end(capsys: pytest.CaptureFixture[str]) -> None:
+    lines = progress.SweepProgress(2, progress.LINES).start()
+    lines.hold_warnings = True
+    lines.trial_finished("[1/2] threading ...", warnings=["too many workers"], trial="threading · 4 workers · n=1e5")
+    lines.stop()
+    assert capsys.readouterr().out.splitlines() == ["[1/2] threading ..."]
+    assert progress.take_held_warnings() == [("threading · 4 workers · n=1e5", "too many workers")]
+    assert progress.take_held_warnings() == []

@@ -4,8 +4,8 @@ Before anything runs it plans and validates the whole sweep (:mod:`runner.app.pl
 checks the tracking store, so bad input stops the launch with one line and no run. Then:
 the sweep's run (``parsweep.role=sweep``; with ``resume``, the resumed sweep's run again,
 :mod:`runner.app.resume`), a run per trial as each is measured (:mod:`runner.tracking.recorder`:
-journal first, then MLflow), one line per trial with its warnings under it, and at the end
-where everything is, the failed trials, and the exit code. The speedup table is the report
+journal first, then MLflow), one line per trial, its warnings held for the end (said once each,
+with their trials: the report's section, else here), and at the end where everything is, the failed trials, and the exit code. The speedup table is the report
 callback's (``analysis.callback``). On Ctrl-C / SIGTERM the launcher calls
 :func:`abort_live_runs`: trials measured but not yet recorded are recorded, the one being
 measured becomes a KILLED run (with its params), and so does the sweep.
@@ -278,6 +278,7 @@ class TrackingCallback(Callback):
                         "name": name, "tags": tags, "start_time_ms": now_ms()})
         journal.mark_logged("sweep", parent, uri)
         display = progress.activate(progress.SweepProgress(max(total, 1), progress.choose_mode(quiet, local_launcher(config))))
+        display.hold_warnings = True  # said once each at the end, with their trials
         if resumption is not None:
             display.note(
                 f"parsweep: resuming sweep {parent}: {len(plan.skipped)} of {len(plan.trials)} trials already FINISHED there; "
@@ -324,7 +325,7 @@ class TrackingCallback(Callback):
         display = progress.active() or progress.activate(
             progress.SweepProgress(session.total, progress.QUIET if session.quiet else progress.LINES)
         )
-        display.trial_finished(session.last_line, result.failed, result.warnings)
+        display.trial_finished(session.last_line, result.failed, result.warnings, trial=name)
         if result.failed:
             session.failures.append(f"{name}: {result.error}")
 
@@ -381,6 +382,11 @@ class TrackingCallback(Callback):
             session.finished = True
         if session.total == 0:
             print("parsweep: resume: every trial of this sweep already has a FINISHED run; nothing ran", flush=True)
+        held = progress.take_held_warnings()  # empty when the report said them
+        if held and not session.quiet:
+            print(f"\nWarnings ({len(held)}, each once with its trials)")
+            for line in terminal.group_warnings(held):
+                print(f"  {line}")
         if not session.quiet:
             print()
             print(browse_hint(session.uri, session.experiment_id))
