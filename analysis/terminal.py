@@ -92,8 +92,7 @@ def _blocks(report: Report) -> list[tuple[str, list[str]]]:
 
         pairs = [(str(row.run_name or row.run_id), str(row.warning)) for row in report.warnings.itertuples(index=False)]
         grouped = group_warnings(pairs)
-        kinds = sum(1 for line in grouped if not line.startswith(" "))
-        heading = f"{WARNINGS_HEADING} ({len(pairs)} in {kinds} kind{'s' if kinds != 1 else ''}, each once with its trials)"
+        heading = f"{WARNINGS_HEADING} ({len(pairs)}; each kind once, with the trials that had it)"
         blocks.append((heading, [f"  {line}" for line in grouped]))
     return blocks
 

@@ -288,7 +288,7 @@ class TrackingCallback(Callback):
             display.note(f"parsweep: resume: no earlier sweep with this plan in experiment '{experiments[0]}': running all {total} trials")
         from runner.ui.plan import estimate_text
 
-        display.note(f"parsweep: {total} trials ({estimate_text(plan.to_run)}) -> experiment '{experiments[0]}' at {uri}")
+        display.note(f"parsweep: {total} trials, {estimate_text(plan.to_run)} -> experiment '{experiments[0]}' at {uri}")
         if not self.session.local:  # its jobs record their trials elsewhere: watch the store for them
             from runner.app.remote import RemoteProgress
 
@@ -384,7 +384,7 @@ class TrackingCallback(Callback):
             print("parsweep: resume: every trial of this sweep already has a FINISHED run; nothing ran", flush=True)
         held = progress.take_held_warnings()  # empty when the report said them
         if held and not session.quiet:
-            print(f"\nWarnings ({len(held)}, each once with its trials)")
+            print(f"\nWarnings ({len(held)}; each kind once, with the trials that had it)")
             for line in terminal.group_warnings(held):
                 print(f"  {line}")
         if not session.quiet:
@@ -443,6 +443,12 @@ class TrackingCallback(Callback):
                 f"parsweep: sweep {session.parent_run_id} marked KILLED; the {session.done} trial(s) that finished keep their numbers",
                 file=sys.stderr,
             )
+            if session.multirun:
+                from runner.app.resume import resume_command
+
+                program = sys.argv[0] if Path(sys.argv[0]).name == "parsweep" else "parsweep"
+                print(f"parsweep: to finish it (only what did not finish runs): {resume_command(sys.argv[1:], program)}",
+                      file=sys.stderr)
         sys.stderr.flush()
 
     # -- messages --------------------------------------------------------------------------------------
