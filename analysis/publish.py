@@ -34,9 +34,26 @@ def _warn(what: str, exc: BaseException) -> None:
     print(f"  warning: {what} ({type(exc).__name__}: {first_line(exc)})", file=sys.stderr, flush=True)
 
 
+def verdict_lead(report: Report) -> str:
+    """The verdict's first finding as one line (``**sum_range** · n=1e7: process_pool x2 is fastest, ...``)."""
+    lines = [line for line in report.verdict if line.strip()]
+    if not lines:
+        return ""
+    head = lines[0].strip().rstrip(":")
+    finding = lines[1].strip() if len(lines) > 1 and lines[1].startswith(" ") else ""
+    return f"**{head}** · {finding}" if finding else f"**{head}**"
+
+
 def description_markdown(report: Report, limit: int = DESCRIPTION_LIMIT) -> str:
-    """The markdown report, cut at a line boundary to fit ``limit`` characters when it must."""
+    """The markdown report as the run's description, cut at a line boundary to fit ``limit``
+    characters when it must. MLflow's run page shows a description folded to its first few lines
+    (the rest under "Show more"), so it opens on the verdict's first finding, not on the title
+    (the page's own heading is the sweep's name)."""
     text = to_markdown(report)
+    if text.startswith("## "):
+        title, _, text = text.partition("\n\n")
+        lead = verdict_lead(report)
+        text = (f"{lead}\n\n" if lead else "") + text + f"\n_{title[3:]}_\n"
     if len(text) <= limit:
         return text
     tail = f"\n\n_… cut to fit the run description: the full report is in the `{ARTIFACT_DIR}/report.md` artifact._\n"

@@ -92,6 +92,9 @@ def test_the_sweep_summarises_and_the_experiment_opens_on_the_runs_table(swept: 
     assert metrics["best_speedup"] > 0 and metrics["best_workers"] in (1, 2)
     assert sweep.data.tags["parsweep.best"].startswith("threading · ")
     description = sweep.data.tags["mlflow.note.content"]
+    # the verdict's first finding comes first: MLflow shows a description folded to its first lines
+    report = load_report(uri, sweep=sweep.info.run_id)
+    assert description.splitlines()[0] == f"**{report.verdict[0].strip().rstrip(':')}** · {report.verdict[1].strip()}"
     assert description.splitlines()[2] == "**Verdict**", description[:300]
     experiment = client.get_experiment(sweep.info.experiment_id)
     assert {k: experiment.tags.get(k) for k in EXPERIMENT_TAGS} == EXPERIMENT_TAGS

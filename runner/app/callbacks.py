@@ -113,9 +113,14 @@ def local_launcher(config: DictConfig) -> bool:
 
 def browse_hint(uri: str, experiment_id: str | None) -> str:
     """How to look at the runs: the server's page, or the command that serves a local store."""
+    # MLflow 3.17's UI picks its GenAI or its runs-table layout from a `workflowType` setting
+    # (the side bar's toggle, remembered by the browser), not from the experiment's tags: a link
+    # that names it opens on the runs table.
+    page = f"#/experiments/{experiment_id}?workflowType=machine_learning"
     if uri.startswith(("http://", "https://")):
-        return f"Browse the runs: {uri.rstrip('/')}/#/experiments/{experiment_id}/runs"
-    return f"Browse the runs: make ui   (or: mlflow ui --backend-store-uri {uri} --host 127.0.0.1)"
+        return f"Browse the runs: {uri.rstrip('/')}/{page}"
+    return (f"Browse the runs: make ui   (or: mlflow ui --backend-store-uri {uri} --host 127.0.0.1), "
+            f"then open http://127.0.0.1:5000/{page}")
 
 
 def report_location(session: Session) -> str | None:
