@@ -206,5 +206,16 @@ def test_sweep_and_trials_in_the_mlflow_ui(tmp_path: Path) -> None:
                 lead_box, fold_box = lead.bounding_box(), fold.first.bounding_box()
                 assert lead_box and fold_box and lead_box["y"] + lead_box["height"] <= fold_box["y"], (lead_box, fold_box)
             shoot(page, tmp_path / "mlflow-sweep-folded.png")
+
+            # The interactive report in MLflow's artifact viewer: hovering a point shows its interval and trust.
+            page.goto(f"{url}/#/experiments/{experiment}/runs/{sweep.info.run_id}/artifacts/report/interactive.html"
+                      "?workflowType=machine_learning", wait_until="load")
+            frame = page.frame_locator("iframe").first
+            point = frame.locator("circle.point").first
+            point.scroll_into_view_if_needed()
+            point.hover()
+            expect(frame.locator("#tip")).to_contain_text("95% CI")
+            expect(frame.locator("#tip")).to_contain_text("trust: ")
+            shoot(page, tmp_path / "mlflow-interactive.png")
         finally:
             browser.close()
