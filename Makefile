@@ -69,5 +69,9 @@ upload-journal: $(BIN)/.installed
 	@test -n "$(DIR)" || { echo "usage: make upload-journal DIR=multirun/DATE/TIME [URI=http://127.0.0.1:5000]" >&2; exit 2; }
 	$(BIN)/parsweep-journal upload '$(DIR)' $(if $(URI),--tracking-uri '$(URI)')
 
+# What `make run` and the README's commands made here: the environment, the default store
+# (mlflow.db) with its artifacts (mlruns/), Hydra's folders and the README's `--out report/`.
+# A store elsewhere (MLFLOW_TRACKING_URI, tracking.uri) is never touched. $(VENV) has no trailing
+# slash: when it is a symlink, the link goes, not what it points to.
 clean:
-	rm -rf $(VENV) build dist *.egg-info outputs multirun
+	rm -rf $(VENV) build dist *.egg-info outputs multirun mlflow.db mlruns mlartifacts report

@@ -6,11 +6,16 @@
     parsweep-report --format samples-csv    # one row per repetition, with its trial's keys
     parsweep-report --format pyperf > a.json && python -m pyperf stats a.json
     parsweep-report --compare SWEEP_A SWEEP_B
+    parsweep-report --compare SWEEP_A SWEEP_B --log   # also as a run of its own, next to the sweeps
     parsweep-report --compare experiment:parsweep@sqlite:////mnt/laptop/mlflow.db experiment:parsweep
 
 ``--compare A B``: A and B are each a sweep's run id or ``experiment:NAME``, optionally
 ``@URI`` for the store it is in; B's store is otherwise ``--tracking-uri-b``, else A's (see
 :mod:`analysis.compare`).
+
+A sweep's report (the default, or ``--sweep``) writes its figures back onto the sweep's trial runs
+as metrics (:mod:`analysis.notebook`; idempotent: a second run writes nothing); ``--read-only``
+skips that.
 """
 
 from __future__ import annotations
@@ -60,6 +65,14 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--seed", type=int, default=0, help="bootstrap seed (default: 0)")
     parser.add_argument("--compare", nargs=2, metavar=("A", "B"), help="compare two sweeps or experiments row by row (see below)")
     parser.add_argument("--tracking-uri-b", metavar="URI", help="with --compare: the store B is in (default: A's store)")
+    parser.add_argument(
+        "--log", action="store_true",
+        help="with --compare: also log the comparison as a run of its own in A's store and experiment, tagged with both sides",
+    )
+    parser.add_argument(
+        "--read-only", action="store_true",
+        help="write nothing back: by default a sweep's report puts its speedups on the sweep's trial runs (as metrics)",
+    )
     args = parser.parse_args(argv)
     if args.compare:
         from analysis.export_compare import COMPARE_FORMATS
@@ -70,6 +83,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
             parser.error(f"--format {args.format}: with --compare, one of {', '.join(COMPARE_FORMATS)}")
     elif args.tracking_uri_b:
         parser.error("--tracking-uri-b applies only with --compare A B")
+    elif args.log:
+        parser.error("--log applies only with --compare A B (a sweep's report is on the sweep's run already)")
     return args
 
 
@@ -85,10 +100,12 @@ def _emit(
     show: Callable[[Any], None],
     render: Callable[[Any, str], str],
     write: Callable[[Any, str], list[Path]],
+    after: Callable[[Any], None] | None = None,
 ) -> int:
     """Build the model (a report or a comparison), print it in ``--format``, write ``--out``.
 
-    What cannot be found or read is one line on stderr, exit 1, no traceback.
+    What cannot be found or read is one line on stderr, exit 1, no traceback. ``after`` runs on
+    the model before it is shown (writing back to the store: its failure is a warning line).
     """
     from analysis.load import ReportError
     from runner.tracking.store import first_line
@@ -99,6 +116,8 @@ def _emit(
         return _fail(str(exc))
     except Exception as exc:  # a store answered something unexpected: one line, no traceback
         return _fail(f"{where}: {type(exc).__name__}: {first_line(exc)}")
+    if after is not None:
+        after(model)
     if args.format == "table" and sys.stdout.isatty():
         show(model)
     else:
@@ -120,7 +139,15 @@ def main(argv: list[str] | None = None) -> int:
             return compare(args.compare[0], args.compare[1], tracking_uri=args.tracking_uri,
                            tracking_uri_b=args.tracking_uri_b, seed=args.seed)
 
-        return _emit(args, build_comparison, f"--compare {' '.join(args.compare)}", print_compare, render_compare, write_compare)
+        def log_comparison(comparison: Any) -> None:
+            if args.log:
+                from analysis.notebook import log_comparison as log_run
+
+                _written_back(lambda: print(f"logged the comparison as run {log_run(comparison)} "
+                                            f"in {comparison.a.tracking_uri}", file=sys.stderr), "could not log the comparison")
+
+        return _emit(args, build_comparison, f"--compare {' '.join(args.compare)}", print_compare, render_compare, write_compare,
+                     log_comparison)
 
     import os
 
@@ -135,13 +162,31 @@ def main(argv: list[str] | None = None) -> int:
         return load_report(uri, experiment=args.experiment, sweep=args.sweep, all_trials=args.all_trials,
                            intervals=args.intervals, seed=args.seed)
 
-    code = _emit(args, build_report, uri, print_report, render, write_all)
+    def publish(report: Any) -> None:
+        """A sweep's report (not --all, with its intervals) puts its figures on the sweep's trial runs."""
+        sweep = report.selection.get("sweep_run_id")
+        if sweep and args.intervals and not args.read_only:
+            from analysis.notebook import publish_figures
+
+            _written_back(lambda: publish_figures(uri, sweep, report), "could not write the speedups onto the trial runs")
+
+    code = _emit(args, build_report, uri, print_report, render, write_all, publish)
     if code == 0:  # the store answered: a sweep whose launcher died says so, with how to resume it
         from runner.tracking.interrupted import running_sweep_lines
 
         for line in running_sweep_lines(uri, args.experiment):
             print(line, file=sys.stderr)
     return code
+
+
+def _written_back(write: Callable[[], Any], what: str) -> None:
+    """Writing to the store is a courtesy of a report: a failure is one warning line, the report still prints."""
+    from runner.tracking.store import first_line
+
+    try:
+        write()
+    except Exception as exc:
+        print(f"{PROG}: warning: {what} ({type(exc).__name__}: {first_line(exc)}); --read-only skips it", file=sys.stderr)
 
 
 if __name__ == "__main__":

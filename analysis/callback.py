@@ -38,6 +38,9 @@ class ReportCallback(Callback):
         except Exception as exc:  # the table is a courtesy: it must not hide failed trials or the exit code
             terminal.warn(f"could not build the speedup table: {terminal.describe(exc)}")
             return
+        if not text:
+            return
+        progress.take_held_warnings()  # the report's warnings section says each once, with its trials
         if not session.quiet:
             print()
         print(text, flush=True)

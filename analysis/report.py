@@ -112,9 +112,24 @@ def warning_rows(trials: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=WARNING_COLUMNS)
 
 
+def remeasured_runs(trials: pd.DataFrame) -> pd.Series:
+    """True for a run that did not finish (KILLED by Ctrl-C, FAILED) but whose measurement has a
+    FINISHED run in the same selection (same ``parsweep.config_hash``): a resumed sweep measured it
+    again. Such a run is not a trial of its own: it is neither counted nor said to be missing."""
+    if trials.empty or "config_hash" not in trials or "status" not in trials:
+        return pd.Series(False, index=trials.index, dtype=bool)
+    done = set(trials.loc[trials["status"] == "FINISHED", "config_hash"].dropna())
+    return (trials["status"] != "FINISHED") & trials["config_hash"].isin(done)
+
+
 def _notes(table: pd.DataFrame, counts: dict[str, int]) -> list[str]:
     """What was left out or left blank, and why (a crossover's absence is said in its own table)."""
     notes = []
+    if counts.get("remeasured"):
+        runs = counts["remeasured"]
+        notes.append(f"{runs} run{'s' if runs != 1 else ''} stopped before the sweep was resumed "
+                     f"{'were' if runs != 1 else 'was'} measured again: the FINISHED run{'s' if runs != 1 else ''} count"
+                     f"{'' if runs != 1 else 's'}, the stopped one{'s' if runs != 1 else ''} {'are' if runs != 1 else 'is'} kept for the record")
     if counts["failed"]:
         notes.append(f"{counts['failed']} FAILED trial{'s' if counts['failed'] != 1 else ''} left out")
     if counts["unfinished"]:
@@ -154,10 +169,12 @@ def build_report(
 
     selection = dict(trials.attrs)
     status = trials["status"] if "status" in trials else pd.Series(dtype=str)
+    remeasured = remeasured_runs(trials)
     counts = {
-        "total": int(len(trials)),
+        "total": int(len(trials)) - int(remeasured.sum()),
         "finished": int((status == "FINISHED").sum()),
-        "failed": int((status == "FAILED").sum()),
+        "failed": int(((status == "FAILED") & ~remeasured).sum()),
+        "remeasured": int(remeasured.sum()),
     }
     counts["unfinished"] = counts["total"] - counts["finished"] - counts["failed"]
     counts["incomplete"] = counts["finished"] - (int(len(finished(trials))) if len(trials) else 0)

@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from analysis.report import Report
-from analysis.views import VERDICT_HEADING, WARNINGS_HEADING, Section, legend, sections, summary_lines, warning_lines
+from analysis.views import VERDICT_HEADING, WARNINGS_HEADING, Section, legend, sections, summary_lines
 
 
 def rich_table(section: Section) -> Any:
@@ -87,9 +87,13 @@ def _blocks(report: Report) -> list[tuple[str, list[str]]]:
     blocks = []
     if report.verdict:
         blocks.append((VERDICT_HEADING, report.verdict))
-    warnings = warning_lines(report)
-    if warnings:
-        blocks.append((f"{WARNINGS_HEADING} ({len(warnings)}, each with its trial)", [f"  {line}" for line in warnings]))
+    if len(report.warnings):
+        from runner.ui.terminal import group_warnings
+
+        pairs = [(str(row.run_name or row.run_id), str(row.warning)) for row in report.warnings.itertuples(index=False)]
+        grouped = group_warnings(pairs)
+        heading = f"{WARNINGS_HEADING} ({len(pairs)}; each kind once, with the trials that had it)"
+        blocks.append((heading, [f"  {line}" for line in grouped]))
     return blocks
 
 

@@ -7,7 +7,8 @@ Writes, next to this file:
 
 - ``speedup.png``: speedup vs workers of the sweep (``analysis.plots.plot_speedup``);
 - ``mlflow-runs.png``: the MLflow UI's runs table with the sweep and its trials;
-- ``mlflow-sweep.png``: the sweep's page in the MLflow UI, with its speedup table.
+- ``mlflow-sweep.png``: the sweep's page in the MLflow UI, with its speedup table;
+- ``mlflow-charts.png``: the chart view with the trials unfolded, charts searched for ``speedup``.
 
 The screenshots come from a real ``mlflow server`` on 127.0.0.1 and Debian's chromium
 driven by Playwright (``apt-get install -y chromium``; never ``playwright install``).
@@ -119,7 +120,7 @@ def shoot_ui(store: Path, sweep: Any, runs_png: Path, sweep_png: Path) -> None:
         try:
             page = browser.new_page(viewport={"width": 1440, "height": 900}, device_scale_factor=1)
             page.set_default_timeout(UI_TIMEOUT_MS)
-            page.goto(f"{url}/#/experiments/{experiment}/runs", wait_until="load")
+            page.goto(f"{url}/#/experiments/{experiment}?workflowType=machine_learning", wait_until="load")
             cells = page.locator('[role="gridcell"][col-id*="Run Name"]')
             sweep_cell = cells.filter(has_text=name)
             expect(sweep_cell).to_be_visible()
@@ -138,7 +139,14 @@ def shoot_ui(store: Path, sweep: Any, runs_png: Path, sweep_png: Path) -> None:
             page.screenshot(path=str(runs_png))
             print(f"wrote {runs_png}")
 
-            page.goto(f"{url}/#/experiments/{experiment}/runs/{run_id}", wait_until="load")
+            page.goto(f"{url}/#/experiments/{experiment}/runs?workflowType=machine_learning&compareRunsMode=CHART", wait_until="load")
+            expect(page.get_by_text(name).first).to_be_visible()
+            _maybe("search the charts", lambda: page.get_by_placeholder("Search metric charts").fill("speedup"))
+            time.sleep(2.0)
+            page.screenshot(path=str(runs_png.with_name("mlflow-charts.png")))
+            print(f"wrote {runs_png.with_name('mlflow-charts.png')}")
+
+            page.goto(f"{url}/#/experiments/{experiment}/runs/{run_id}?workflowType=machine_learning", wait_until="load")
             expect(page.locator("table").filter(has_text="speedup").first).to_be_visible()
             _maybe("close the assistant panel", lambda: page.get_by_role("button", name="Close").first.click(timeout=3000))
             _maybe("expand the description", lambda: page.get_by_text("Show more").first.click(timeout=5000))

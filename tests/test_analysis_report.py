@@ -184,7 +184,7 @@ def test_publish_sweep_attaches_and_never_raises(store: Any, capsys: pytest.Capt
     assert {"report/report.md", "report/report.csv", "report/report.html", "report/report.json", "report/warnings.csv",
             "report/samples.csv", "report/pyperf.json", "report/speedup_vs_workers.png"} <= artifacts
     description = builder.client.get_run(old).data.tags["mlflow.note.content"]
-    assert description.startswith("## Speedup vs serial") and "| threading |" in description
+    assert description.startswith("**") and "Speedup vs serial" in description and "| threading |" in description
     # the verdict at the top: what the MLflow UI shows first, and what survives a cut
     assert description.index("**Verdict**") < description.index("| threading |")
     capsys.readouterr()

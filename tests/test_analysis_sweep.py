@@ -41,9 +41,10 @@ def test_a_real_sweep_ends_with_the_report_on_its_parent_run(tmp_path: Path, cap
         "report/report.md", "report/report.csv", "report/report.html", "report/report.json", "report/warnings.csv",
         "report/samples.csv", "report/pyperf.json",
         "report/speedup_vs_workers.png", "report/efficiency_heatmap.png", "report/wall_time_vs_n.png",
+        "report/interactive.html",
     }
     description = parent.data.tags["mlflow.note.content"]
-    assert description.startswith("## Speedup vs serial") and "| multiprocessing |" in description
+    assert description.startswith("**") and "| multiprocessing |" in description and "Speedup vs serial" in description
     assert description.index("**Verdict**") < description.index("| multiprocessing |")
 
     # the CLI on the same store reads the same sweep: 2 serial + 2 x 2 x 2 others

@@ -6,7 +6,13 @@ Python package) opens the UI as a user would:
 
 - the experiment's runs table lists the sweep by its name, and its trial runs (folded
   under the sweep) by theirs once expanded;
-- the sweep's own page shows the speedup table (the run's description) and its trials.
+- the sweep's own page shows the speedup table (the run's description) and its trials;
+- the link parsweep prints (``?workflowType=machine_learning``: MLflow 3.17 picks its layout from
+  that setting, not from the experiment's tags, which parsweep sets too) opens the experiment on
+  the runs table, not on the GenAI overview;
+- a trial's page shows its ``speedup`` metric; the chart view, on the trial runs, has a
+  ``speedup`` chart; the sweep's page shows its verdict's first finding and its metrics
+  (``best_speedup``) with no click (above "Show more").
 
 Screenshots of both pages are saved under the test's tmp_path and their paths printed.
 The UI polls, so pages are never awaited to be network-idle: each wait is for ``load``
@@ -28,6 +34,7 @@ from typing import Any
 
 import pytest
 
+from analysis.report import load_report
 from conftest import TINY, all_runs, clean_env, run_parsweep, runs_with_role, sqlite_uri
 
 pytestmark = [pytest.mark.browser]
@@ -156,5 +163,59 @@ def test_sweep_and_trials_in_the_mlflow_ui(tmp_path: Path) -> None:
             for name in trial_names:
                 expect(page.get_by_text(name).first).to_be_visible()
             shoot(page, tmp_path / "mlflow-sweep.png")
+
+            # The link the sweep printed opens the runs table (MLflow's default is its GenAI overview).
+            (hint,) = [line for line in launch.stdout.splitlines() if line.startswith("Browse the runs:")]
+            page_path = hint[hint.index("#/"):]
+            assert page_path == f"#/experiments/{experiment}?workflowType=machine_learning", hint
+            page.goto(f"{url}/{page_path}", wait_until="load")
+            expect(name_cells.filter(has_text=sweep_name)).to_be_visible()
+            assert "/runs" in page.url and "overview" not in page.url, page.url
+            shoot(page, tmp_path / "mlflow-experiment.png")
+
+            # A trial's page: its speedup, among its metrics.
+            serial = next(t for t in trials if t.data.params["backend"] == "serial")
+            page.goto(f"{url}/#/experiments/{experiment}/runs/{serial.info.run_id}?workflowType=machine_learning", wait_until="load")
+            expect(page.get_by_role("cell", name="speedup", exact=True).first).to_be_visible()
+            shoot(page, tmp_path / "mlflow-trial.png")
+
+            # The chart view with the sweep's trials unfolded (MLflow keeps what was unfolded in the
+            # table): speedup is a chart of its own.
+            page.goto(f"{url}/{page_path}", wait_until="load")
+            expect(name_cells.filter(has_text=sweep_name)).to_be_visible()
+            time.sleep(1.0)
+            if not name_cells.filter(has_text=trial_names[0]).count():  # unfolded above already, or not
+                name_cells.filter(has_text=sweep_name).locator("button").first.click()
+            expect(name_cells.filter(has_text=trial_names[0])).to_be_visible()
+            time.sleep(1.0)  # the page saves its state to the browser's storage
+            page.goto(f"{url}/#/experiments/{experiment}/runs?workflowType=machine_learning&compareRunsMode=CHART", wait_until="load")
+            expect(page.get_by_text(trial_names[0]).first).to_be_visible()
+            page.get_by_placeholder("Search metric charts").fill("speedup")
+            expect(page.get_by_text("speedup", exact=True).first).to_be_visible()
+            shoot(page, tmp_path / "mlflow-charts.png")
+
+            # The sweep's page, folded as it opens: the verdict's first finding and the metrics, no click.
+            page.goto(f"{url}/#/experiments/{experiment}/runs/{sweep.info.run_id}?workflowType=machine_learning", wait_until="load")
+            report = load_report(sqlite_uri(store), sweep=sweep.info.run_id)
+            finding = report.verdict[1].strip()
+            lead = page.get_by_text(finding[:60]).first
+            expect(lead).to_be_visible()
+            expect(page.get_by_role("cell", name="best_speedup", exact=True).first).to_be_visible()
+            fold = page.get_by_text("Show more", exact=True)
+            if fold.count():  # what is above "Show more" is what a user sees without a click
+                lead_box, fold_box = lead.bounding_box(), fold.first.bounding_box()
+                assert lead_box and fold_box and lead_box["y"] + lead_box["height"] <= fold_box["y"], (lead_box, fold_box)
+            shoot(page, tmp_path / "mlflow-sweep-folded.png")
+
+            # The interactive report in MLflow's artifact viewer: hovering a point shows its interval and trust.
+            page.goto(f"{url}/#/experiments/{experiment}/runs/{sweep.info.run_id}/artifacts/report/interactive.html"
+                      "?workflowType=machine_learning", wait_until="load")
+            frame = page.frame_locator("iframe").first
+            point = frame.locator("circle.point").first
+            point.scroll_into_view_if_needed()
+            point.hover()
+            expect(frame.locator("#tip")).to_contain_text("95% CI")
+            expect(frame.locator("#tip")).to_contain_text("trust: ")
+            shoot(page, tmp_path / "mlflow-interactive.png")
         finally:
             browser.close()

@@ -180,10 +180,14 @@ def test_oversubscription_warning_tag_and_terminal_line(sweep: Sweep) -> None:
             assert warning and f"workers={workers}" in warning and "usable" in warning, run.data.tags
         else:  # other warnings (a busy machine, short repetitions) may be there, not this one
             assert not re.search(r"workers=\d+ .*usable", warning or ""), warning
+    # said once, at the end, with the trials that had it (each trial's line flags it)
     output = sweep.launch.stdout + sweep.launch.stderr
-    pattern = re.compile(rf"warning.*workers={sweep.oversubscribed}\b.*usable", re.IGNORECASE)
+    pattern = re.compile(rf"workers={sweep.oversubscribed}\b.*usable", re.IGNORECASE)
     warning_lines = [line for line in output.splitlines() if pattern.search(line)]
-    assert len(warning_lines) == len(PARALLEL) * len(N_VALUES), output
+    assert len(warning_lines) == 1, output
+    assert f"({len(PARALLEL) * len(N_VALUES)} trials)" in warning_lines[0], output
+    flagged = [line for line in output.splitlines() if line.startswith("[") and "oversubscribed" in line]
+    assert len(flagged) == len(PARALLEL) * len(N_VALUES), output
 
 
 def test_terminal_shows_progress_and_the_table(sweep: Sweep) -> None:

@@ -303,3 +303,54 @@ def test_blocks_not_run_here_say_why() -> None:
     print("\nREADME blocks not run here:\n" + "\n".join(f"  {where}: {reason}" for where, reason in listed))
     assert listed, "every block runs here: nothing to list"
     assert len(RUNNABLE) >= 15, f"only {len(RUNNABLE)} README blocks run: the parser lost some"
+
+
+def test_make_clean_leaves_git_status_clean(tmp_path: Path) -> None:
+    """``make run``, the README's ``parsweep-report --out report/``, then ``make clean``: in a git
+    checkout of the tracked files, with this checkout's environment linked in, nothing is left."""
+    checkout = tmp_path / "clone"
+    checkout.mkdir()
+    tracked = subprocess.run(["git", "ls-files", "-z"], cwd=REPO, capture_output=True, text=True, check=True).stdout
+    import shutil
+
+    for name in filter(None, tracked.split("\0")):
+        source = REPO / name
+        if source.is_file():
+            (checkout / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(source, checkout / name)  # mtimes kept: make sees .venv up to date
+    git = ["git", "-c", "user.name=t", "-c", "user.email=t@example.com"]
+    for command in (["init", "-q"], ["add", "-A"], ["commit", "-q", "-m", "tracked files"]):
+        subprocess.run(git + command, cwd=checkout, check=True, capture_output=True)
+    (checkout / ".venv").symlink_to(REPO / ".venv")
+    env = clean_env()
+    steps = [
+        # -o: the linked environment counts as installed (a copy's pyproject.toml may look newer)
+        "make -o .venv/bin/.installed run ARGS=" + shlex.quote(" ".join(["n=" + ",".join(SMALL_N[:2]), *SHRINK, "quiet=true"])),
+        ".venv/bin/parsweep-report --out report/ --format csv > /dev/null",
+    ]
+    for step in steps:
+        done = subprocess.run(["bash", "-c", step], cwd=checkout, env=env, capture_output=True, text=True, timeout=600)
+        assert done.returncode == 0, f"`{step}` exited {done.returncode}\n{done.stdout}{done.stderr}"
+    made = {path.name for path in checkout.iterdir()}
+    assert {"mlflow.db", "mlruns", "multirun", "report"} <= made, made
+    status = subprocess.run(["git", "status", "--porcelain"], cwd=checkout, capture_output=True, text=True, check=True).stdout
+    assert status.split() == ["??", ".venv"], status  # report/ and the store are ignored; the link is not a folder
+    done = subprocess.run(["make", "clean"], cwd=checkout, env=env, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stdout + done.stderr
+    status = subprocess.run(["git", "status", "--porcelain", "--ignored"], cwd=checkout, capture_output=True, text=True, check=True).stdout
+    leftover = [line for line in status.splitlines() if "__pycache__" not in line]
+    assert leftover == [], status
+    assert (REPO / ".venv" / "bin" / "python").exists()  # the link went, not what it points to
+
+
+def test_the_pyperf_extra_is_declared_and_satisfied() -> None:
+    """``pip install 'parsweep[pyperf]'`` (the README's line) names an extra the installed parsweep
+    declares, and this environment satisfies it (so ``python -m pyperf stats`` above is its test)."""
+    import importlib.metadata
+
+    from packaging.requirements import Requirement
+
+    declared = [Requirement(text) for text in importlib.metadata.requires("parsweep") or []]
+    (requirement,) = [r for r in declared if r.marker is not None and r.marker.evaluate({"extra": "pyperf"})
+                      and not r.marker.evaluate({"extra": ""}) and r.name == "pyperf"]
+    assert requirement.specifier.contains(importlib.metadata.version("pyperf"))

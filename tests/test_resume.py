@@ -15,7 +15,7 @@ import pytest
 from test_faults_support import Background
 
 from analysis.report import load_report
-from conftest import TINY, all_runs, run_parsweep, runs_with_role, sqlite_uri
+from conftest import TINY, all_runs, parsweep_command, run_parsweep, runs_with_role, sqlite_uri
 
 pytestmark = [pytest.mark.slow]
 
@@ -37,6 +37,9 @@ def test_resume_finishes_the_interrupted_sweep_in_its_own_run(tmp_path: Path) ->
     finally:
         if sweep.process.poll() is None:
             sweep.kill()
+    # the end of an interrupted sweep names the exact command that finishes it
+    resume_line = f"parsweep: to finish it (only what did not finish runs): {' '.join(parsweep_command())} {' '.join(SWEEP)} resume=true"
+    assert resume_line in sweep.stderr, sweep.output()
     (parent,) = runs_with_role(all_runs(uri), "sweep")
     assert parent.info.status == "KILLED"
     assert sorted(r.info.status for r in children(uri, parent.info.run_id)) == ["FINISHED", "FINISHED", "KILLED", "KILLED"]
@@ -56,6 +59,9 @@ def test_resume_finishes_the_interrupted_sweep_in_its_own_run(tmp_path: Path) ->
     # The sweep's report holds both halves: every row has its serial baseline.
     report = load_report(uri, sweep=parent.info.run_id, intervals=False)
     assert len(report.table) == 4 and report.table["speedup"].notna().all()
+    # ... and does not read as a failure: the two KILLED runs were measured again
+    assert "4 of 4 trials finished" in again.stdout, again.stdout
+    assert "not finished" not in again.stdout and "2 runs stopped before the sweep was resumed were measured again" in again.stdout
 
     done = run_parsweep([*SWEEP, "resume=true"], tmp_path, uri=uri)
     assert done.returncode == 0, done.explain()

@@ -20,7 +20,7 @@ def test_a_dry_run_lists_the_plan_and_runs_nothing(launch_dir: Path) -> None:
                           uri=sqlite_uri(db))
     assert launch.returncode == 0, launch.explain()
     lines = launch.stdout.splitlines()
-    assert re.match(r"parsweep: dry run: 10 trials, about \d+:\d\d \(nothing runs, no MLflow run is created\)", lines[0]), lines[0]
+    assert re.match(r"parsweep: dry run: 10 trials, about \d+:\d\d \+ up to 1:00 waiting for a quiet machine \(interference\.budget_s\) \(nothing runs, no MLflow run is created\)", lines[0]), lines[0]
     listed = [line for line in lines if re.match(r"\s+\[\s*\d+/10\]", line)]
     assert len(listed) == 10  # serial once per n: 2 + 2 backends x 2 workers x 2 n
     assert sum("serial · n=" in line for line in listed) == 2
@@ -36,7 +36,7 @@ def test_a_sweep_says_its_estimate_where_it_ends_up_and_each_swept_value(launch_
                            "n=2000", "repeats=2", "warmup=0"], launch_dir, uri=uri)
     assert launch.returncode == 0, launch.explain()
     out = launch.stdout
-    assert re.search(r"parsweep: 6 trials \(about \d+:\d\d\) -> experiment", out), out
+    assert re.search(r"parsweep: 6 trials, about \d+:\d\d \+ up to 1:00 waiting for a quiet machine \(interference\.budget_s\) -> experiment", out), out
     trial_lines = [line for line in out.splitlines() if line.startswith("[")]
     assert len(trial_lines) == 6
     assert len(set(re.sub(r"wall .*", "", line[6:]) for line in trial_lines)) == 6, "two trials print the same line"

@@ -163,7 +163,7 @@ def test_pipe_gets_one_plain_line_per_trial_and_no_hydra_noise(launch_dir: Path)
     assert launch.returncode == 0, launch.explain()
     assert "\x1b[" not in launch.stdout + launch.stderr and "\r" not in launch.stdout
     lines = launch.stdout.splitlines()
-    assert re.match(r"parsweep: 3 trials \(about \d+:\d\d\) -> experiment 'parsweep' at sqlite:///", lines[0]), lines[0]
+    assert re.match(r"parsweep: 3 trials, about \d+:\d\d \+ up to 1:00 waiting for a quiet machine \(interference\.budget_s\) -> experiment 'parsweep' at sqlite:///", lines[0]), lines[0]
     trial_lines = [line for line in lines if line.startswith("[")]
     assert len(trial_lines) == 3 and all(TRIAL_LINE.match(line) for line in trial_lines), launch.explain()
     assert "Browse the runs: make ui" in launch.stdout
@@ -282,6 +282,87 @@ def test_terminal_gets_a_live_display(launch_dir: Path, usable_cores: int) -> No
     assert "serial · n=1e7" in screen and f"threading · {too_many} workers · n=1e7" in screen
     assert re.search(r"round [1-4]/4", screen), screen  # a (workload, n)'s two trials take turns, in rounds
     assert re.search(r"\[3/4\] serial +workers=1", screen) and re.search(r"\[4/4\] threading +workers=", screen)
-    assert "warning: " in screen and re.search(r"\x1b\[[0-9;]*33m *warning:", raw), "the warning is not coloured"
+    # a sweep's warnings are said once, at the end, grouped with the trials that had them
+    oversubscribed = f"workers={too_many} is more than the {usable_cores} usable CPU cores"
+    assert screen.count(oversubscribed) == 1 and "Warnings (" in screen, screen
+    assert re.search(rf"{oversubscribed} \(2 trials\)", screen), screen
     assert "Speedup" in screen or "speedup" in screen
     assert raw.rstrip().count("\x1b[?25h") >= 1  # the cursor is shown again at the end
+
+
+def test_each_warning_is_said_once_with_its_trials() -> None:
+    """A sweep's warnings at its end: one group per kind, the trials that had it, the advice once."""
+    over = "workers=4 is more than the 2 usable CPU cores: the workers take turns on the cores, so expect speedup to flatten"
+    pairs = [
+        ("serial · n=1e5", "unstable timings: std 1.2 ms is 33% of the mean 3.7 ms; quiet the machine, or use repeats=auto"),
+        ("threading · 4 workers · n=1e5", over),
+        ("threading · 4 workers · n=1e5", "unstable timings: std 0.9 ms is 13% of the mean 6.4 ms; quiet the machine, or use repeats=auto"),
+        ("threading · 4 workers · n=2e5", over),
+        ("serial · n=2e5", "2 of the 2 kept repetitions were disturbed (other processes: 1.5 cores); stop what else runs"),
+        ("serial · n=3e5", "2 of the 2 kept repetitions were disturbed (other processes: 1.5 cores); stop what else runs"),
+        ("serial · n=4e5", "3 of the 5 kept repetitions were disturbed (other processes: 0.9 cores); stop what else runs"),
+    ]
+    assert terminal.group_warnings(pairs) == [
+        "unstable timings (2 trials): quiet the machine, or use repeats=auto",
+        "    serial · n=1e5: std 1.2 ms is 33% of the mean 3.7 ms",
+        "    threading · 4 workers · n=1e5: std 0.9 ms is 13% of the mean 6.4 ms",
+        f"{over.split(': ')[0]} (2 trials): {over.split(': ', 1)[1]}",
+        "    threading · 4 workers · n=1e5, threading · 4 workers · n=2e5",
+        "… of the … kept repetitions were disturbed (3 trials): stop what else runs",
+        "    serial · n=2e5, serial · n=3e5: 2 of the 2 kept repetitions were disturbed (other processes: 1.5 cores)",
+        "    serial · n=4e5: 3 of the 5 kept repetitions were disturbed (other processes: 0.9 cores)",
+    ]
+
+
+def test_a_sweeps_display_holds_warnings_for_the_end(capsys: pytest.CaptureFixture[str]) -> None:
+    lines = progress.SweepProgress(2, progress.LINES).start()
+    lines.hold_warnings = True
+    lines.trial_finished("[1/2] threading ...", warnings=["too many workers"], trial="threading · 4 workers · n=1e5")
+    lines.stop()
+    assert capsys.readouterr().out.splitlines() == ["[1/2] threading ..."]
+    assert progress.take_held_warnings() == [("threading · 4 workers · n=1e5", "too many workers")]
+    assert progress.take_held_warnings() == []
+
+
+def test_n_is_the_integer_it_is_and_the_resume_command_is_exact() -> None:
+    from runner.app.resume import resume_command
+    from runner.trial.values import integral_override
+
+    assert integral_override("n=1e6") == "n=1000000"
+    assert integral_override("n=1e5,1e6,100_000") == "n=100000,1000000,100000"
+    assert integral_override("workers=2.0") == "workers=2"
+    for kept in ("n=1.5", "repeats=auto", "n=range(1,4)", "timeout_s=1e3", "n=abc", "backend=serial"):
+        assert integral_override(kept) == kept  # not integral, not a count, or not ours to touch
+    assert resume_command(["-m", "backend=serial,threading", "n=1e6", "resume=false", "--dry-run"]) == (
+        "parsweep -m backend=serial,threading n=1e6 resume=true"
+    )
+    assert resume_command(["-m", "tracking.uri=sqlite:////a b/mlflow.db"], ".venv/bin/parsweep") == (
+        ".venv/bin/parsweep -m 'tracking.uri=sqlite:////a b/mlflow.db' resume=true"
+    )
+
+
+def test_the_estimate_says_its_waits_and_never_reads_zero_for_unknown_costs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import fcntl
+    from types import SimpleNamespace
+
+    from runner.trial.spec import Policy
+    from runner.ui import plan
+
+    def trial(workload: str) -> SimpleNamespace:
+        spec = SimpleNamespace(workload=workload, n=1000, backend="serial", workers=1, warmup=0, repeats=2, auto_repeats=False,
+                               workload_options={})
+        return SimpleNamespace(spec=spec, interpreter=SimpleNamespace(facts={"gil_enabled": True}), policy=Policy())
+
+    lock = tmp_path / "host.lock"
+    monkeypatch.setenv("PARSWEEP_LOCK_FILE", str(lock))
+    assert plan.estimate_text([trial("sum_range")]).startswith("about 0:00 + up to 1:00 waiting for a quiet machine")
+    assert plan.estimate_text([trial("custom")]).startswith("duration unknown: a custom workload's cost is known only once it runs")
+    assert plan.estimate_text([trial("sum_range"), trial("custom")]).startswith("at least 0:00, and 1 custom-workload trial not estimated")
+    none = trial("sum_range")
+    none.policy = Policy(retries=0)
+    assert plan.estimate_text([none]) == "about 0:00"
+    with lock.open("w") as held:  # another parsweep is timing a trial on this host
+        held.write("pid 1: serial · n=1e9, since now\n")
+        held.flush()
+        fcntl.flock(held, fcntl.LOCK_EX)
+        assert plan.estimate_text([none]) == "about 0:00, after the host lock: another parsweep is timing a trial (pid 1: serial · n=1e9, since now)"

@@ -6,7 +6,8 @@ Then the launch takes an output folder of its own (:mod:`runner.app.folders`), c
 of sweeps whose launcher died on this host (:mod:`runner.tracking.interrupted`, one line each
 with the command that resumes them), and starts the sweep's run (``parsweep.role=sweep``; with
 ``resume``, the resumed sweep's run again, :mod:`runner.app.resume`), a run per trial as each is measured (:mod:`runner.tracking.recorder`:
-journal first, then MLflow), one line per trial with its warnings under it, and at the end
+journal first, then MLflow), one line per trial, its warnings held for the end (said once each,
+with their trials: the report's section, else here), and at the end
 where everything is, the failed trials, and the exit code. The speedup table is the report
 callback's (``analysis.callback``). On Ctrl-C / SIGTERM the launcher calls
 :func:`abort_live_runs`: trials measured but not yet recorded are recorded, the one being
@@ -119,9 +120,14 @@ def local_launcher(config: DictConfig) -> bool:
 
 def browse_hint(uri: str, experiment_id: str | None) -> str:
     """How to look at the runs: the server's page, or the command that serves a local store."""
+    # MLflow 3.17's UI picks its GenAI or its runs-table layout from a `workflowType` setting
+    # (the side bar's toggle, remembered by the browser), not from the experiment's tags: a link
+    # that names it opens on the runs table.
+    page = f"#/experiments/{experiment_id}?workflowType=machine_learning"
     if uri.startswith(("http://", "https://")):
-        return f"Browse the runs: {uri.rstrip('/')}/#/experiments/{experiment_id}/runs"
-    return f"Browse the runs: make ui   (or: mlflow ui --backend-store-uri {uri} --host 127.0.0.1)"
+        return f"Browse the runs: {uri.rstrip('/')}/{page}"
+    return (f"Browse the runs: make ui   (or: mlflow ui --backend-store-uri {uri} --host 127.0.0.1), "
+            f"then open http://127.0.0.1:5000/{page}")
 
 
 def report_location(session: Session) -> str | None:
@@ -162,6 +168,17 @@ def swept_keys(plan: Plan) -> list[str]:
             values.setdefault(key.lstrip("+~"), set()).add(value)
     shown = {"backend", "workers", "n"}
     return [key for key, seen in values.items() if len(seen) > 1 and key not in shown and not key.startswith("hydra")]
+
+
+def swept_values(plan: Plan) -> dict[str, str]:
+    """The sweep run's params: each key whose value differs between the plan's trials, and its
+    values in plan order (``workers`` -> ``1,2,4``), so the runs table shows what was swept."""
+    values: dict[str, dict[str, None]] = {}
+    for trial in plan.trials:
+        for override in trial.overrides:
+            key, _, value = override.partition("=")
+            values.setdefault(key.lstrip("+~"), {})[value] = None
+    return {key: ",".join(seen)[:6000] for key, seen in values.items() if len(seen) > 1 and not key.startswith("hydra")}
 
 
 class TrackingCallback(Callback):
@@ -271,6 +288,10 @@ class TrackingCallback(Callback):
                 name = terminal.sweep_name([trial.spec for trial in plan.trials], dt.datetime.now(), choice)
                 parent = tracker.start_run(experiment_id, name, tags, start_time_ms=now_ms())
                 tracker.set_tags(parent, {names.SWEEP_TAG: parent})  # `tags.parsweep.sweep = '<id>'` finds it and its trials
+                with contextlib.suppress(Exception):  # a courtesy for the runs table: never stops a sweep
+                    from mlflow.entities import Param
+
+                    tracker.client.log_batch(parent, params=[Param(k, v) for k, v in swept_values(plan).items()])
             recorder.parent_run_id = parent
             self.session = sessions.open_session(Session(
                 uri, experiments[0], experiment_id, recorder, total=total, quiet=quiet, multirun=True, parent_run_id=parent,
@@ -287,6 +308,7 @@ class TrackingCallback(Callback):
             display.note(moved)
         for line in abandoned:
             display.note(line)
+        display.hold_warnings = True  # said once each at the end, with their trials
         if resumption is not None:
             display.note(
                 f"parsweep: resuming sweep {parent}: {len(plan.skipped)} of {len(plan.trials)} trials already FINISHED there; "
@@ -296,7 +318,7 @@ class TrackingCallback(Callback):
             display.note(f"parsweep: resume: no earlier sweep with this plan in experiment '{experiments[0]}': running all {total} trials")
         from runner.ui.plan import estimate_text
 
-        display.note(f"parsweep: {total} trials ({estimate_text(plan.to_run)}) -> experiment '{experiments[0]}' at {uri}")
+        display.note(f"parsweep: {total} trials, {estimate_text(plan.to_run)} -> experiment '{experiments[0]}' at {uri}")
         if not self.session.local:  # its jobs record their trials elsewhere: watch the store for them
             from runner.app.remote import RemoteProgress
 
@@ -349,7 +371,7 @@ class TrackingCallback(Callback):
         display = progress.active() or progress.activate(
             progress.SweepProgress(session.total, progress.QUIET if session.quiet else progress.LINES)
         )
-        display.trial_finished(session.last_line, result.failed, result.warnings)
+        display.trial_finished(session.last_line, result.failed, result.warnings, trial=name)
         if result.failed:
             session.failures.append(f"{name}: {result.error}")
 
@@ -406,6 +428,11 @@ class TrackingCallback(Callback):
             session.finished = True
         if session.total == 0:
             print("parsweep: resume: every trial of this sweep already has a FINISHED run; nothing ran", flush=True)
+        held = progress.take_held_warnings()  # empty when the report said them
+        if held and not session.quiet:
+            print(f"\nWarnings ({len(held)}; each kind once, with the trials that had it)")
+            for line in terminal.group_warnings(held):
+                print(f"  {line}")
         if not session.quiet:
             print()
             print(browse_hint(session.uri, session.experiment_id))
@@ -462,6 +489,12 @@ class TrackingCallback(Callback):
                 f"parsweep: sweep {session.parent_run_id} marked KILLED; the {session.done} trial(s) that finished keep their numbers",
                 file=sys.stderr,
             )
+            if session.multirun:
+                from runner.app.resume import resume_command
+
+                program = sys.argv[0] if Path(sys.argv[0]).name == "parsweep" else "parsweep"
+                print(f"parsweep: to finish it (only what did not finish runs): {resume_command(sys.argv[1:], program)}",
+                      file=sys.stderr)
         sys.stderr.flush()
 
     # -- messages --------------------------------------------------------------------------------------

@@ -190,6 +190,11 @@ def _main() -> None:
         raise SystemExit(2) from None
     if args.multirun and not overrides:
         arguments.append(QUICK_PRESET)
+    if not args.multirun:  # one job: n=1e6 is composed (and shown by --cfg job) as the integer it is
+        from runner.trial.values import integral_override
+
+        wanted = set(overrides)
+        arguments = [integral_override(a) if a in wanted else a for a in arguments]
     if dry_run:
         from runner.app.callbacks import DRY_RUN
 

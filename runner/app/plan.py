@@ -28,6 +28,7 @@ from omegaconf import DictConfig, OmegaConf, read_write
 from runner.app.compose import JobComposer, hydra_config_of
 from runner.execute.interpreters import Interpreter, resolve, workload_imports
 from runner.trial.spec import ConfigError, Policy, TrialSpec, build_policy, build_spec
+from runner.trial.values import integral_override
 
 MAX_KEPT_CONFIGS = 2000  # beyond this many jobs the launcher composes them again (cheaply)
 
@@ -53,9 +54,9 @@ def cartesian_jobs(overrides: Sequence[Override]) -> list[list[str]]:
         if override.is_sweep_override():
             if not override.is_discrete_sweep():
                 raise ConfigError(key, override.get_value_element_as_str(), "only lists (a,b,c) and range(...) can be swept here")
-            lists[key] = [f"{key}={value}" for value in override.sweep_string_iterator()]
+            lists[key] = [integral_override(f"{key}={value}") for value in override.sweep_string_iterator()]
         else:
-            lists[key] = [f"{key}={override.get_value_element_as_str()}"]
+            lists[key] = [integral_override(f"{key}={override.get_value_element_as_str()}")]
     return [list(combination) for combination in itertools.product(*lists.values())]
 
 

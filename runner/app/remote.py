@@ -39,7 +39,7 @@ def line_of(run: Any, done: int, total: int, extra: list[str]) -> tuple[str, lis
 class RemoteProgress:
     """Prints each trial of the sweep as its run ends in the store (see the module docstring)."""
 
-    def __init__(self, session: Any, show: Callable[[str, bool, list[str]], None]) -> None:
+    def __init__(self, session: Any, show: Callable[..., None]) -> None:
         self.session, self.show = session, show
         self.seen: set[str] = set()
         self._stop = threading.Event()
@@ -73,4 +73,4 @@ class RemoteProgress:
             self.seen.add(run.info.run_id)
             extra = [f"{key}={run.data.params[key]}" for key in session.swept if key in run.data.params]
             line, warnings, failed = line_of(run, len(self.seen), session.total, extra)
-            self.show(line, failed, warnings)
+            self.show(line, failed, warnings, trial=run.info.run_name)

@@ -57,3 +57,12 @@ def find_resumption(setting: bool | str, plan: Plan, tracker: Any, experiment_id
         if child.info.status == "FINISHED"
     }
     return Resumption(run, [trial for trial in plan.trials if trial.spec.config_hash() in finished])
+
+
+def resume_command(argv: list[str], program: str = "parsweep") -> str:
+    """The command that finishes an interrupted sweep: the launch's own words plus ``resume=true``
+    (an earlier ``resume=...`` and ``--dry-run`` dropped), quoted for a POSIX shell."""
+    import shlex
+
+    words = [word for word in argv if not word.startswith("resume=") and word != "--dry-run"]
+    return shlex.join([program, *words, "resume=true"])

@@ -70,6 +70,29 @@ def _to_stderr(text: str) -> None:
     print(text, file=sys.stderr, flush=True)
 
 
+def held_by() -> str | None:
+    """Who holds the host lock now (its line, or ``another parsweep``), else None: for the estimate,
+    which says a sweep will first wait. Takes the lock for an instant when it is free."""
+    path = lock_path()
+    if path is None or not path.exists():
+        return None
+    import fcntl
+
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return None
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)  # shared: never blocks a trial for long
+        except BlockingIOError:
+            return _holder(fd) or "another parsweep"
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        return None
+    finally:
+        os.close(fd)
+
+
 @contextlib.contextmanager
 def host_lock(
     what: str,

@@ -48,6 +48,25 @@ LAUNCHER_PID_TAG = "parsweep.launcher.pid"  # is gone from this host was interru
 LAUNCHER_BOOT_TAG = "parsweep.launcher.boot"
 JOURNAL_KEY_TAG = "parsweep.journal_key"  # a trial run's line in its sweep's journal: what is in the store, exactly
 
+# -- what a report writes back (analysis.notebook), so MLflow's own views show the answer -----
+TRIAL_METRICS = ("speedup", "speedup_ci_low", "speedup_ci_high", "efficiency")  # the trial's report row's
+SPEEDUP_TRUST_TAG = "parsweep.speedup_trust"  # the row's trust: the trial's own plus its baseline's reasons
+CI_METHOD_TAG = "parsweep.ci_method"  # how the row's interval was computed (paired | unpaired)
+SWEEP_METRICS = (
+    "best_speedup", "best_speedup_ci_low", "best_speedup_ci_high", "best_workers",
+    "trials", "trials_finished", "trials_failed", "trusted_share", "duration_s",
+)
+BEST_TAG = "parsweep.best"  # on the sweep: the configuration of its best (trusted) speedup
+COMPARE_TAG = "parsweep.compare"  # on a comparison's run (parsweep-report --compare A B --log): "A B"
+
+# -- experiments: MLflow's UI (3.x) opens one tagged custom_model_development on the classic runs
+# table (genai_development: traces and judges; untagged: guessed), with the named primary metric.
+EXPERIMENT_TAGS = {
+    "mlflow.experimentKind": "custom_model_development",
+    "mlflow.experiment.primaryMetric.name": "speedup",
+    "mlflow.experiment.primaryMetric.greaterIsBetter": "true",
+}
+
 # -- metrics and params -----------------------------------------------------------------------
 SAMPLE_METRIC = "rep_wall_time_s"  # one value per recorded repetition, step = its index
 REPS_DISCARDED_METRIC = "reps_discarded"

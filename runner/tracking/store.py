@@ -30,7 +30,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from runner.tracking.names import PARENT_TAG
+from runner.tracking.names import EXPERIMENT_TAGS, PARENT_TAG
 
 DEFAULT_DB = "mlflow.db"
 HEALTH_TIMEOUT_S = 5.0
@@ -200,15 +200,15 @@ class Tracker:
 
         try:
             found = self.client.get_experiment_by_name(name)
-            if found is not None:
-                return found.experiment_id
-            try:
-                return self.client.create_experiment(name, artifact_location=self._artifact_location())
-            except MlflowException:
-                found = self.client.get_experiment_by_name(name)
-                if found is None:
-                    raise
-                return found.experiment_id
+            if found is None:
+                try:
+                    return str(self.client.create_experiment(name, artifact_location=self._artifact_location(), tags=EXPERIMENT_TAGS))
+                except MlflowException:
+                    found = self.client.get_experiment_by_name(name)
+                    if found is None:
+                        raise
+            ensure_experiment_tags(self.client, found.experiment_id, found.tags)  # made by an older parsweep, or by hand
+            return str(found.experiment_id)
         except Exception as exc:  # MlflowException, or the store's own (sqlalchemy, requests)
             raise TrackingError(f"tracking.uri={self.uri}: {first_line(exc)}") from None
 
@@ -323,6 +323,18 @@ class Tracker:
     def children(self, experiment_id: str, parent_run_id: str) -> list[Any]:
         """Every trial run of a sweep, oldest first."""
         return self.search(experiment_id, f"tags.`{PARENT_TAG}` = '{parent_run_id}'")
+
+
+def ensure_experiment_tags(client: Any, experiment_id: str, held: dict[str, str] | None = None) -> None:
+    """Set :data:`~runner.tracking.names.EXPERIMENT_TAGS` where the experiment lacks them (or they
+    differ), so MLflow's UI opens it on the runs table with ``speedup`` as its primary metric.
+
+    ``held``: the experiment's tags when the caller has them already (saves a request)."""
+    if held is None:
+        held = client.get_experiment(experiment_id).tags or {}
+    for key, value in EXPERIMENT_TAGS.items():
+        if held.get(key) != value:
+            client.set_experiment_tag(experiment_id, key, value)
 
 
 def first_line(exc: BaseException) -> str:

@@ -110,3 +110,33 @@ def parse_choice(key: str, value: Any, choices: tuple[str, ...]) -> str:
     if not isinstance(value, str) or value not in choices:
         raise ConfigError(key, value, f"must be one of: {', '.join(choices)}")
     return value
+
+
+#: Keys whose values are whole numbers by contract (``n=1e6`` means the integer 1000000).
+INTEGRAL_KEYS = ("n", "workers", "repeats", "warmup", "chunks")
+_FLOAT_LITERAL = re.compile(r"^[+-]?(\d[\d_]*)?(\.\d*)?([eE][+-]?\d+)?$")
+
+
+def integral_text(value: str) -> str:
+    """``1e6`` / ``1000000.0`` -> ``1000000``; anything else (``auto``, ``1.5``, ``range(1,4)``) as is.
+
+    Hydra reads ``1e6`` as the float 1000000.0, which ``--cfg job``, ``--dry-run`` and a trial's
+    ``overrides.yaml`` would then show; the integer is what it means. (The config hash is taken
+    from the validated spec, where n is an int either way: it does not change.)"""
+    text = value.strip()
+    if not text or not _FLOAT_LITERAL.match(text) or not any(c.isdigit() for c in text):
+        return value
+    try:
+        number = float(text.replace("_", ""))
+    except ValueError:
+        return value
+    return str(int(number)) if math.isfinite(number) and number.is_integer() else value
+
+
+def integral_override(override: str) -> str:
+    """A command-line override with :data:`INTEGRAL_KEYS` values as integers: ``n=1e5,1e6`` ->
+    ``n=100000,1000000`` (lists too; ``range(...)``, sweeps' other forms and other keys as typed)."""
+    key, sep, value = override.partition("=")
+    if not sep or key.lstrip("+~") not in INTEGRAL_KEYS or "(" in value or "[" in value:
+        return override
+    return f"{key}={','.join(integral_text(part) for part in value.split(','))}"

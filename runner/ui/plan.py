@@ -73,11 +73,28 @@ def estimate_s(trial: Any) -> float | None:
 
 
 def estimate_text(trials: list[Any]) -> str:
-    """``about 1:05`` for the trials (``at least`` when some cost is unknown)."""
+    """``about 1:05``, with the waits it can foresee: ``+ up to 1:00 waiting for a quiet machine
+    (interference.budget_s)`` when repetitions may be measured again, and ``after the host lock:
+    another parsweep is timing a trial (...)`` when one holds it now. A custom workload's cost is
+    unknown until it runs: its trials are said to be left out of the figure, never counted as 0."""
+    from runner.host.lock import held_by
+
     known = [estimate_s(trial) for trial in trials]
     total = sum(s for s in known if s is not None)
-    prefix = "at least" if any(s is None for s in known) else "about"
-    return f"{prefix} {format_clock(total)}"
+    unknown = sum(s is None for s in known)
+    if trials and unknown == len(trials):
+        text = "duration unknown: a custom workload's cost is known only once it runs"
+    elif unknown:
+        text = f"at least {format_clock(total)}, and {unknown} custom-workload trial{'s' if unknown != 1 else ''} not estimated"
+    else:
+        text = f"about {format_clock(total)}"
+    policy = trials[0].policy if trials else None
+    if policy is not None and policy.retries > 0 and policy.budget_s > 0:
+        text += f" + up to {format_clock(policy.budget_s)} waiting for a quiet machine (interference.budget_s)"
+    holder = held_by()
+    if holder:
+        text += f", after the host lock: another parsweep is timing a trial ({holder})"
+    return text
 
 
 def print_plan(plan: Any) -> None:

@@ -6,9 +6,13 @@ Three modes, chosen once per launch:
   total, elapsed time and the time left (estimated from what finished), and under it what is
   being measured: the trial and its repetition k of R, or with an interleaved schedule the
   group of trials and its round. Finished trials are printed above the display as they
-  complete, each with its warnings under it, so the log stays on screen once the display goes.
-- ``lines``: stdout is a pipe, a file or a CI log. One plain line per finished trial, its
-  warnings under it (``  warning: ...``), never a terminal control code.
+  complete, so the log stays on screen once the display goes.
+- ``lines``: stdout is a pipe, a file or a CI log. One plain line per finished trial, never a
+  terminal control code.
+
+A lone trial's warnings come under its line; a sweep's are held for its end and said there once
+each, grouped with the trials that had them (the report's warnings section, or
+``runner.ui.terminal.group_warnings`` when there is no report).
 - ``quiet``: ``quiet=true``. Nothing until the final table; errors still go to stderr.
 
 The launcher process owns the display. The scheduler tells it about repetitions through
@@ -99,6 +103,7 @@ class SweepProgress:
         self._warmup = 0
         self._interleaved = False
         self._trials_measured = 1
+        self.hold_warnings = False
 
     # -- lifecycle -------------------------------------------------------------------------
 
@@ -166,8 +171,12 @@ class SweepProgress:
             fields = {"completed": done, "total": total, "count": self._rep_text(done, total)}
         self._progress.update(self._work_task, last=format_seconds(wall_s), **fields)
 
-    def trial_finished(self, line: str, failed: bool = False, warnings: Sequence[str] = ()) -> None:
-        """Count the trial and show its line, and its warnings right under it (not when quiet)."""
+    def trial_finished(self, line: str, failed: bool = False, warnings: Sequence[str] = (), trial: str | None = None) -> None:
+        """Count the trial and show its line, and its warnings right under it (not when quiet).
+
+        With :attr:`hold_warnings` (a sweep) the warnings are kept for the sweep's end instead,
+        where each is said once with the trials that had it (:func:`take_held_warnings`); the
+        trial's line still flags them (``[spread, oversubscribed]``)."""
         self.done += 1
         self.failed += int(failed)
         if self._progress is not None and self._sweep_task is not None:
@@ -178,6 +187,9 @@ class SweepProgress:
             self._print(Text(line, style="red" if failed else ""))
         else:
             self._print(line)
+        if self.hold_warnings:
+            _HELD.extend((trial or line, warning) for warning in warnings)
+            return
         for warning in warnings:
             self.warn(warning)
 
@@ -238,6 +250,14 @@ def _escape(text: str) -> str:
 # -- the launch's progress, reachable from the launcher and the task ------------------------------
 
 _active: SweepProgress | None = None
+_HELD: list[tuple[str, str]] = []  # (trial, warning) a sweep's display kept for its end
+
+
+def take_held_warnings() -> list[tuple[str, str]]:
+    """The (trial, warning) pairs held back so far (see ``SweepProgress.hold_warnings``), forgotten here."""
+    held = list(_HELD)
+    _HELD.clear()
+    return held
 
 
 def activate(progress: SweepProgress) -> SweepProgress:

@@ -1,0 +1,134 @@
+"""The MLflow store as the lab notebook (``analysis.notebook``), on a real sweep and a real sqlite store.
+
+- every trial run carries its report row's ``speedup``, ``speedup_ci_low``, ``speedup_ci_high`` and
+  ``efficiency``, equal to the report's figures, and the row's trust as a tag;
+- the sweep's run carries the swept keys as params, its headline metrics and its best configuration;
+  its description begins with the verdict; its plots are keyed images; its interactive HTML page
+  needs no network;
+- the experiment is tagged for MLflow's classic runs table with ``speedup`` as its primary metric;
+- ``parsweep-report`` rebuilding the sweep's report twice changes nothing in the store (every
+  metric's history keeps one entry at step 0);
+- ``parsweep-report --compare A B --log`` logs the comparison as a run tagged with both sides.
+"""
+
+from __future__ import annotations
+
+import math
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from analysis.report import load_report
+from conftest import TINY, all_runs, clean_env, client_for, run_parsweep, runs_with_role, sqlite_uri
+from runner.tracking.names import EXPERIMENT_TAGS, SPEEDUP_TRUST_TAG, TRIAL_METRICS
+
+pytestmark = [pytest.mark.slow]
+
+
+@pytest.fixture(scope="module")
+def swept(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, Path]:
+    launch_dir = tmp_path_factory.mktemp("notebook")
+    uri = sqlite_uri(launch_dir / "mlflow.db")
+    launch = run_parsweep(["-m", "backend=serial,threading", "workers=1,2", *TINY], launch_dir, uri=uri)
+    assert launch.returncode == 0, launch.explain()
+    return uri, launch_dir
+
+
+def report_cli(uri: str, cwd: Path, *argv: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "analysis", "--tracking-uri", uri, "--format", "csv", *argv],
+                          capture_output=True, text=True, cwd=cwd, env=clean_env())
+
+
+def snapshot(uri: str) -> dict[str, Any]:
+    """Everything a report could write: each run's metrics with their full history, params, tags."""
+    client = client_for(uri)
+    state: dict[str, Any] = {}
+    for run in all_runs(uri):
+        histories = {key: [(m.step, m.timestamp, m.value) for m in client.get_metric_history(run.info.run_id, key)]
+                     for key in run.data.metrics}
+        state[run.info.run_id] = (histories, dict(run.data.params), dict(run.data.tags))
+    experiment = client.get_experiment_by_name("parsweep")
+    state["experiment"] = dict(experiment.tags)
+    return state
+
+
+def test_every_trial_carries_its_rows_figures(swept: tuple[str, Path]) -> None:
+    uri, _ = swept
+    runs = all_runs(uri)
+    (sweep,) = runs_with_role(runs, "sweep")
+    trials = runs_with_role(runs, "trial")
+    report = load_report(uri, sweep=sweep.info.run_id)
+    client = client_for(uri)
+    checked = 0
+    for row in report.table.itertuples(index=False):
+        for run_id in row.run_ids:
+            (run,) = [t for t in trials if t.info.run_id == run_id]
+            for name in TRIAL_METRICS:
+                expected = getattr(row, name)
+                if isinstance(expected, float) and math.isnan(expected):
+                    assert name not in run.data.metrics, (name, run.info.run_name)
+                else:
+                    assert run.data.metrics[name] == pytest.approx(float(expected), rel=1e-12), (name, run.info.run_name)
+                    history = client.get_metric_history(run_id, name)
+                    assert [m.step for m in history] == [0]
+            assert run.data.tags[SPEEDUP_TRUST_TAG] == row.trust
+            checked += 1
+    assert checked == len(trials) == 3
+    # the chart view plots speedup: every trial has it (serial's is 1 by definition)
+    assert all("speedup" in t.data.metrics for t in trials)
+
+
+def test_the_sweep_summarises_and_the_experiment_opens_on_the_runs_table(swept: tuple[str, Path]) -> None:
+    uri, _ = swept
+    client = client_for(uri)
+    (sweep,) = runs_with_role(all_runs(uri), "sweep")
+    assert sweep.data.params == {"backend": "serial,threading", "workers": "1,2"}
+    metrics = sweep.data.metrics
+    assert metrics["trials"] == 3 and metrics["trials_finished"] == 3 and metrics["trials_failed"] == 0
+    assert 0 <= metrics["trusted_share"] <= 1 and metrics["duration_s"] > 0
+    assert metrics["best_speedup"] > 0 and metrics["best_workers"] in (1, 2)
+    assert sweep.data.tags["parsweep.best"].startswith("threading · ")
+    description = sweep.data.tags["mlflow.note.content"]
+    # the verdict's first finding comes first: MLflow shows a description folded to its first lines
+    report = load_report(uri, sweep=sweep.info.run_id)
+    assert description.splitlines()[0] == f"**{report.verdict[0].strip().rstrip(':')}** · {report.verdict[1].strip()}"
+    assert description.splitlines()[2] == "**Verdict**", description[:300]
+    experiment = client.get_experiment(sweep.info.experiment_id)
+    assert {k: experiment.tags.get(k) for k in EXPERIMENT_TAGS} == EXPERIMENT_TAGS
+    # the plots as keyed images, the interactive page as a file that needs no network
+    artifacts = {a.path for a in client.list_artifacts(sweep.info.run_id, "report")}
+    assert "report/interactive.html" in artifacts and "report/speedup_vs_workers.png" in artifacts
+    images = {a.path for a in client.list_artifacts(sweep.info.run_id, "images")}
+    assert any("speedup_vs_workers" in path for path in images), images
+    page = Path(client.download_artifacts(sweep.info.run_id, "report/interactive.html")).read_text()
+    assert "<svg" in page and "speedup" in page and "trust:" in page
+    assert "http://" not in page and "https://" not in page and "<script src" not in page
+
+
+def test_a_rebuilt_report_changes_nothing(swept: tuple[str, Path]) -> None:
+    uri, cwd = swept
+    before = snapshot(uri)
+    for _ in range(2):
+        done = report_cli(uri, cwd)
+        assert done.returncode == 0 and done.stderr == "", done.stderr
+        assert snapshot(uri) == before
+
+
+def test_read_only_and_a_logged_comparison(swept: tuple[str, Path]) -> None:
+    uri, cwd = swept
+    (sweep,) = runs_with_role(all_runs(uri), "sweep")
+    sweep_id = sweep.info.run_id
+    assert report_cli(uri, cwd, "--read-only").returncode == 0
+    bad = report_cli(uri, cwd, "--log")
+    assert bad.returncode == 2 and bad.stderr.startswith("parsweep-report: error: --log applies only with --compare")
+    done = report_cli(uri, cwd, "--compare", sweep_id, sweep_id, "--log")
+    assert done.returncode == 0, done.stderr
+    assert "logged the comparison as run" in done.stderr
+    (compared,) = runs_with_role(all_runs(uri), "compare")
+    assert compared.data.tags["parsweep.compare"] == f"{sweep_id} {sweep_id}"
+    assert compared.data.tags["parsweep.compare_a"] == sweep_id == compared.data.tags["parsweep.compare_b"]
+    assert compared.info.status == "FINISHED" and compared.data.metrics["rows_compared"] == 3
+    assert "compare" in compared.data.tags["mlflow.note.content"].lower()
