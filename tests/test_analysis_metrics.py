@@ -150,7 +150,8 @@ def test_missing_baseline_is_blank_with_a_note(report: Any) -> None:
 
 
 def test_failed_trials_are_left_out_and_counted(report: Any) -> None:
-    assert report.counts == {"total": len(WALLS) + 2, "finished": len(WALLS), "failed": 2, "unfinished": 0, "incomplete": 0}
+    assert report.counts == {"total": len(WALLS) + 2, "finished": len(WALLS), "failed": 2, "unfinished": 0, "incomplete": 0,
+                             "remeasured": 0}
     assert "2 FAILED trials left out" in report.notes
     table = report.table
     assert table[(table["workers"] == 8) | ((table["backend"] == "threading") & (table["workers"] == 4))].empty
