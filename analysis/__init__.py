@@ -2,9 +2,9 @@
 
 Usable from a notebook::
 
-    from analysis.load import load_latest_sweep, load_samples
-    from analysis.report import build_report, load_report
-    from analysis.metrics import speedup_table, amdahl_fit, crossover
+    from analysis.data.load import load_latest_sweep, load_samples
+    from analysis.model.report import build_report, load_report
+    from analysis.model.metrics import speedup_table, amdahl_fit, crossover
 
     report = load_report("sqlite:///mlflow.db")            # latest sweep of experiment parsweep
     report.table                                           # one row per (host, python, workload, n, backend, ..., workers)
@@ -14,7 +14,7 @@ Usable from a notebook::
     samples = load_samples("sqlite:///mlflow.db", trials)  # one row per repetition (from the trials' tags)
     speedup_table(trials, samples)
 
-    from analysis.compare import compare                   # two sweeps, row by row
+    from analysis.model.compare import compare                   # two sweeps, row by row
     compare("SWEEP_A", "experiment:other@sqlite:////elsewhere/mlflow.db").rows
 
 Modules: ``load`` (MLflow -> trial frame, samples), ``trust`` (why a figure may be off),

@@ -11,10 +11,10 @@
 
 ``--compare A B``: A and B are each a sweep's run id or ``experiment:NAME``, optionally
 ``@URI`` for the store it is in; B's store is otherwise ``--tracking-uri-b``, else A's (see
-:mod:`analysis.compare`).
+:mod:`analysis.model.compare`).
 
 A sweep's report (the default, or ``--sweep``) writes its figures back onto the sweep's trial runs
-as metrics (:mod:`analysis.notebook`; idempotent: a second run writes nothing); ``--read-only``
+as metrics (:mod:`analysis.data.notebook`; idempotent: a second run writes nothing); ``--read-only``
 skips that.
 """
 
@@ -26,7 +26,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, NoReturn
 
-from analysis.render import FORMATS
+from analysis.render.registry import FORMATS
 
 EXIT_NOT_FOUND = 1
 EXIT_USAGE = 2
@@ -75,7 +75,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     args = parser.parse_args(argv)
     if args.compare:
-        from analysis.export_compare import COMPARE_FORMATS
+        from analysis.render.export_compare import COMPARE_FORMATS
 
         if args.sweep or args.all_trials:
             parser.error("--compare takes its own two selections (A and B): drop --sweep / --all")
@@ -107,7 +107,7 @@ def _emit(
     What cannot be found or read is one line on stderr, exit 1, no traceback. ``after`` runs on
     the model before it is shown (writing back to the store: its failure is a warning line).
     """
-    from analysis.load import ReportError
+    from analysis.data.load import ReportError
     from runner.tracking.store import first_line
 
     try:
@@ -132,8 +132,8 @@ def main(argv: list[str] | None = None) -> int:
     """Entry point of ``parsweep-report``; returns the exit status."""
     args = parse_args(argv)
     if args.compare:
-        from analysis.compare import compare
-        from analysis.export_compare import print_compare, render_compare, write_compare
+        from analysis.model.compare import compare
+        from analysis.render.export_compare import print_compare, render_compare, write_compare
 
         def build_comparison() -> Any:
             return compare(args.compare[0], args.compare[1], tracking_uri=args.tracking_uri,
@@ -141,7 +141,7 @@ def main(argv: list[str] | None = None) -> int:
 
         def log_comparison(comparison: Any) -> None:
             if args.log:
-                from analysis.notebook import log_comparison as log_run
+                from analysis.data.notebook import log_comparison as log_run
 
                 _written_back(lambda: print(f"logged the comparison as run {log_run(comparison)} "
                                             f"in {comparison.a.tracking_uri}", file=sys.stderr), "could not log the comparison")
@@ -151,9 +151,9 @@ def main(argv: list[str] | None = None) -> int:
 
     import os
 
-    from analysis.render import render, write_all
-    from analysis.report import load_report
-    from analysis.terminal import print_report
+    from analysis.model.report import load_report
+    from analysis.render.registry import render, write_all
+    from analysis.render.terminal import print_report
     from runner.tracking.store import resolve_uri
 
     uri = resolve_uri(args.tracking_uri, os.getcwd())
@@ -166,7 +166,7 @@ def main(argv: list[str] | None = None) -> int:
         """A sweep's report (not --all, with its intervals) puts its figures on the sweep's trial runs."""
         sweep = report.selection.get("sweep_run_id")
         if sweep and args.intervals and not args.read_only:
-            from analysis.notebook import publish_figures
+            from analysis.data.notebook import publish_figures
 
             _written_back(lambda: publish_figures(uri, sweep, report), "could not write the speedups onto the trial runs")
 

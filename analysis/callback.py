@@ -16,7 +16,7 @@ from omegaconf import DictConfig
 
 
 class ReportCallback(Callback):
-    """Prints the sweep's report and attaches it to the sweep's run (see :mod:`analysis.publish`)."""
+    """Prints the sweep's report and attaches it to the sweep's run (see :mod:`analysis.data.publish`)."""
 
     def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
         from runner.app.session import current
@@ -32,7 +32,7 @@ class ReportCallback(Callback):
             return
         progress.deactivate()
         try:
-            from analysis.publish import publish_sweep
+            from analysis.data.publish import publish_sweep
 
             text = publish_sweep(session.uri, session.parent_run_id)
         except Exception as exc:  # the table is a courtesy: it must not hide failed trials or the exit code

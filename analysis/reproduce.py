@@ -13,7 +13,7 @@ new medians, their ratio, and whether the difference is within noise, and a warn
 difference in host, Python build, package versions or git commit. Exit 0 when every re-run
 gave the right answer, 1 when one did not (or failed), 2 when nothing could be re-run.
 
-Tests with power (:func:`noise_verdict`, through :mod:`analysis.stats`): a two-sided
+Tests with power (:func:`noise_verdict`, through :mod:`analysis.model.stats`): a two-sided
 Mann-Whitney U test (scipy) on the repetitions (the ``parsweep.rep_wall_times_s`` tag, else
 the ``rep_wall_time_s`` history). With N against M repetitions it cannot go below
 p = 2 / C(N+M, N); when that is above 5% the verdict is "cannot tell: N vs M repetitions are
@@ -51,7 +51,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from analysis.stats import ALPHA, FASTER, NO_DIFFERENCE, SEED, SLOWER, can_reach_alpha, difference, repeats_for_power, too_few_text
+from analysis.model.stats import ALPHA, FASTER, NO_DIFFERENCE, SEED, SLOWER, can_reach_alpha, difference, repeats_for_power, too_few_text
 from runner.tracking.names import REPRODUCES_TAG, SAMPLE_METRIC, SAMPLES_TAG, TRUST_TAG
 from runner.trial.spec import CURRENT_PYTHON, GROUPS, TOP_LEVEL_KEYS
 
@@ -73,7 +73,7 @@ def noise_verdict(
 ) -> tuple[bool | None, str]:
     """Whether ``new`` is within noise of ``original``: True (yes), False (no: a difference), None (cannot tell).
 
-    :func:`analysis.stats.difference`: "within noise" needs the Mann-Whitney test to find no
+    :func:`analysis.model.stats.difference`: "within noise" needs the Mann-Whitney test to find no
     difference *and* the 95% interval of new/original (ratio of medians) to lie within
     0.8-1.25; a difference needs p < ``alpha`` and an interval that excludes 1. When the two
     sample sizes cannot give p < ``alpha`` at all it says "cannot tell: N vs M repetitions are too few".
@@ -94,7 +94,7 @@ def noise_verdict(
 def rerun_repeats(original_counts: Sequence[int], alpha: float = ALPHA) -> int | None:
     """The ``repeats`` a re-run needs: for every original trial, enough repetitions that its
     test against the original's count can reach p < ``alpha`` (at least the original's; at most
-    :data:`analysis.stats.MAX_REPEATS`). None when no original logged a repetition (nothing to
+    :data:`analysis.model.stats.MAX_REPEATS`). None when no original logged a repetition (nothing to
     test against: the logged ``repeats`` stands)."""
     counts = [count for count in original_counts if count > 0]
     return max(repeats_for_power(count, alpha) for count in counts) if counts else None
@@ -265,7 +265,7 @@ def fetch_original(tracker: Any, run: Any, workdir: Path, allow: Sequence[str]) 
 def run_samples(tracker: Any, run: Any) -> list[float]:
     """A trial's recorded repetition wall times: its ``parsweep.rep_wall_times_s`` tag, else
     (runs logged before the tag) its ``rep_wall_time_s`` metric history."""
-    from analysis.load import parse_samples
+    from analysis.data.load import parse_samples
 
     values = parse_samples(run.data.tags.get(SAMPLES_TAG))
     return values if values is not None else tracker.metric_history(run.info.run_id, SAMPLE_METRIC)
@@ -310,14 +310,14 @@ def compare(tracker: Any, original: Original, new_run: Any | None) -> Comparison
 
 def _trust_note(original: str | None, new: str | None) -> str:
     """`` [?: original: spread]`` when either side is not trusted: the verdict carries its trust."""
-    from analysis.trust import is_ok
+    from analysis.model.trust import is_ok
 
     parts = [f"{side}: {text}" for side, text in (("original", original), ("re-run", new)) if text and not is_ok(text)]
     return f" [?: {'; '.join(parts)}]" if parts else ""
 
 
 def _seconds(value: float | None) -> str:
-    from analysis.formatting import format_seconds
+    from analysis.render.formatting import format_seconds
 
     return format_seconds(value)
 

@@ -66,7 +66,7 @@ def unpaired(workdir: Path, backend: str) -> tuple[float, float, float]:
     """The same repetitions as two independent pools: ratio of medians and its bootstrap interval."""
     import pandas as pd
 
-    from analysis.stats import ratio_of_medians_ci
+    from analysis.model.stats import ratio_of_medians_ci
 
     samples = pd.read_csv(io.StringIO(report(workdir, "samples-csv")))
     serial = samples.loc[samples["backend"] == "serial", "wall_time_s"].to_numpy()

@@ -5,7 +5,7 @@
 
 Writes, next to this file:
 
-- ``speedup.png``: speedup vs workers of the sweep (``analysis.plots.plot_speedup``);
+- ``speedup.png``: speedup vs workers of the sweep (``analysis.render.plots.plot_speedup``);
 - ``mlflow-runs.png``: the MLflow UI's runs table with the sweep and its trials;
 - ``mlflow-sweep.png``: the sweep's page in the MLflow UI, with its speedup table;
 - ``mlflow-charts.png``: the chart view with the trials unfolded, charts searched for ``speedup``.
@@ -63,8 +63,8 @@ def latest_sweep(uri: str) -> Any:
 
 def draw_speedup(uri: str, sweep_id: str, out: Path) -> None:
     """The speedup plot through the analysis library, as ``parsweep-report`` draws it."""
-    from analysis.plots import _pyplot, plot_speedup
-    from analysis.report import load_report
+    from analysis.model.report import load_report
+    from analysis.render.plots import _pyplot, plot_speedup
 
     report = load_report(uri, sweep=sweep_id)
     host, workload = report.table[["host", "workload"]].iloc[0]

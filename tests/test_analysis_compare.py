@@ -16,7 +16,7 @@ import pytest
 from test_analysis_store import StoreBuilder, reps_around
 
 from analysis.__main__ import main
-from analysis.compare import compare, split_source
+from analysis.model.compare import compare, split_source
 
 SAME = [1.00, 1.02, 0.98, 1.01, 0.99]
 

@@ -14,9 +14,9 @@ import pandas as pd
 import pytest
 from test_analysis_store import StoreBuilder, reps_around
 
-from analysis.load import load_samples, load_sweep
-from analysis.metrics import finished
-from analysis.report import CSV_COLUMNS, build_report
+from analysis.data.load import load_samples, load_sweep
+from analysis.model.metrics import finished
+from analysis.model.report import CSV_COLUMNS, build_report
 
 # (host, n, backend, workers) -> median wall time (s). Alpha's multiprocessing at n=1e4 follows
 # Amdahl's law exactly with f = 0.25; beta has no serial trial at n=1e4.
@@ -193,7 +193,7 @@ def test_amdahl_ignores_worker_counts_above_the_usable_cpus(tmp_path: Path) -> N
     fit = report.amdahl.iloc[0]
     assert pd.isna(fit["serial_fraction"]) and fit["points"] == 1
     assert fit["reason"] == "needs 2 worker counts > 1 within the 2 usable CPUs; has 1 (1 more above the usable CPUs)"
-    from analysis.render import render
+    from analysis.render.registry import render
 
     assert "needs 2 worker counts > 1 within the 2 usable CPUs; has 1" in render(report, "table")
     csv = pd.read_csv(io.StringIO(render(report, "csv")))
@@ -218,7 +218,7 @@ def test_crossover(report: Any) -> None:
     threading = cross.loc[("alpha", "threading")]
     assert pd.isna(threading["crossover_n"]) and pd.isna(threading["workers"])
     assert threading["reason"].startswith("never measurably faster than serial")
-    from analysis.render import render
+    from analysis.render.registry import render
 
     assert "never measurably faster than serial (the 95% CI above 1) for n from 1e3 to 1e5" in render(report, "table")
     beta = cross.loc[("beta", "multiprocessing")]
@@ -254,8 +254,8 @@ def test_a_speedup_whose_interval_contains_one_is_no_difference_only_when_narrow
     assert rows.loc["threading", "conclusion"] == "slower" and rows.loc["process_pool", "conclusion"] == "faster"
     assert rows.loc["serial", "conclusion"] == ""
     assert pd.isna(report.crossover.set_index("backend").loc["thread_pool", "crossover_n"])
-    from analysis.render import render
-    from analysis.views import speedup_sections
+    from analysis.render.registry import render
+    from analysis.render.views import speedup_sections
 
     section = speedup_sections(report)[0]
     speedups = dict(zip(section.cells["backend"], section.cells["speedup"]))
@@ -306,7 +306,7 @@ def test_intervals_are_seeded(tmp_path: Path) -> None:
         sweep = builder.sweep()
         builder.trial(sweep, "serial", 1, 1000, list(1.0 + rng.normal(0, 0.02, 5)))
         builder.trial(sweep, "process_pool", 2, 1000, list(0.55 + rng.normal(0, 0.02, 5)))
-    from analysis.load import load_experiment
+    from analysis.data.load import load_experiment
 
     trials = load_experiment(builder.uri)
     samples = load_samples(builder.uri, trials)
@@ -339,7 +339,7 @@ def test_csv_columns_follow_the_spec(report: Any) -> None:
     assert list(frame.columns) == CSV_COLUMNS
     for column in ("python_version", "python_free_threaded", "python_gil_enabled", "conclusion", "trials", "sweeps"):
         assert column in CSV_COLUMNS
-    from analysis.render import render
+    from analysis.render.registry import render
 
     written = pd.read_csv(io.StringIO(render(report, "csv")))
     assert list(written.columns[: len(spec)]) == spec and written.columns[-1] == "run_ids"
@@ -352,7 +352,7 @@ def test_nothing_finished_is_an_empty_report_not_a_crash(tmp_path: Path) -> None
     report = build_report(load_sweep(builder.uri, sweep), None)
     assert report.table.empty and report.amdahl.empty and report.crossover.empty
     assert report.counts["failed"] == 1
-    from analysis.render import FORMATS, render
+    from analysis.render.registry import FORMATS, render
 
     for fmt in FORMATS:
         assert render(report, fmt)
@@ -378,7 +378,7 @@ def test_trials_that_split_the_range_differently_are_separate_rows(tmp_path: Pat
     assert rows.loc[("process_pool", "16", 2), "self_speedup"] == pytest.approx(1.2 / 0.6)
     assert rows.loc[("process_pool", "", 2), "self_speedup"] == pytest.approx(1.1 / 0.8)
     assert "chunks" in CSV_COLUMNS
-    from analysis.render import render
+    from analysis.render.registry import render
 
     table = render(report, "markdown")
     assert "process_pool · chunks=16" in table and table.count("process_pool · chunks=16") >= 2
@@ -443,7 +443,7 @@ def test_interpreters_are_never_pooled_and_each_has_its_own_baseline(tmp_path: P
     (best,) = report.fastest.itertuples(index=False)
     assert (best.python, best.backend, best.workers) == ("3.13.5t", "threading", 2)
     assert best.wall_time_s == pytest.approx(0.70) and best.conclusion == "faster" and best.configurations == 5
-    from analysis.render import render
+    from analysis.render.registry import render
 
     text = render(report, "table")
     assert "3.13.5t" in text and "1.33x slower" in text and "threading x2 on 3.13.5t" in text
@@ -464,7 +464,7 @@ def test_all_pools_only_trials_that_measured_the_same_thing(tmp_path: Path) -> N
     builder.trial(other, "serial", 1, 1000, reps_around(1.3), python="3.13.5t")
     builder.trial(other, "serial", 1, 1000, reps_around(2.0), host="beta")
     builder.trial(other, "serial", 1, 1000, reps_around(0.2), function="mywork:chunk")
-    from analysis.load import load_experiment
+    from analysis.data.load import load_experiment
 
     report = build_report(load_experiment(builder.uri))
     assert report.pooled
@@ -475,7 +475,7 @@ def test_all_pools_only_trials_that_measured_the_same_thing(tmp_path: Path) -> N
     for key in (("alpha", "3.13.5t", "sum_range", "serial"), ("beta", "3.11.7", "sum_range", "serial"),
                 ("alpha", "3.11.7", "custom:mywork:chunk", "serial")):
         assert rows.loc[key, "trials"] == 1, key
-    from analysis.views import speedup_sections
+    from analysis.render.views import speedup_sections
 
     (section,) = [s for s in speedup_sections(report) if s.heading.startswith("host alpha") and s.heading.endswith("sum_range")]
     assert list(section.cells["trials"]) == ["3", "3", "1"] and list(section.cells["sweeps"]) == ["3", "3", "1"]

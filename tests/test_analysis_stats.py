@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from scipy import stats as scipy_stats
 
-from analysis.stats import (
+from analysis.model.stats import (
     CANNOT_TELL,
     FASTER,
     NO_DIFFERENCE,

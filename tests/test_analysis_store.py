@@ -19,7 +19,7 @@ import pytest
 from mlflow.entities import Metric, Param, RunTag
 from mlflow.tracking import MlflowClient
 
-from analysis.load import ReportError, latest_sweep_id, load_experiment, load_latest_sweep, load_samples, load_sweep
+from analysis.data.load import ReportError, latest_sweep_id, load_experiment, load_latest_sweep, load_samples, load_sweep
 from runner.tracking.names import (
     GROUP_TAG,
     PYTHON_LABEL_TAG,
@@ -288,7 +288,7 @@ def test_interpreter_labels_and_custom_workloads(tmp_path: Path) -> None:
     assert trials.loc[runs["custom"], "workload"] == "custom:mywork:chunk"
     assert trials.loc[runs["new-gil"], "workload"] == "sum_range"
     assert trials.loc[runs["new-gil"], "python_command"] == "current" and trials.loc[runs["new-gil"], "gil"] == "default"
-    from analysis.load import python_label
+    from analysis.data.load import python_label
 
     assert python_label("3.10.14", "PyPy", None, "true") == "PyPy 3.10.14"  # never one row with CPython 3.10.14
     assert python_label(None) == "unknown"

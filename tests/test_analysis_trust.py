@@ -13,11 +13,11 @@ import pandas as pd
 import pytest
 from test_analysis_store import StoreBuilder, reps_around
 
-from analysis.load import load_samples, load_sweep
-from analysis.metrics import finished
-from analysis.render import render
-from analysis.report import build_report
-from analysis.trust import join_reasons, parse_reasons, trial_trust
+from analysis.data.load import load_samples, load_sweep
+from analysis.model.metrics import finished
+from analysis.model.report import build_report
+from analysis.model.trust import join_reasons, parse_reasons, trial_trust
+from analysis.render.registry import render
 
 INTERFERED = "other processes used CPU during 2 of the 5 kept repetitions; stop them and run again"
 SHORT_WARNING = "repetitions take 800.0 us (median), under 1 ms: too short to time well"
@@ -131,7 +131,7 @@ def test_the_warnings_section_names_each_trial(report: Any) -> None:
     assert "Warnings (3, each with its trial)" in render(report, "table")
     listed = json.loads(render(report, "json"))["warnings"]
     assert {w["run_id"] for w in listed} == set(warnings["run_id"]) and INTERFERED in {w["warning"] for w in listed}
-    from analysis.export_csv import warnings_csv
+    from analysis.render.export_csv import warnings_csv
 
     written = pd.read_csv(io.StringIO(warnings_csv(report)))
     assert list(written.columns[:2]) == ["run_id", "run_name"] and len(written) == 3
@@ -142,7 +142,7 @@ def test_the_warnings_section_names_each_trial(report: Any) -> None:
 def test_the_terminal_dims_untrusted_rows_and_colours_only_supported_speedups(report: Any) -> None:
     from rich.console import Console
 
-    from analysis.terminal import print_report
+    from analysis.render.terminal import print_report
 
     console = Console(record=True, width=250, force_terminal=True, color_system="standard")
     print_report(report, console)
@@ -154,7 +154,7 @@ def test_the_terminal_dims_untrusted_rows_and_colours_only_supported_speedups(re
 
 
 def test_plots_draw_untrusted_points_hollow(report: Any) -> None:
-    from analysis.plots import UNTRUSTED_LEGEND, plot_speedup, plot_wall_time
+    from analysis.render.plots import UNTRUSTED_LEGEND, plot_speedup, plot_wall_time
 
     for draw in (plot_speedup, plot_wall_time):
         figure = draw(report, "alpha", "sum_range")

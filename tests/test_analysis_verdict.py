@@ -12,8 +12,8 @@ import pytest
 from test_analysis_store import StoreBuilder, reps_around
 
 from analysis.__main__ import main
-from analysis.load import load_samples, load_sweep
-from analysis.report import Report, build_report
+from analysis.data.load import load_samples, load_sweep
+from analysis.model.report import Report, build_report
 
 NOT_MEASURABLY = "no configuration is measurably faster than serial here"
 
@@ -272,7 +272,7 @@ def test_each_rule_claims_only_what_its_evidence_carries(case: str, tmp_path: Pa
 
 def test_every_rule_is_stated_and_every_line_comes_from_one() -> None:
     """The rules are data a reader can check a sentence against: a name, a claim, its evidence."""
-    from analysis.verdict import RULES
+    from analysis.claims.verdict import RULES
 
     assert [rule.name for rule in RULES][:2] == ["answer", "fastest"]
     assert all(rule.claims and rule.needs for rule in RULES)

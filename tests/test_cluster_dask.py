@@ -89,7 +89,7 @@ def test_a_dask_sweep_logs_cluster_tags_and_groups_by_cluster(scheduler: str, la
         assert trial.data.tags["cluster.cpus"] == str(SCHEDULER_WORKERS)
         assert trial.data.tags["cluster.address"] == scheduler
 
-    from analysis.load import runs_to_frame
+    from analysis.data.load import runs_to_frame
 
     frame = runs_to_frame(trials)
     assert set(frame["host"]) == {socket.gethostname()}

@@ -16,9 +16,9 @@ import pytest
 from scipy import stats
 from test_analysis_store import StoreBuilder
 
-from analysis.load import load_samples, load_sweep
-from analysis.report import build_report
-from analysis.stats import ratio_of_medians_ci
+from analysis.data.load import load_samples, load_sweep
+from analysis.model.report import build_report
+from analysis.model.stats import ratio_of_medians_ci
 from runner.trial.stats import pair_by_round, paired_ratio, t_quantile
 
 
@@ -120,7 +120,7 @@ def test_a_row_is_paired_only_when_every_trial_has_its_partner(tmp_path: Path) -
     builder = StoreBuilder(tmp_path)
     _sweep(builder, rounds=True)
     _sweep(builder, rounds=False)
-    from analysis.load import load_experiment
+    from analysis.data.load import load_experiment
 
     trials = load_experiment(builder.uri)
     table = build_report(trials, load_samples(builder.uri, trials)).table.set_index("backend")

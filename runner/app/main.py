@@ -31,7 +31,7 @@ DRY_RUN_FLAG = "--dry-run"
 
 
 _NOTED_FEW_CORES = False
-#: The Amdahl fit needs two worker counts above 1 within the usable CPUs (analysis.metrics.AMDAHL_MIN_POINTS).
+#: The Amdahl fit needs two worker counts above 1 within the usable CPUs (analysis.model.metrics.AMDAHL_MIN_POINTS).
 AMDAHL_MIN_CPUS = 3
 
 

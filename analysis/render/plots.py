@@ -18,10 +18,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from analysis.formatting import UNTRUSTED_MARK, backend_labels, format_n
-from analysis.report import Report
-from analysis.trust import is_ok
-from analysis.views import host_caption
+from analysis.model.report import Report
+from analysis.model.trust import is_ok
+from analysis.render.formatting import UNTRUSTED_MARK, backend_labels, format_n
+from analysis.render.views import host_caption
 
 MAX_COLUMNS = 3
 

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from analysis.report import Report
-from analysis.views import VERDICT_HEADING, WARNINGS_HEADING, Section, legend, sections, summary_lines
+from analysis.model.report import Report
+from analysis.render.views import VERDICT_HEADING, WARNINGS_HEADING, Section, legend, sections, summary_lines
 
 
 def rich_table(section: Section) -> Any:

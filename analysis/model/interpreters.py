@@ -1,6 +1,6 @@
 """Interpreters side by side: what each costs single-threaded, and the fastest way overall.
 
-Speedups stay within one interpreter (:mod:`analysis.metrics`: serial under the same
+Speedups stay within one interpreter (:mod:`analysis.model.metrics`: serial under the same
 interpreter is the baseline). Beside them, from the same table:
 
 * :func:`interpreter_costs`: per (host, workload, n) whose serial trials ran under two or
@@ -20,9 +20,9 @@ import re
 import numpy as np
 import pandas as pd
 
-from analysis.metrics import conclusions, samples_by_row
-from analysis.stats import CONFIDENCE, RESAMPLES, SEED, ratio_of_medians_ci
-from analysis.trust import pooled_trust
+from analysis.model.metrics import conclusions, samples_by_row
+from analysis.model.stats import CONFIDENCE, RESAMPLES, SEED, ratio_of_medians_ci
+from analysis.model.trust import pooled_trust
 
 COST_COLUMNS = [
     "host", "workload", "n", "python", "reference", "wall_time_s", "reference_wall_time_s",
@@ -58,7 +58,7 @@ def interpreter_costs(
 ) -> pd.DataFrame:
     """Each interpreter's serial time against the reference interpreter's (:data:`COST_COLUMNS`).
 
-    ``table``: :func:`analysis.metrics.speedup_table`; with ``samples``, the ratio gets its
+    ``table``: :func:`analysis.model.metrics.speedup_table`; with ``samples``, the ratio gets its
     ``confidence`` bootstrap interval and ``conclusion`` (``slower`` / ``faster`` /
     ``no difference``; blank without an interval).
     """

@@ -5,13 +5,13 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-from analysis.export_csv import to_csv, warnings_csv
-from analysis.export_html import to_html
-from analysis.export_json import to_json
-from analysis.export_markdown import to_markdown
-from analysis.export_samples import to_pyperf, to_samples_csv
-from analysis.report import Report
-from analysis.terminal import render_terminal
+from analysis.model.report import Report
+from analysis.render.export_csv import to_csv, warnings_csv
+from analysis.render.export_html import to_html
+from analysis.render.export_json import to_json
+from analysis.render.export_markdown import to_markdown
+from analysis.render.export_samples import to_pyperf, to_samples_csv
+from analysis.render.terminal import render_terminal
 
 FORMATS = ("table", "markdown", "csv", "html", "json", "samples-csv", "pyperf")
 #: File name of each format when written to a directory.
@@ -41,7 +41,7 @@ def render(report: Report, fmt: str = "table") -> str:
 def write_all(report: Report, out_dir: str | Path, formats: tuple[str, ...] = FORMATS, plots: bool = True) -> list[Path]:
     """Write ``formats`` (:data:`FILE_NAMES`; with ``csv`` also ``warnings.csv``) and the PNG
     plots into ``out_dir``; the markdown and HTML show the plots. Returns the paths written."""
-    from analysis.plots import write_plots
+    from analysis.render.plots import write_plots
 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)

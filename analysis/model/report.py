@@ -8,12 +8,12 @@ from typing import Any
 
 import pandas as pd
 
-from analysis.formatting import format_n
-from analysis.interpreters import fastest, interpreter_costs
-from analysis.load import EXPERIMENT, load_samples, load_trials
-from analysis.metrics import amdahl_fit, crossover, finished, prepare_trials, speedup_table, with_amdahl
-from analysis.stats import CONFIDENCE, RESAMPLES, SEED
-from analysis.trust import is_ok, trial_trust
+from analysis.data.load import EXPERIMENT, load_samples, load_trials
+from analysis.model.interpreters import fastest, interpreter_costs
+from analysis.model.metrics import amdahl_fit, crossover, finished, prepare_trials, speedup_table, with_amdahl
+from analysis.model.stats import CONFIDENCE, RESAMPLES, SEED
+from analysis.model.trust import is_ok, trial_trust
+from analysis.render.formatting import format_n
 
 #: The spec's report columns, in the spec's order: every table export starts with these.
 SPEC_COLUMNS = [
@@ -39,8 +39,8 @@ class Report:
 
     ``table``: one row per (host, python, workload, n, backend, start_method, chunks,
     workers), see :data:`CSV_COLUMNS`; ``amdahl`` and ``crossover``: see
-    :mod:`analysis.metrics`; ``interpreters`` and ``fastest``: see :mod:`analysis.interpreters`;
-    ``verdict``: plain-language lines (:mod:`analysis.verdict`); ``warnings``: one row per
+    :mod:`analysis.model.metrics`; ``interpreters`` and ``fastest``: see :mod:`analysis.model.interpreters`;
+    ``verdict``: plain-language lines (:mod:`analysis.claims.verdict`); ``warnings``: one row per
     warning of a pooled trial (:data:`WARNING_COLUMNS`); ``hosts``: one row per host (CPU
     model, usable CPUs, interpreters); ``trials`` / ``samples``: the pooled trials (with their
     ``trust``) and their repetitions, for the per-repetition exports; ``notes``: what was left
@@ -165,7 +165,7 @@ def build_report(
     """The report of a trial frame (and of its repetition samples: they give the trust of runs
     logged without a ``parsweep.trust`` tag, the per-repetition exports and, unless
     ``intervals=False``, the confidence intervals)."""
-    from analysis.verdict import verdict_lines
+    from analysis.claims.verdict import verdict_lines
 
     selection = dict(trials.attrs)
     status = trials["status"] if "status" in trials else pd.Series(dtype=str)
@@ -216,7 +216,7 @@ def load_report(
     intervals: bool = True,
     seed: int = SEED,
 ) -> Report:
-    """Load a selection (see :func:`analysis.load.load_trials`) and build its report.
+    """Load a selection (see :func:`analysis.data.load.load_trials`) and build its report.
 
     ``intervals=False`` skips the confidence intervals, and reads only the samples that come
     with the runs (their ``parsweep.rep_wall_times_s`` tags): no metric history is requested.

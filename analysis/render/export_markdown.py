@@ -6,8 +6,8 @@ top (and a long one is cut at its end), so the answer is what survives.
 
 from __future__ import annotations
 
-from analysis.report import Report
-from analysis.views import VERDICT_HEADING, WARNINGS_HEADING, Section, legend, sections, summary_lines, warning_lines
+from analysis.model.report import Report
+from analysis.render.views import VERDICT_HEADING, WARNINGS_HEADING, Section, legend, sections, summary_lines, warning_lines
 
 
 def _escape(cell: object) -> str:

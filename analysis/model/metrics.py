@@ -22,7 +22,7 @@ Definitions (``p`` = workers, ``T`` = median wall time):
   paired figure *is* the row's speedup (the ratio of medians estimates the same thing, less
   precisely). **Unpaired** otherwise (sequential schedules, runs logged before rounds were
   recorded, a row whose trials have no baseline in their round): the ratio of medians and its
-  percentile bootstrap interval (:func:`analysis.stats.ratio_of_medians_ci`).
+  percentile bootstrap interval (:func:`analysis.model.stats.ratio_of_medians_ci`).
 * ``conclusion``: ``faster`` when the interval is above 1, ``slower`` when below, ``no
   difference`` when it contains 1 *and* lies within :data:`EQUIVALENCE` (1 +- 5%), ``cannot
   tell`` when it contains 1 but is wider than that (a 0.7-1.4 interval is no evidence of "no
@@ -50,8 +50,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from analysis.formatting import format_n
-from analysis.stats import (
+from analysis.model.stats import (
     CANNOT_TELL,
     CONFIDENCE,
     FASTER,
@@ -62,7 +61,7 @@ from analysis.stats import (
     can_reach_alpha,
     ratio_of_medians_ci,
 )
-from analysis.trust import (
+from analysis.model.trust import (
     BASELINE_NOISE,
     FEW_REPETITIONS,
     NOISY_BASELINE,
@@ -76,6 +75,7 @@ from analysis.trust import (
     trial_trust,
     with_reasons,
 )
+from analysis.render.formatting import format_n
 from runner.trial.stats import t_quantile
 
 BASELINE_KEYS = ["host", "python", "workload", "n"]
@@ -144,7 +144,7 @@ def prepare_trials(trials: pd.DataFrame, samples: pd.DataFrame | None = None) ->
 
     ``serial`` ignores ``workers`` and is counted at 1; ``start_method`` is ``none`` where it
     does not apply; ``chunks`` as :func:`chunks_key`; ``trust`` from the trial's tag or derived
-    (:func:`analysis.trust.trial_trust`, unless the frame has it already); ``repetitions`` the
+    (:func:`analysis.model.trust.trial_trust`, unless the frame has it already); ``repetitions`` the
     trial's recorded repetitions (``repeats_done``, else its samples' count).
     """
     done = finished(trials).copy()
@@ -297,12 +297,12 @@ def speedup_table(
 ) -> pd.DataFrame:
     """One row per :data:`ROW_KEYS` with every per-row metric (:data:`TABLE_COLUMNS`).
 
-    ``trials`` is the frame of :func:`analysis.load.load_trials`. With ``samples`` (the frame of
-    :func:`analysis.load.load_samples`), ``speedup_ci_low`` / ``speedup_ci_high`` hold the
+    ``trials`` is the frame of :func:`analysis.data.load.load_trials`. With ``samples`` (the frame of
+    :func:`analysis.data.load.load_samples`), ``speedup_ci_low`` / ``speedup_ci_high`` hold the
     ``confidence`` bootstrap interval of each speedup (``resamples`` resamples, seeded by
     ``seed``) and ``conclusion`` what it supports; without, they are blank. Missing baselines
     leave blanks. ``trust`` gains ``noisy baseline`` and ``few repetitions`` (see
-    :mod:`analysis.trust`).
+    :mod:`analysis.model.trust`).
     """
     table = summarize_trials(trials, samples)
     if table.empty:
@@ -360,9 +360,9 @@ def _row_trust(
 ) -> str:
     """A row's trust: its trials', plus what its baseline and its repetition counts add.
 
-    A row whose paired interval is within :data:`~analysis.trust.PRECISE` does not inherit the
+    A row whose paired interval is within :data:`~analysis.model.trust.PRECISE` does not inherit the
     raw spread of its own or its baseline's repetitions: that spread moved both sides of each
-    pair and cancelled (:func:`analysis.trust.cancelled_trust` says so in the cell). Interference
+    pair and cancelled (:func:`analysis.model.trust.cancelled_trust` says so in the cell). Interference
     and everything else still count: a busy neighbour hits one side of a pair, not both.
     """
     if backend == "serial":

@@ -18,7 +18,7 @@ A report row carries the union of its trials' reasons, plus :data:`NOISY_BASELIN
 serial row it is divided by is not ok for interference or spread, plus
 :data:`FEW_REPETITIONS` when its confidence interval cannot reach 95%: the serial and the
 row's repetitions are too few for a distribution-free test to reach p < 0.05
-(:func:`analysis.stats.can_reach_alpha`; 3 against 3 cannot).
+(:func:`analysis.model.stats.can_reach_alpha`; 3 against 3 cannot).
 
 **Trust from what the answer needs.** A row whose speedup is paired (measured round by round
 beside its baseline) and known within :data:`PRECISE` (+-5%) is trusted even when its

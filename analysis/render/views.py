@@ -12,7 +12,10 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
-from analysis.formatting import (
+from analysis.model.interpreters import configuration_label
+from analysis.model.report import Report
+from analysis.model.trust import is_ok
+from analysis.render.formatting import (
     BLANK,
     CANNOT_TELL_MARK,
     NO_DIFFERENCE_MARK,
@@ -29,9 +32,6 @@ from analysis.formatting import (
     format_times,
     is_blank,
 )
-from analysis.interpreters import configuration_label
-from analysis.report import Report
-from analysis.trust import is_ok
 
 #: What the people-facing columns and marks mean (used as legends).
 LEGEND = (

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import html
 
-from analysis.report import Report
-from analysis.views import VERDICT_HEADING, WARNINGS_HEADING, Section, legend, sections, summary_lines, warning_lines
+from analysis.model.report import Report
+from analysis.render.views import VERDICT_HEADING, WARNINGS_HEADING, Section, legend, sections, summary_lines, warning_lines
 
 STYLE = """
 body { font-family: system-ui, sans-serif; margin: 2em; color: #222; }

@@ -1,4 +1,4 @@
-"""A comparison (:class:`analysis.compare.Comparison`) for people and for tools: terminal,
+"""A comparison (:class:`analysis.model.compare.Comparison`) for people and for tools: terminal,
 markdown, CSV and JSON, all reading the same model."""
 
 from __future__ import annotations
@@ -9,10 +9,11 @@ from typing import Any
 
 import pandas as pd
 
-from analysis.compare import COMPARE_COLUMNS, ONLY_COLUMNS, Comparison
-from analysis.export_csv import frame_csv
-from analysis.export_json import records
-from analysis.formatting import (
+from analysis.model.compare import COMPARE_COLUMNS, ONLY_COLUMNS, Comparison
+from analysis.model.trust import is_ok
+from analysis.render.export_csv import frame_csv
+from analysis.render.export_json import records
+from analysis.render.formatting import (
     BLANK,
     UNTRUSTED_MARK,
     backend_labels,
@@ -22,9 +23,8 @@ from analysis.formatting import (
     format_times,
     is_blank,
 )
-from analysis.terminal import plain_table
-from analysis.trust import is_ok
-from analysis.views import Section
+from analysis.render.terminal import plain_table
+from analysis.render.views import Section
 
 COMPARE_FORMATS = ("table", "markdown", "csv", "json")
 FILE_NAMES = {"table": "compare.txt", "markdown": "compare.md", "csv": "compare.csv", "json": "compare.json"}
@@ -122,7 +122,7 @@ def print_compare(comparison: Comparison, console: Any = None) -> None:
     """The comparison on an interactive terminal (rich: verdicts coloured, untrusted rows dimmed)."""
     from rich.console import Console
 
-    from analysis.terminal import rich_table
+    from analysis.render.terminal import rich_table
 
     console = console or Console()
     console.print(comparison.title, style="bold", highlight=False)
@@ -137,7 +137,7 @@ def print_compare(comparison: Comparison, console: Any = None) -> None:
 
 def compare_markdown(comparison: Comparison) -> str:
     """The comparison as GitHub-flavoured markdown."""
-    from analysis.export_markdown import markdown_table
+    from analysis.render.export_markdown import markdown_table
 
     parts = [f"## {comparison.title}"]
     parts.append(markdown_table(compare_section(comparison)) if len(comparison.rows) else "No row is on both sides.")

@@ -9,7 +9,7 @@ from typing import Any
 
 import pandas as pd
 
-from analysis.report import WARNING_COLUMNS, Report
+from analysis.model.report import WARNING_COLUMNS, Report
 
 
 def records(frame: pd.DataFrame) -> list[dict[str, Any]]:

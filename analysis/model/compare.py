@@ -7,13 +7,13 @@
 ``./mlflow.db``) and B from ``--tracking-uri-b`` when given, else from A's store. Two
 machines, two interpreters, two commits of your code: whatever the two sides differ in.
 
-**Rows.** Each side's trials are pooled by identity (:data:`analysis.metrics.ROW_KEYS`), then
+**Rows.** Each side's trials are pooled by identity (:data:`analysis.model.metrics.ROW_KEYS`), then
 matched on workload, n, backend, start_method, chunks and workers, and on host and python
 only when both sides have several of them (when a side has one, that is what the comparison
 is about); each side keeps its own ``host_*`` and ``python_*``. Rows only one side has are
 listed (:attr:`Comparison.only_a`, :attr:`Comparison.only_b`).
 
-**Figures** (:func:`analysis.stats.differences`): both sides' medians (of their pooled
+**Figures** (:func:`analysis.model.stats.differences`): both sides' medians (of their pooled
 repetitions), ``ratio`` = B / A (above 1: B is slower), its 95% bootstrap interval (both sides
 resampled), the two-sided Mann-Whitney p-value and the smallest p-value the two sample
 sizes allow. ``verdict``: ``slower`` / ``faster`` (B against A) only when the test says so and
@@ -31,10 +31,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from analysis.load import ReportError, load_samples, load_source
-from analysis.metrics import samples_by_row, summarize_trials
-from analysis.stats import ALPHA, CONFIDENCE, RESAMPLES, SEED, differences
-from analysis.trust import trial_trust
+from analysis.data.load import ReportError, load_samples, load_source
+from analysis.model.metrics import samples_by_row, summarize_trials
+from analysis.model.stats import ALPHA, CONFIDENCE, RESAMPLES, SEED, differences
+from analysis.model.trust import trial_trust
 
 MATCH_KEYS = ["workload", "n", "backend", "start_method", "chunks", "workers"]
 SIDE_KEYS = ["host", "python"]  # matched only when both sides have several
@@ -108,7 +108,7 @@ def split_source(text: str) -> tuple[str, str | None]:
 
 def load_side(name: str, source: str, tracking_uri: str) -> Side:
     """Read one side: its trials (with trust) and repetition samples."""
-    from analysis.load import check_store
+    from analysis.data.load import check_store
 
     check_store(tracking_uri)
     trials = load_source(tracking_uri, source)
