@@ -3,7 +3,7 @@
 Usable from a notebook::
 
     from analysis.data.load import load_latest_sweep, load_samples
-    from analysis.model.report import build_report, load_report
+    from analysis.report import build_report, load_report
     from analysis.model.metrics import speedup_table, amdahl_fit, crossover
 
     report = load_report("sqlite:///mlflow.db")            # latest sweep of experiment parsweep
@@ -17,13 +17,10 @@ Usable from a notebook::
     from analysis.model.compare import compare                   # two sweeps, row by row
     compare("SWEEP_A", "experiment:other@sqlite:////elsewhere/mlflow.db").rows
 
-Modules: ``load`` (MLflow -> trial frame, samples), ``trust`` (why a figure may be off),
-``stats`` (bootstrap intervals, the Mann-Whitney test and its power), ``metrics`` (speedup,
-efficiency, Karp-Flatt, Amdahl fit, crossover), ``interpreters`` (serial cost per
-interpreter, the fastest way overall), ``verdict`` (plain-language lines), ``report`` (the
-one model every rendering reads), ``views`` (its cells for people), ``terminal``,
-``export_markdown``, ``export_csv``, ``export_html``, ``export_json``, ``export_samples``
-(per-repetition CSV, pyperf JSON), ``plots``, ``render`` (pick a format / write them all),
-``compare`` and ``export_compare`` (``--compare``), ``publish`` (end of a sweep),
-``reproduce`` (``parsweep-reproduce``), ``__main__`` (the CLI).
+Folders (docs/ARCHITECTURE.md): ``data`` (MLflow -> trial frame, samples), ``model`` (statistics,
+trust, speedups and their intervals, fits, interpreters, ``--compare``, the report's model),
+``claims`` (the verdict's rules, re-run verdicts), ``render`` (cells, terminal, markdown, CSV,
+HTML, JSON, samples, pyperf, plots; ``registry`` picks one or writes them all); and ``report``
+(the assembled report), ``publish`` and ``notebook`` (what a sweep leaves on its runs),
+``__main__`` (the CLI). ``parsweep-reproduce`` lives with the Hydra app (``runner.app.reproduce``).
 """

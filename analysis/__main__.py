@@ -14,7 +14,7 @@
 :mod:`analysis.model.compare`).
 
 A sweep's report (the default, or ``--sweep``) writes its figures back onto the sweep's trial runs
-as metrics (:mod:`analysis.data.notebook`; idempotent: a second run writes nothing); ``--read-only``
+as metrics (:mod:`analysis.notebook`; idempotent: a second run writes nothing); ``--read-only``
 skips that.
 """
 
@@ -141,7 +141,7 @@ def main(argv: list[str] | None = None) -> int:
 
         def log_comparison(comparison: Any) -> None:
             if args.log:
-                from analysis.data.notebook import log_comparison as log_run
+                from analysis.notebook import log_comparison as log_run
 
                 _written_back(lambda: print(f"logged the comparison as run {log_run(comparison)} "
                                             f"in {comparison.a.tracking_uri}", file=sys.stderr), "could not log the comparison")
@@ -151,9 +151,9 @@ def main(argv: list[str] | None = None) -> int:
 
     import os
 
-    from analysis.model.report import load_report
     from analysis.render.registry import render, write_all
     from analysis.render.terminal import print_report
+    from analysis.report import load_report
     from runner.tracking.store import resolve_uri
 
     uri = resolve_uri(args.tracking_uri, os.getcwd())
@@ -166,7 +166,7 @@ def main(argv: list[str] | None = None) -> int:
         """A sweep's report (not --all, with its intervals) puts its figures on the sweep's trial runs."""
         sweep = report.selection.get("sweep_run_id")
         if sweep and args.intervals and not args.read_only:
-            from analysis.data.notebook import publish_figures
+            from analysis.notebook import publish_figures
 
             _written_back(lambda: publish_figures(uri, sweep, report), "could not write the speedups onto the trial runs")
 

@@ -67,7 +67,7 @@ class Hog:
 
 def sweep(workdir: Path, label: str, args: list[str]) -> tuple[float, dict[tuple, dict]]:
     """Run one sweep; its wall time and its report's rows by (n, backend, workers)."""
-    from analysis.model.report import load_report
+    from analysis.report import load_report
 
     overrides = store_overrides(workdir, label)
     wall = run_parsweep(["-m", *args, *overrides], workdir)

@@ -63,8 +63,8 @@ def latest_sweep(uri: str) -> Any:
 
 def draw_speedup(uri: str, sweep_id: str, out: Path) -> None:
     """The speedup plot through the analysis library, as ``parsweep-report`` draws it."""
-    from analysis.model.report import load_report
     from analysis.render.plots import _pyplot, plot_speedup
+    from analysis.report import load_report
 
     report = load_report(uri, sweep=sweep_id)
     host, workload = report.table[["host", "workload"]].iloc[0]

@@ -16,7 +16,8 @@ from test_analysis_store import StoreBuilder, reps_around
 
 from analysis.data.load import load_samples, load_sweep
 from analysis.model.metrics import finished
-from analysis.model.report import CSV_COLUMNS, build_report
+from analysis.model.report import CSV_COLUMNS
+from analysis.report import build_report
 
 # (host, n, backend, workers) -> median wall time (s). Alpha's multiprocessing at n=1e4 follows
 # Amdahl's law exactly with f = 0.25; beta has no serial trial at n=1e4.

@@ -1,4 +1,4 @@
-"""The MLflow store as the lab notebook (``analysis.data.notebook``), on a real sweep and a real sqlite store.
+"""The MLflow store as the lab notebook (``analysis.notebook``), on a real sweep and a real sqlite store.
 
 - every trial run carries its report row's ``speedup``, ``speedup_ci_low``, ``speedup_ci_high`` and
   ``efficiency``, equal to the report's figures, and the row's trust as a tag;
@@ -21,7 +21,7 @@ from typing import Any
 
 import pytest
 
-from analysis.model.report import load_report
+from analysis.report import load_report
 from conftest import TINY, all_runs, clean_env, client_for, run_parsweep, runs_with_role, sqlite_uri
 from runner.tracking.names import EXPERIMENT_TAGS, SPEEDUP_TRUST_TAG, TRIAL_METRICS
 

@@ -14,7 +14,7 @@ import pytest
 from test_analysis_store import StoreBuilder, reps_around
 
 from analysis.__main__ import main
-from analysis.data.publish import publish_sweep
+from analysis.publish import publish_sweep
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 

@@ -15,9 +15,9 @@ from test_analysis_store import StoreBuilder, reps_around
 
 from analysis.data.load import load_samples, load_sweep
 from analysis.model.metrics import finished
-from analysis.model.report import build_report
 from analysis.model.trust import join_reasons, parse_reasons, trial_trust
 from analysis.render.registry import render
+from analysis.report import build_report
 
 INTERFERED = "other processes used CPU during 2 of the 5 kept repetitions; stop them and run again"
 SHORT_WARNING = "repetitions take 800.0 us (median), under 1 ms: too short to time well"

@@ -13,7 +13,8 @@ from test_analysis_store import StoreBuilder, reps_around
 
 from analysis.__main__ import main
 from analysis.data.load import load_samples, load_sweep
-from analysis.model.report import Report, build_report
+from analysis.model.report import Report
+from analysis.report import build_report
 
 NOT_MEASURABLY = "no configuration is measurably faster than serial here"
 

@@ -34,7 +34,7 @@ from typing import Any
 
 import pytest
 
-from analysis.model.report import load_report
+from analysis.report import load_report
 from conftest import TINY, all_runs, clean_env, run_parsweep, runs_with_role, sqlite_uri
 
 pytestmark = [pytest.mark.browser]

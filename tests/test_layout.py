@@ -1,10 +1,17 @@
 """The tree shows the architecture, and the imports keep to it.
 
 ``runner`` is layered: ``host`` (the machine) < ``trial`` (what runs inside a trial process)
-< ``tracking``, ``execute``, ``ui`` < ``app`` (the Hydra glue); ``analysis`` sits above the
-runner and the runner never imports it; the Hydra plugin imports nothing of parsweep at import
-time. Every import is read from the source (function-level imports included), so a cycle or a
-layer skipped upwards fails here.
+< ``tracking``, ``execute``, ``ui`` < ``app`` (the Hydra glue). ``analysis`` is a library over
+MLflow and pandas, layered too: ``data`` (reading MLflow) < ``model`` (figures, statistics, trust,
+the report's model) < ``claims`` (conclusions) and ``render`` (renderings) < the package's own
+modules (the assembled report, publishing, the CLI). The analysis may use the runner's lower
+layers (``host``, ``trial``, ``tracking``: names, the store's door, units) but never ``runner.app``,
+``runner.execute`` or ``runner.ui``, and never Hydra: it imports in a notebook with no Hydra app.
+Of the runner only ``app`` (the sweep-end report, ``parsweep-reproduce``'s re-run) uses the
+analysis. The Hydra plugin imports nothing of parsweep at import time. Every import is read from
+the source (function-level imports included), so a cycle or a layer skipped upwards fails here.
+docs/ARCHITECTURE.md says the same in prose; :func:`test_the_architecture_page_names_every_layer`
+keeps the two together.
 """
 
 from __future__ import annotations
@@ -18,7 +25,11 @@ from conftest import REPO
 
 pytestmark = pytest.mark.timeout(60)
 
-NODES = ("runner.host", "runner.trial", "runner.tracking", "runner.execute", "runner.ui", "runner.app", "analysis", "hydra_plugins")
+NODES = (
+    "runner.host", "runner.trial", "runner.tracking", "runner.execute", "runner.ui", "runner.app",
+    "analysis.data", "analysis.model", "analysis.claims", "analysis.render", "analysis", "hydra_plugins",
+)
+ANALYSIS = ("analysis.data", "analysis.model", "analysis.claims", "analysis.render", "analysis")
 # What the trial process may import besides the standard library: optional psutil, the
 # workloads' and cluster backends' own packages (imported only by their modules).
 TRIAL_SIDE_THIRD_PARTY = {"psutil", "numpy", "ray", "distributed", "cpuinfo"}
@@ -91,7 +102,15 @@ def test_the_layers_form_no_cycle() -> None:
         ("runner.host", "runner.trial"), ("runner.trial", "runner.tracking"), ("runner.trial", "runner.execute"),
         ("runner.trial", "runner.app"), ("runner.trial", "runner.ui"), ("runner.host", "runner.app"),
         ("runner.tracking", "runner.app"), ("runner.execute", "runner.app"), ("runner.ui", "runner.app"),
-        *[(layer, "analysis") for layer in NODES if layer.startswith("runner")],
+        # of the runner, only the app uses the analysis
+        *[(layer, part) for layer in NODES if layer.startswith("runner") and layer != "runner.app" for part in ANALYSIS],
+        # the analysis is a library: no app, no terminal, no trial scheduling
+        *[(part, layer) for part in ANALYSIS for layer in ("runner.app", "runner.ui", "runner.execute")],
+        # and layered inside
+        *[("analysis.data", part) for part in ANALYSIS if part != "analysis.data"],
+        *[("analysis.model", part) for part in ("analysis.claims", "analysis.render", "analysis")],
+        *[(part, "analysis") for part in ("analysis.claims", "analysis.render")],
+        ("analysis.claims", "analysis.render"),
     ],
 )
 def test_no_layer_imports_one_above_it(source: str, target: str) -> None:
@@ -114,6 +133,37 @@ def test_the_trial_side_needs_only_the_standard_library() -> None:
                 continue
             offenders.append(f"{where}: {name}")
     assert offenders == [], offenders
+
+
+def test_the_analysis_never_imports_hydra() -> None:
+    offenders = [f"{where}: {name}" for module, names in imports().items() if module.startswith("analysis")
+                 for name, where in names if name.split(".")[0] in ("hydra", "omegaconf")]
+    assert offenders == [], offenders
+
+
+def test_the_analysis_imports_without_the_app() -> None:
+    """In a fresh interpreter: the whole analysis imports, and neither Hydra nor the app comes with it."""
+    import subprocess
+
+    code = ("import sys, analysis.report, analysis.publish, analysis.notebook, analysis.__main__, analysis.render.registry, "
+            "analysis.claims.reproduction, analysis.model.compare; "
+            "bad = sorted(m for m in sys.modules if m.split('.')[0] in ('hydra', 'omegaconf') or "
+            "m.startswith(('runner.app', 'runner.ui', 'runner.execute'))); print(bad)")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO, check=True)
+    assert done.stdout.strip() == "[]", done.stdout + done.stderr
+
+
+def test_analysis_has_its_layers_as_folders() -> None:
+    top = sorted(p.name for p in (REPO / "analysis").glob("*.py"))
+    assert top == ["__init__.py", "__main__.py", "notebook.py", "publish.py", "report.py"], top
+    for layer in ("data", "model", "claims", "render"):
+        assert (REPO / "analysis" / layer / "__init__.py").is_file(), layer
+
+
+def test_the_architecture_page_names_every_layer() -> None:
+    page = (REPO / "docs" / "ARCHITECTURE.md").read_text()
+    for node in NODES:
+        assert f"`{node}`" in page, f"docs/ARCHITECTURE.md does not name {node}"
 
 
 def test_runner_has_its_layers_as_folders() -> None:

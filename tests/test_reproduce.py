@@ -17,15 +17,16 @@ from pathlib import Path
 
 import pytest
 
-from analysis.reproduce import config_problems, environment_differences, noise_verdict, rerun_repeats
+from analysis.claims.reproduction import environment_differences, noise_verdict, rerun_repeats
 from conftest import all_runs, clean_env, multirun_trial_dirs, run_parsweep, runs_with_role, sqlite_uri
+from runner.app.reproduce import config_problems
 
 SMALL = ["n=1e4", "repeats=3", "warmup=0"]
 
 
 def reproduce(args: list[str], cwd: Path, uri: str, **env: str) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [sys.executable, "-m", "analysis.reproduce", *args, "--tracking-uri", uri],
+        [sys.executable, "-m", "runner.app.reproduce", *args, "--tracking-uri", uri],
         cwd=cwd, capture_output=True, text=True, env=clean_env(**env), timeout=240,
     )
 

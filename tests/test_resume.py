@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from test_faults_support import Background
 
-from analysis.model.report import load_report
+from analysis.report import load_report
 from conftest import TINY, all_runs, parsweep_command, run_parsweep, runs_with_role, sqlite_uri
 
 pytestmark = [pytest.mark.slow]

@@ -17,8 +17,8 @@ from scipy import stats
 from test_analysis_store import StoreBuilder
 
 from analysis.data.load import load_samples, load_sweep
-from analysis.model.report import build_report
 from analysis.model.stats import ratio_of_medians_ci
+from analysis.report import build_report
 from runner.trial.stats import pair_by_round, paired_ratio, t_quantile
 
 

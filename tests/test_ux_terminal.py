@@ -20,6 +20,7 @@ import pytest
 from rich.console import Console
 
 from conftest import TINY, clean_env, parsweep_command, run_parsweep, sqlite_uri
+from runner.trial.quality import group_warnings
 from runner.ui import progress, terminal
 
 ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
@@ -302,7 +303,7 @@ def test_each_warning_is_said_once_with_its_trials() -> None:
         ("serial · n=3e5", "2 of the 2 kept repetitions were disturbed (other processes: 1.5 cores); stop what else runs"),
         ("serial · n=4e5", "3 of the 5 kept repetitions were disturbed (other processes: 0.9 cores); stop what else runs"),
     ]
-    assert terminal.group_warnings(pairs) == [
+    assert group_warnings(pairs) == [
         "unstable timings (2 trials): quiet the machine, or use repeats=auto",
         "    serial · n=1e5: std 1.2 ms is 33% of the mean 3.7 ms",
         "    threading · 4 workers · n=1e5: std 0.9 ms is 13% of the mean 6.4 ms",

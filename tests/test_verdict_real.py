@@ -17,7 +17,8 @@ import pytest
 from analysis.claims.verdict import GIL_BOUND_CORES, candidates
 from analysis.data.load import load_latest_sweep, load_samples
 from analysis.model.interpreters import configuration_label
-from analysis.model.report import Report, build_report
+from analysis.model.report import Report
+from analysis.report import build_report
 from conftest import run_parsweep, sqlite_uri
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(300)]

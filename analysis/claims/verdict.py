@@ -62,10 +62,10 @@ from typing import Any, Protocol
 import numpy as np
 import pandas as pd
 
+from analysis.model.formatting import format_interval, format_n, format_seconds, is_blank
 from analysis.model.interpreters import configuration_label, is_free_threaded
 from analysis.model.stats import CANNOT_TELL, FASTER, NO_DIFFERENCE, SLOWER
 from analysis.model.trust import CANCELS, FEW_REPETITIONS, INTERFERENCE, NOISY_BASELINE, PRECISE, SHORT, SPREAD, is_ok, parse_reasons, pooled_trust
-from analysis.render.formatting import format_interval, format_n, format_seconds, is_blank
 
 GIL_BOUND_CORES = 1.2  # threads whose CPU use stays at or below this many cores run one at a time
 IDLE_CORES = 0.5  # below this, workers mostly wait (sleep, I/O): the GIL is not what limits them

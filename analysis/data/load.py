@@ -266,7 +266,7 @@ def runs_to_frame(runs: Iterable[Any]) -> pd.DataFrame:
             row[RENAMED_PARAMS.get(key, key)] = value
         row.update(data.metrics)
         row.pop(SAMPLE_METRIC, None)  # only its last value: the samples come from load_samples
-        for written_back in TRIAL_METRICS:  # a report's own figures (analysis.data.notebook), never its input
+        for written_back in TRIAL_METRICS:  # a report's own figures (analysis.notebook), never its input
             row.pop(written_back, None)
         rows.append(row)
     frame = pd.DataFrame(rows)

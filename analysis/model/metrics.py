@@ -50,6 +50,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from analysis.model.formatting import format_n
 from analysis.model.stats import (
     CANNOT_TELL,
     CONFIDENCE,
@@ -75,7 +76,7 @@ from analysis.model.trust import (
     trial_trust,
     with_reasons,
 )
-from analysis.render.formatting import format_n
+from runner.trial.backends import table_order
 from runner.trial.stats import t_quantile
 
 BASELINE_KEYS = ["host", "python", "workload", "n"]
@@ -83,7 +84,8 @@ BASELINE_KEYS = ["host", "python", "workload", "n"]
 # split the range differently are different configurations, never pooled into one row.
 CONFIG_KEYS = ["backend", "start_method", "chunks"]
 ROW_KEYS = BASELINE_KEYS + CONFIG_KEYS + ["workers"]
-BACKEND_ORDER = ["serial", "threading", "thread_pool", "interpreters", "multiprocessing", "process_pool", "ray", "dask"]
+#: Report tables list backends in the order each backend declares (``Backend.table_order``).
+BACKEND_ORDER = table_order()
 #: Facts of the pooled trials a row keeps (the first trial's: they are the same by identity).
 FACT_COLUMNS = ["python_version", "python_implementation", "python_free_threaded", "python_gil_enabled", "host_cpu_model", "host_cpu_usable"]
 

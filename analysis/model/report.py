@@ -8,12 +8,11 @@ from typing import Any
 
 import pandas as pd
 
-from analysis.data.load import EXPERIMENT, load_samples, load_trials
+from analysis.model.formatting import format_n
 from analysis.model.interpreters import fastest, interpreter_costs
 from analysis.model.metrics import amdahl_fit, crossover, finished, prepare_trials, speedup_table, with_amdahl
 from analysis.model.stats import CONFIDENCE, RESAMPLES, SEED
 from analysis.model.trust import is_ok, trial_trust
-from analysis.render.formatting import format_n
 
 #: The spec's report columns, in the spec's order: every table export starts with these.
 SPEC_COLUMNS = [
@@ -153,7 +152,7 @@ def _notes(table: pd.DataFrame, counts: dict[str, int]) -> list[str]:
     return notes
 
 
-def build_report(
+def build_figures(
     trials: pd.DataFrame,
     samples: pd.DataFrame | None = None,
     *,
@@ -164,8 +163,8 @@ def build_report(
 ) -> Report:
     """The report of a trial frame (and of its repetition samples: they give the trust of runs
     logged without a ``parsweep.trust`` tag, the per-repetition exports and, unless
-    ``intervals=False``, the confidence intervals)."""
-    from analysis.claims.verdict import verdict_lines
+    ``intervals=False``, the confidence intervals), without the verdict: :func:`analysis.report.build_report`
+    adds it (the claims sit above the figures they read)."""
 
     selection = dict(trials.attrs)
     status = trials["status"] if "status" in trials else pd.Series(dtype=str)
@@ -203,25 +202,4 @@ def build_report(
         selection=selection,
         confidence=confidence,
     )
-    report.verdict = verdict_lines(report)
     return report
-
-
-def load_report(
-    tracking_uri: str | None = None,
-    *,
-    experiment: str = EXPERIMENT,
-    sweep: str | None = None,
-    all_trials: bool = False,
-    intervals: bool = True,
-    seed: int = SEED,
-) -> Report:
-    """Load a selection (see :func:`analysis.data.load.load_trials`) and build its report.
-
-    ``intervals=False`` skips the confidence intervals, and reads only the samples that come
-    with the runs (their ``parsweep.rep_wall_times_s`` tags): no metric history is requested.
-    """
-    trials = load_trials(tracking_uri, experiment=experiment, sweep=sweep, all_trials=all_trials)
-    done = finished(trials)
-    samples = load_samples(trials.attrs["tracking_uri"], done, history=intervals) if not done.empty else None
-    return build_report(trials, samples, intervals=intervals, seed=seed)

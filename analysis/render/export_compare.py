@@ -10,10 +10,7 @@ from typing import Any
 import pandas as pd
 
 from analysis.model.compare import COMPARE_COLUMNS, ONLY_COLUMNS, Comparison
-from analysis.model.trust import is_ok
-from analysis.render.export_csv import frame_csv
-from analysis.render.export_json import records
-from analysis.render.formatting import (
+from analysis.model.formatting import (
     BLANK,
     UNTRUSTED_MARK,
     backend_labels,
@@ -23,6 +20,9 @@ from analysis.render.formatting import (
     format_times,
     is_blank,
 )
+from analysis.model.trust import is_ok
+from analysis.render.export_csv import frame_csv
+from analysis.render.export_json import records
 from analysis.render.terminal import plain_table
 from analysis.render.views import Section
 

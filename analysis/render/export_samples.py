@@ -24,10 +24,10 @@ from typing import Any
 
 import pandas as pd
 
+from analysis.model.formatting import format_n, is_blank
 from analysis.model.metrics import ROW_KEYS
 from analysis.model.report import Report
 from analysis.render.export_csv import frame_csv
-from analysis.render.formatting import format_n, is_blank
 
 SAMPLE_CSV_COLUMNS = [
     "run_id", "host", "python", "workload", "n", "backend", "start_method", "chunks", "workers", "rep", "wall_time_s", "trust",

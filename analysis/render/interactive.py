@@ -14,9 +14,9 @@ from typing import Any
 
 import pandas as pd
 
+from analysis.model.formatting import format_n
 from analysis.model.report import Report
 from analysis.model.trust import is_ok
-from analysis.render.formatting import format_n
 
 INTERACTIVE_FILE = "interactive.html"
 WIDTH, HEIGHT = 520, 320

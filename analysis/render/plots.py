@@ -18,9 +18,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from analysis.model.formatting import UNTRUSTED_MARK, backend_labels, format_n
 from analysis.model.report import Report
 from analysis.model.trust import is_ok
-from analysis.render.formatting import UNTRUSTED_MARK, backend_labels, format_n
 from analysis.render.views import host_caption
 
 MAX_COLUMNS = 3

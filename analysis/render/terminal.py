@@ -88,7 +88,7 @@ def _blocks(report: Report) -> list[tuple[str, list[str]]]:
     if report.verdict:
         blocks.append((VERDICT_HEADING, report.verdict))
     if len(report.warnings):
-        from runner.ui.terminal import group_warnings
+        from runner.trial.quality import group_warnings
 
         pairs = [(str(row.run_name or row.run_id), str(row.warning)) for row in report.warnings.itertuples(index=False)]
         grouped = group_warnings(pairs)

@@ -12,10 +12,7 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
-from analysis.model.interpreters import configuration_label
-from analysis.model.report import Report
-from analysis.model.trust import is_ok
-from analysis.render.formatting import (
+from analysis.model.formatting import (
     BLANK,
     CANNOT_TELL_MARK,
     NO_DIFFERENCE_MARK,
@@ -32,6 +29,9 @@ from analysis.render.formatting import (
     format_times,
     is_blank,
 )
+from analysis.model.interpreters import configuration_label
+from analysis.model.report import Report
+from analysis.model.trust import is_ok
 
 #: What the people-facing columns and marks mean (used as legends).
 LEGEND = (

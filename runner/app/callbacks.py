@@ -9,7 +9,7 @@ with the command that resumes them), and starts the sweep's run (``parsweep.role
 journal first, then MLflow), one line per trial, its warnings held for the end (said once each,
 with their trials: the report's section, else here), and at the end
 where everything is, the failed trials, and the exit code. The speedup table is the report
-callback's (``analysis.callback``). On Ctrl-C / SIGTERM the launcher calls
+callback's (``runner.app.report_callback``). On Ctrl-C / SIGTERM the launcher calls
 :func:`abort_live_runs`: trials measured but not yet recorded are recorded, the one being
 measured becomes a KILLED run (with its params), and so does the sweep.
 
@@ -46,6 +46,7 @@ from runner.tracking.interrupted import close_abandoned, judge, launcher_tags
 from runner.tracking.journal import UPLOAD_COMMAND, now_ms, read_files
 from runner.tracking.recorder import Recorder
 from runner.tracking.store import Tracker, TrackingError, check_reachable, resolve_uri
+from runner.trial.quality import group_warnings
 from runner.trial.results import TrialResult
 from runner.trial.spec import build_spec, parse_resume
 from runner.trial.values import ConfigError, parse_flag
@@ -431,7 +432,7 @@ class TrackingCallback(Callback):
         held = progress.take_held_warnings()  # empty when the report said them
         if held and not session.quiet:
             print(f"\nWarnings ({len(held)}; each kind once, with the trials that had it)")
-            for line in terminal.group_warnings(held):
+            for line in group_warnings(held):
                 print(f"  {line}")
         if not session.quiet:
             print()

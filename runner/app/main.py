@@ -4,7 +4,7 @@
 when no overrides are given), ``--dry-run`` lists a sweep's trials and runs nothing. The
 command line is checked first (:mod:`runner.app.overrides`), so that mistakes get one line
 and exit 2; planning, tracking and reporting live in the callbacks
-(:mod:`runner.app.callbacks`, ``analysis.callback``); the task measures a trial, or hands
+(:mod:`runner.app.callbacks`, ``runner.app.report_callback``); the task measures a trial, or hands
 over what the launcher measured (:mod:`runner.app.launcher`).
 """
 

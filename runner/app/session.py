@@ -1,7 +1,7 @@
 """One launch's state, shared by parsweep's Hydra callbacks: the store, the sweep's run, the plan.
 
 The tracking callback (:mod:`runner.app.callbacks`) opens a session when a launch starts;
-the report callback (``analysis.callback``) reads it at the end to draw the table. The
+the report callback (``runner.app.report_callback``) reads it at the end to draw the table. The
 session travels with the callback to a remote launcher's workers (it pickles without its
 MLflow client).
 """

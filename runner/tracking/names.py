@@ -48,7 +48,7 @@ LAUNCHER_PID_TAG = "parsweep.launcher.pid"  # is gone from this host was interru
 LAUNCHER_BOOT_TAG = "parsweep.launcher.boot"
 JOURNAL_KEY_TAG = "parsweep.journal_key"  # a trial run's line in its sweep's journal: what is in the store, exactly
 
-# -- what a report writes back (analysis.data.notebook), so MLflow's own views show the answer -----
+# -- what a report writes back (analysis.notebook), so MLflow's own views show the answer -----
 TRIAL_METRICS = ("speedup", "speedup_ci_low", "speedup_ci_high", "efficiency")  # the trial's report row's
 SPEEDUP_TRUST_TAG = "parsweep.speedup_trust"  # the row's trust: the trial's own plus its baseline's reasons
 CI_METHOD_TAG = "parsweep.ci_method"  # how the row's interval was computed (paired | unpaired)

@@ -9,6 +9,7 @@ same findings as short words from a fixed list (:data:`REASONS`), kept in the ru
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Sequence
 from typing import Any
 
@@ -193,3 +194,78 @@ def assess(spec: Any, result: Any, usable: int, threshold_cores: float) -> None:
 def trust_text(reasons: Sequence[str]) -> str:
     """The ``parsweep.trust`` tag: ``ok``, or the reasons joined by ``; ``."""
     return "; ".join(reasons) if reasons else OK
+
+
+# -- warnings said once: grouped by kind, with the trials that had them -------------------------
+
+
+def _top_level(text: str, separator: str, last: bool = False) -> int:
+    """Where ``separator`` occurs outside parentheses (the first, or the last), else -1."""
+    depth, found = 0, -1
+    for index, char in enumerate(text):
+        depth += (char == "(") - (char == ")")
+        if depth == 0 and text.startswith(separator, index):
+            found = index
+            if not last:
+                break
+    return found
+
+
+def _split_warning(text: str) -> tuple[str, str, str]:
+    """A warning as (what, the trial's own figures, what to do): ``unstable timings: std ...; quiet the machine``."""
+    cut = _top_level(text, "; ", last=True)
+    body, advice = (text[:cut], text[cut + 2 :]) if cut >= 0 else (text, "")
+    colon = _top_level(body, ": ")
+    what, figures = (body[:colon], body[colon + 2 :]) if 0 <= colon <= 80 else (body, "")
+    return what.strip(), figures.strip(), advice.strip()
+
+
+def _generic(what: str) -> str:
+    """A warning's kind: its words without the figures (``2 of the 5 kept ...`` -> ``… of the … kept ...``)."""
+    return re.sub(r"\d+(?:\.\d+)?", "…", what.split(" (", 1)[0])
+
+
+def group_warnings(pairs: Sequence[tuple[str, str]]) -> list[str]:
+    """Each warning once, with the trials that had it: ``pairs`` are (trial name, warning text).
+
+    Warnings of one kind (their words before the first ``:``, figures aside) form one group, in
+    order of first appearance: its head line says the kind, how many trials, and the advice (or
+    all of it, when every trial had the same words); under it the trials, each with its own
+    figures when those differ, else all on one line::
+
+        unstable timings (2 trials): quiet the machine, raise warmup, or use repeats=auto
+            serial · n=1e5: std 1.22 ms is 33% of the mean 3.71 ms over 2 repetitions
+            threading · 4 workers · n=1e5: std 859.5 us is 13% of the mean 6.42 ms over 2 repetitions
+        workers=4 is more than the 2 usable CPU cores (2 trials): the workers take turns on the cores, ...
+            threading · 4 workers · n=1e5, threading · 4 workers · n=2e5
+    """
+    groups: dict[str, list[tuple[str, str, str, str]]] = {}
+    for trial, text in pairs:
+        what, figures, todo = _split_warning(text)
+        groups.setdefault(_generic(what), []).append((trial, what, figures, todo))
+    lines = []
+    for kind, members in groups.items():
+        trials = list(dict.fromkeys(trial for trial, _, _, _ in members))
+        whats = {what for _, what, _, _ in members}
+        own = {(what, figures) for _, what, figures, _ in members}
+        advice = {a for _, _, _, a in members}
+        count = f"{len(trials)} trial{'s' if len(trials) != 1 else ''}"
+        shared = next(iter(advice)) if len(advice) == 1 else ""
+        if len(own) == 1:  # the same words for every trial: say them once
+            what, figures = next(iter(own))
+            tail = "; ".join(part for part in (figures, shared) if part)
+            lines.append(f"{what} ({count})" + (f": {tail}" if tail else ""))
+            lines.append("    " + ", ".join(trials))
+            if not shared:
+                lines += [f"    {trial}: {a}" for trial, _, _, a in members if a]
+            continue
+        head = next(iter(whats)) if len(whats) == 1 else kind
+        lines.append(f"{head} ({count})" + (f": {shared}" if shared else ""))
+        buckets: dict[tuple[str, str, str], list[str]] = {}  # the same words: one line, its trials together
+        for trial, what, figures, own_advice in members:
+            buckets.setdefault((what, figures, "" if shared else own_advice), []).append(trial)
+        for (what, figures, own_advice), names in buckets.items():
+            words = [figures] if len(whats) == 1 else [what + (f": {figures}" if figures else "")]
+            detail = "; ".join(part for part in (*words, own_advice) if part)
+            lines.append(f"    {', '.join(names)}" + (f": {detail}" if detail else ""))
+    return lines

@@ -19,10 +19,7 @@ from runner.ui.progress import format_clock
 from runner.ui.terminal import trial_name
 
 AUTO_REPEATS_GUESS = 10
-# a trial's start-up beyond PER_TRIAL_S; interpreters: two subinterpreters took 49 ms on 3.14
-STARTUP_S = {"process_pool": 0.05, "thread_pool": 0.002, "interpreters": 0.05, "ray": 4.0, "dask": 1.0}
-PER_TRIAL_S = 0.15  # process, tracking, the run's files
-PER_REPETITION_S = {"multiprocessing": 0.005, "threading": 0.0003}  # workers started in every repetition
+PER_TRIAL_S = 0.15  # process, tracking, the run's files; each backend adds its own (Backend.startup_s, per_repetition_s)
 
 
 @functools.lru_cache(maxsize=1)
@@ -36,28 +33,26 @@ def loop_cost_s() -> float:
 
 
 def item_cost_s(spec: Any) -> float | None:
-    """Seconds one item of ``spec``'s workload costs one worker (None: unknown, a custom function)."""
-    if spec.workload == "sum_range":
-        return loop_cost_s()
-    if spec.workload == "count_primes":
-        return loop_cost_s() * max(1.0, (spec.n ** 0.5) / 6)
-    if spec.workload == "numpy_sum":
-        return 1e-9
-    if spec.workload == "sleep":
-        return float(spec.workload_options.get("sleep_per_item_s", 1e-6))
-    return None
+    """Seconds one item of ``spec``'s workload costs one worker (None: unknown, a custom function):
+    what the workload says of itself (``Workload.item_cost_s``), in units of the classic loop."""
+    from runner.trial.workloads import get
+
+    return get(spec.workload).item_cost_s(spec.n, spec.workload_options, loop_cost_s)
 
 
 def parallel(spec: Any, gil_enabled: bool) -> float:
-    """How many workers of ``spec`` really run at once."""
+    """How many workers of ``spec`` really run at once (what the backend and the workload say of themselves)."""
+    from runner.trial.backends import get
+    from runner.trial.workloads import get as workload
+
     if spec.backend == "serial":
         return 1.0
-    at_once = min(spec.workers, usable_cpu_count())
-    if spec.workload == "sleep":
+    work = workload(spec.workload)
+    if not work.holds_cpu:
         return float(spec.workers)
-    if spec.backend in ("threading", "thread_pool") and gil_enabled and spec.workload != "numpy_sum":
+    if get(spec.backend).threads_of_one_interpreter and gil_enabled and not work.releases_gil:
         return 1.0
-    return float(max(1, at_once))
+    return float(max(1, min(spec.workers, usable_cpu_count())))
 
 
 def estimate_s(trial: Any) -> float | None:
@@ -68,8 +63,11 @@ def estimate_s(trial: Any) -> float | None:
         return None
     gil = bool(trial.interpreter.facts.get("gil_enabled", True))
     repetitions = spec.warmup + (AUTO_REPEATS_GUESS if spec.auto_repeats else int(spec.repeats))
-    per_rep = spec.n * cost / parallel(spec, gil) + PER_REPETITION_S.get(spec.backend, 0.0) * spec.workers
-    return PER_TRIAL_S + STARTUP_S.get(spec.backend, 0.0) + repetitions * per_rep
+    from runner.trial.backends import get
+
+    backend = get(spec.backend)
+    per_rep = spec.n * cost / parallel(spec, gil) + backend.per_repetition_s * spec.workers
+    return PER_TRIAL_S + backend.startup_s + repetitions * per_rep
 
 
 def estimate_text(trials: list[Any]) -> str:

@@ -12,7 +12,7 @@ Three modes, chosen once per launch:
 
 A lone trial's warnings come under its line; a sweep's are held for its end and said there once
 each, grouped with the trials that had them (the report's warnings section, or
-``runner.ui.terminal.group_warnings`` when there is no report).
+``runner.trial.quality.group_warnings`` when there is no report).
 - ``quiet``: ``quiet=true``. Nothing until the final table; errors still go to stderr.
 
 The launcher process owns the display. The scheduler tells it about repetitions through

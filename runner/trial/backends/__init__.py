@@ -13,7 +13,7 @@ import pkgutil
 from runner.trial.backends.base import Backend, ChunkResult, WorkerError
 from runner.trial.values import ConfigError
 
-__all__ = ["Backend", "ChunkResult", "WorkerError", "available", "get"]
+__all__ = ["Backend", "ChunkResult", "WorkerError", "available", "get", "table_order"]
 
 _HELPER_MODULES = {"base", "pools", "cluster"}
 
@@ -29,3 +29,8 @@ def get(name: object) -> type[Backend]:
         raise ConfigError("backend", name, f"unknown backend; choose one of: {', '.join(available())}")
     module = importlib.import_module(f"{__name__}.{name}")
     return module.BACKEND
+
+
+def table_order() -> list[str]:
+    """Every backend, in the order report tables list them (each backend's ``table_order``)."""
+    return sorted(available(), key=lambda name: (get(name).table_order, name))

@@ -97,6 +97,13 @@ class Backend:
     name: str = ""
     uses_workers: bool = True
     workers_per_repetition: bool = False
+    # What the rest of parsweep needs to know of a backend, declared by the backend so that adding
+    # one is its module plus its YAML: where it sits in report tables, what the plan's estimate
+    # adds for it, and whether its workers are threads of one interpreter (one at a time under a GIL).
+    table_order: int = 100
+    startup_s: float = 0.0  # a trial's start-up beyond the fixed per-trial cost (pool, cluster)
+    per_repetition_s: float = 0.0  # per worker and repetition, for workers started inside each repetition
+    threads_of_one_interpreter: bool = False
     # False when the workers live outside the trial's process tree (cluster daemons): their
     # CPU cannot be told apart from other processes', so that check is skipped.
     workers_in_process_tree: bool = True

@@ -24,6 +24,8 @@ READY_TIMEOUT_S = 120.0
 
 class DaskBackend(ClusterBackend):
     name = "dask"
+    table_order = 70
+    startup_s = 1.0
     package = "distributed"
 
     def __init__(self, workers: int, options: Mapping[str, Any]) -> None:

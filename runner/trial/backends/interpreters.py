@@ -50,6 +50,8 @@ def arrive_and_wait(arrived: Any, go: Any, timeout_s: float) -> None:
 
 class InterpretersBackend(PoolBackend):
     name = "interpreters"
+    table_order = 30
+    startup_s = 0.05
 
     @classmethod
     def interpreter_problem(cls) -> str | None:

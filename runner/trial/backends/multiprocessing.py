@@ -58,6 +58,8 @@ def describe_exit(pid: int | None, exitcode: int) -> str:
 
 class MultiprocessingBackend(ProcessBackend):
     name = "multiprocessing"
+    table_order = 40
+    per_repetition_s = 0.005
     workers_per_repetition = True
 
     def run(self, fn: ChunkFunction, chunks: Sequence[tuple[int, int]]) -> list[ChunkResult]:

@@ -11,6 +11,8 @@ from runner.trial.backends.pools import PoolBackend, set_barrier
 
 class ProcessPoolBackend(ProcessBackend, PoolBackend):
     name = "process_pool"
+    table_order = 50
+    startup_s = 0.05
 
     def make_barrier(self) -> Any:
         # Handed to each worker at creation (initargs), the only way a process barrier travels.

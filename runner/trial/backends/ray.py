@@ -34,6 +34,8 @@ def _ready(hold_s: float) -> int:
 
 class RayBackend(ClusterBackend):
     name = "ray"
+    table_order = 60
+    startup_s = 4.0
     package = "ray"
 
     def __init__(self, workers: int, options: Mapping[str, Any]) -> None:

@@ -22,6 +22,9 @@ from runner.trial.backends.base import (
 
 class ThreadingBackend(Backend):
     name = "threading"
+    table_order = 10
+    per_repetition_s = 0.0003
+    threads_of_one_interpreter = True
     workers_per_repetition = True
 
     def run(self, fn: ChunkFunction, chunks: Sequence[tuple[int, int]]) -> list[ChunkResult]:

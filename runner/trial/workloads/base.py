@@ -18,6 +18,16 @@ class Workload:
     """
 
     name: str = ""
+    # What the plan's estimate needs to know of a workload, declared by it (adding one is its module
+    # plus its YAML): whether its chunks release the GIL (threads then run at once), and its cost.
+    releases_gil: bool = False
+    holds_cpu: bool = True  # False: it waits (sleep), so every worker runs at once whatever the CPUs
+
+    @classmethod
+    def item_cost_s(cls, n: int, options: Mapping[str, Any], loop_cost_s: Callable[[], float]) -> float | None:
+        """Seconds one item costs one worker; ``loop_cost_s()`` is the classic loop's, measured now.
+        None: unknown until it runs (a custom function)."""
+        return None
     #: Whether its chunk function can run in a subinterpreter (``backend=interpreters``); NumPy cannot.
     subinterpreters: bool = True
 

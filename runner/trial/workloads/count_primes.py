@@ -10,6 +10,7 @@ which the logged per-worker busy time and ``load_imbalance`` (max / mean) show.
 from __future__ import annotations
 
 import functools
+from typing import Any
 
 from runner.trial.workloads.base import Workload
 
@@ -47,6 +48,10 @@ def primes_below(n: int) -> int:
 
 class CountPrimes(Workload):
     name = "count_primes"
+
+    @classmethod
+    def item_cost_s(cls, n: int, options: Any, loop_cost_s: Any) -> float | None:
+        return float(loop_cost_s()) * max(1.0, (n ** 0.5) / 6)  # trial division up to sqrt(item)
 
     @property
     def chunk_function(self):

@@ -29,6 +29,12 @@ def sleep_chunk(start: int, end: int, sleep_per_item_s: float = DEFAULT_SLEEP_PE
 
 class Sleep(RangeSum):
     name = "sleep"
+    releases_gil = True
+    holds_cpu = False
+
+    @classmethod
+    def item_cost_s(cls, n: int, options: Any, loop_cost_s: Any) -> float | None:
+        return float(options.get("sleep_per_item_s", DEFAULT_SLEEP_PER_ITEM_S))
 
     @classmethod
     def check_options(cls, options: Mapping[str, Any]) -> dict[str, Any]:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from runner.trial.workloads.base import RangeSum
 
 
@@ -16,6 +18,10 @@ def sum_range_chunk(start: int, end: int) -> int:
 
 class SumRange(RangeSum):
     name = "sum_range"
+
+    @classmethod
+    def item_cost_s(cls, n: int, options: Any, loop_cost_s: Any) -> float | None:
+        return float(loop_cost_s())
 
     @property
     def chunk_function(self):

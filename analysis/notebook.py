@@ -18,7 +18,7 @@ only when it differs: building the same report twice writes nothing the second t
 history entry at step 0). A figure that truly changed (new trials pooled, another interval method)
 is logged again at step 0 with the current time, so MLflow's latest value is the new one.
 
-Nothing here knows about Hydra; :mod:`analysis.data.publish` calls it at a sweep's end and
+Nothing here knows about Hydra; :mod:`analysis.publish` calls it at a sweep's end and
 ``parsweep-report`` when it rebuilds a sweep's report.
 """
 
@@ -30,9 +30,9 @@ from typing import Any
 
 import pandas as pd
 
+from analysis.model.formatting import format_n
 from analysis.model.report import Report
 from analysis.model.trust import is_ok
-from analysis.render.formatting import format_n
 from runner.tracking.names import (
     BEST_TAG,
     CI_METHOD_TAG,

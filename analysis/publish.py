@@ -2,7 +2,7 @@
 sweep's parent run the report (md, csv, html, json, the warnings, the per-repetition CSV and
 pyperf JSON, the interactive HTML) and plots as artifacts under ``report/``, the plots also as
 keyed images, the markdown (verdict first) as the run's description, so the MLflow UI shows the
-answer on the sweep's own page; and each row's figures on its trial runs (:mod:`analysis.data.notebook`).
+answer on the sweep's own page; and each row's figures on its trial runs (:mod:`analysis.notebook`).
 
 This runs after every sweep, so it must never break one: any failure becomes one warning
 line on stderr and the sweep goes on to its normal end.
@@ -16,12 +16,13 @@ from pathlib import Path
 from typing import Any
 
 from analysis.data.load import load_samples, load_sweep
-from analysis.data.notebook import publish_figures
 from analysis.model.metrics import finished
-from analysis.model.report import Report, build_report
+from analysis.model.report import Report
+from analysis.notebook import publish_figures
 from analysis.render.export_markdown import to_markdown
 from analysis.render.registry import write_all
 from analysis.render.terminal import render_terminal
+from analysis.report import build_report
 from runner.tracking.names import DESCRIPTION_TAG
 from runner.tracking.store import first_line
 

@@ -1,5 +1,7 @@
 """The speedup table at the end of a sweep: a Hydra callback of its own (``conf/config.yaml``:
-``hydra.callbacks.report``), so that the runner never imports the analysis.
+``hydra.callbacks.report``). It belongs to the Hydra glue and calls the analysis (the analysis
+is a library that knows nothing of Hydra, the app or the terminal); only this app layer may
+import it, and only when the sweep ends (the launch path never pays for pandas).
 
 It runs before the tracking callback's end (Hydra calls the callbacks' ``on_multirun_end``
 in reverse order), so the table comes before the lines that say where everything is. It
@@ -16,7 +18,7 @@ from omegaconf import DictConfig
 
 
 class ReportCallback(Callback):
-    """Prints the sweep's report and attaches it to the sweep's run (see :mod:`analysis.data.publish`)."""
+    """Prints the sweep's report and attaches it to the sweep's run (see :mod:`analysis.publish`)."""
 
     def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
         from runner.app.session import current
@@ -32,7 +34,7 @@ class ReportCallback(Callback):
             return
         progress.deactivate()
         try:
-            from analysis.data.publish import publish_sweep
+            from analysis.publish import publish_sweep
 
             text = publish_sweep(session.uri, session.parent_run_id)
         except Exception as exc:  # the table is a courtesy: it must not hide failed trials or the exit code

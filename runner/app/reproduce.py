@@ -40,7 +40,6 @@ lifts these checks.
 from __future__ import annotations
 
 import argparse
-import math
 import os
 import subprocess
 import sys
@@ -51,7 +50,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from analysis.model.stats import ALPHA, FASTER, NO_DIFFERENCE, SEED, SLOWER, can_reach_alpha, difference, repeats_for_power, too_few_text
+from analysis.claims.reproduction import Rerun, _facts_from_tags, environment_differences, judge_rerun, print_reruns, rerun_repeats
+from analysis.model.stats import ALPHA
 from runner.tracking.names import REPRODUCES_TAG, SAMPLE_METRIC, SAMPLES_TAG, TRUST_TAG
 from runner.trial.spec import CURRENT_PYTHON, GROUPS, TOP_LEVEL_KEYS
 
@@ -63,41 +63,6 @@ SAFE_INTERPOLATION = "${hydra:runtime.cwd}"
 # (a composed config holds the groups' sections, never the `sweep` preset's name).
 ALLOWED_TOP_KEYS = (*[g for g in GROUPS if g != "sweep"], *TOP_LEVEL_KEYS)
 CUSTOM_REF_KEYS = ("function", "combine", "expected")
-
-
-# -- statistics -------------------------------------------------------------------------------
-
-
-def noise_verdict(
-    original: Sequence[float], new: Sequence[float], alpha: float = ALPHA, seed: int = SEED
-) -> tuple[bool | None, str]:
-    """Whether ``new`` is within noise of ``original``: True (yes), False (no: a difference), None (cannot tell).
-
-    :func:`analysis.model.stats.difference`: "within noise" needs the Mann-Whitney test to find no
-    difference *and* the 95% interval of new/original (ratio of medians) to lie within
-    0.8-1.25; a difference needs p < ``alpha`` and an interval that excludes 1. When the two
-    sample sizes cannot give p < ``alpha`` at all it says "cannot tell: N vs M repetitions are too few".
-    """
-    found = difference(original, new, alpha=alpha, seed=seed)
-    ci = "no CI" if math.isnan(found.ci_low) else f"95% CI of the ratio {found.ci_low:.2f}–{found.ci_high:.2f}"
-    detail = f"Mann-Whitney p={found.p_value:.3f}, {ci}, {found.before_count} vs {found.after_count} reps"
-    if found.verdict == NO_DIFFERENCE:
-        return True, f"yes ({detail})"
-    if found.verdict in (FASTER, SLOWER):
-        factor = found.ratio if found.ratio >= 1 else 1 / found.ratio
-        return False, f"NO: {factor:.2f}x {found.verdict} ({detail})"
-    if not can_reach_alpha(found.before_count, found.after_count, alpha):
-        return None, too_few_text(found.before_count, found.after_count)
-    return None, f"cannot tell: too noisy ({detail}; within noise needs the CI within 0.8–1.25)"
-
-
-def rerun_repeats(original_counts: Sequence[int], alpha: float = ALPHA) -> int | None:
-    """The ``repeats`` a re-run needs: for every original trial, enough repetitions that its
-    test against the original's count can reach p < ``alpha`` (at least the original's; at most
-    :data:`analysis.model.stats.MAX_REPEATS`). None when no original logged a repetition (nothing to
-    test against: the logged ``repeats`` stands)."""
-    counts = [count for count in original_counts if count > 0]
-    return max(repeats_for_power(count, alpha) for count in counts) if counts else None
 
 
 # -- what may be run --------------------------------------------------------------------------
@@ -164,42 +129,6 @@ def config_problems(config: dict[str, Any], allow: Sequence[str]) -> list[str]:
         if pythonpath not in (None, SAFE_INTERPOLATION):
             problems.append(f"workload.pythonpath={pythonpath}: the run chose where its modules are imported from")
     return problems
-
-
-# -- environment differences ------------------------------------------------------------------
-
-
-def _facts_from_tags(tags: dict[str, str]) -> dict[str, dict[str, Any]]:
-    facts: dict[str, dict[str, Any]] = {"host": {}, "python": {}, "packages": {}, "git": {}}
-    for key, value in tags.items():
-        section, _, name = key.partition(".")
-        if section in ("host", "python", "git") and name:
-            facts[section][name] = value
-    return facts
-
-
-COMPARED = (
-    ("host", "host", ("name", "cpu_model", "cpu_logical", "cpu_physical", "cpu_usable")),
-    ("python", "Python build", ("version", "implementation", "build", "compiler", "gil_enabled")),
-    ("packages", "package version", None),
-    ("git", "git commit", ("commit", "dirty")),
-)
-
-
-def environment_differences(original: dict[str, Any], current: dict[str, Any]) -> list[str]:
-    """One line per fact that differs: host, Python build, package versions, git commit."""
-    lines = []
-    for section, label, keys in COMPARED:
-        before = original.get(section) or {}
-        after = current.get(section) or {}
-        names = keys if keys is not None else sorted(set(before) | set(after))
-        for name in names:
-            if name not in before:
-                continue  # not recorded then: nothing to compare
-            old, new = str(before.get(name)).lower(), str(after.get(name, "absent")).lower()
-            if old != new:
-                lines.append(f"{label} differs: {name} was {before.get(name)}, now {after.get(name, 'absent')}")
-    return lines
 
 
 # -- talking to MLflow ------------------------------------------------------------------------
@@ -278,59 +207,18 @@ def _quote(value: str) -> str:
 # -- the command ------------------------------------------------------------------------------
 
 
-@dataclass
-class Comparison:
-    name: str
-    original_s: float | None
-    new_s: float | None
-    correct: bool
-    status: str
-    verdict: str
-
-
-def compare(tracker: Any, original: Original, new_run: Any | None) -> Comparison:
+def compare(tracker: Any, original: Original, new_run: Any | None) -> Rerun:
+    """One original against its re-run (:func:`analysis.claims.reproduction.judge_rerun`)."""
     name = original.run.info.run_name or original.run_id
     old_median = original.run.data.metrics.get("wall_time_s")
     if new_run is None:
-        return Comparison(name, old_median, None, False, "MISSING", "no new run was logged")
-    new_median = new_run.data.metrics.get("wall_time_s")
+        return judge_rerun(name, old_median, original.samples, None, None, [], None, False, "MISSING")
     correct = new_run.info.status == "FINISHED" and new_run.data.metrics.get("correct") == 1.0
-    before = original.samples
-    after = run_samples(tracker, new_run)
-    if before and after:
-        _, verdict = noise_verdict(before, after)
-    else:
-        verdict = "cannot tell (no repetition samples)"
-    if not correct:
-        verdict = new_run.data.tags.get("parsweep.error", new_run.info.status)
-    else:
-        verdict += _trust_note(original.run.data.tags.get(TRUST_TAG), new_run.data.tags.get(TRUST_TAG))
-    return Comparison(name, old_median, new_median, correct, new_run.info.status, verdict)
-
-
-def _trust_note(original: str | None, new: str | None) -> str:
-    """`` [?: original: spread]`` when either side is not trusted: the verdict carries its trust."""
-    from analysis.model.trust import is_ok
-
-    parts = [f"{side}: {text}" for side, text in (("original", original), ("re-run", new)) if text and not is_ok(text)]
-    return f" [?: {'; '.join(parts)}]" if parts else ""
-
-
-def _seconds(value: float | None) -> str:
-    from analysis.render.formatting import format_seconds
-
-    return format_seconds(value)
-
-
-def print_comparisons(rows: list[Comparison], out: Any = sys.stdout) -> None:
-    width = max([len(r.name) for r in rows] + [5])
-    print(f"\n{'trial':<{width}}  {'original':>10}  {'new':>10}  {'ratio':>6}  within noise?", file=out)
-    for row in rows:
-        ratio = f"{row.new_s / row.original_s:5.2f}x" if row.new_s and row.original_s else "   -  "
-        verdict = row.verdict if row.correct else f"FAILED: {row.verdict}"
-        print(f"{row.name:<{width}}  {_seconds(row.original_s):>10}  {_seconds(row.new_s):>10}  {ratio:>6}  {verdict}", file=out)
-    print("(ratio: new median / original median; within noise: the Mann-Whitney test finds no difference at the 5% level "
-          "and the 95% CI of the ratio lies within 0.8-1.25; cannot tell: too few repetitions for the test, or too noisy)", file=out)
+    return judge_rerun(
+        name, old_median, original.samples, original.run.data.tags.get(TRUST_TAG),
+        new_run.data.metrics.get("wall_time_s"), run_samples(tracker, new_run), new_run.data.tags.get(TRUST_TAG),
+        correct, new_run.info.status, new_run.data.tags.get("parsweep.error"),
+    )
 
 
 def run_parsweep(arguments: list[str]) -> int:
@@ -425,7 +313,7 @@ def reproduce(
             if parents:
                 print(f"parsweep-reproduce: new sweep run {parents[-1].info.run_id} (tag {REPRODUCES_TAG}={run_id})")
         rows = [compare(tracker, original, new_run) for original, new_run in pairs]
-        print_comparisons(rows)
+        print_reruns(rows)
 
         current = host_facts()
         differences: list[str] = []
