@@ -132,3 +132,31 @@ def test_read_only_and_a_logged_comparison(swept: tuple[str, Path]) -> None:
     assert compared.data.tags["parsweep.compare_a"] == sweep_id == compared.data.tags["parsweep.compare_b"]
     assert compared.info.status == "FINISHED" and compared.data.metrics["rows_compared"] == 3
     assert "compare" in compared.data.tags["mlflow.note.content"].lower()
+
+
+def test_figures_follow_the_frame_and_skip_blanks() -> None:
+    """What a row holds is what its runs get: blank figures are not logged, ``ci_method`` becomes a
+    tag when the report has the column, and the best speedup is a trusted one when there is one."""
+    import pandas as pd
+
+    from analysis.notebook import sweep_figures, trial_figures
+    from analysis.report import Report
+
+    table = pd.DataFrame({
+        "backend": ["serial", "threading", "process_pool"], "workers": [1, 2, 4], "n": [10**6] * 3,
+        "start_method": ["none", "none", "fork"], "python": ["3.11.7"] * 3, "workload": ["sum_range"] * 3,
+        "speedup": [1.0, 1.2, 3.1], "speedup_ci_low": [float("nan"), 1.1, 2.9], "speedup_ci_high": [float("nan"), 1.3, 3.3],
+        "efficiency": [1.0, 0.6, 0.775], "trust": ["ok", "ok", "oversubscribed"],
+        "ci_method": ["", "paired", "unpaired"], "run_ids": [["s"], ["t1", "t2"], ["p"]],
+    })
+    empty = pd.DataFrame()
+    report = Report(table=table, amdahl=empty, crossover=empty, hosts=empty, counts={"total": 4, "finished": 4, "failed": 0})
+    figures = trial_figures(report)
+    assert figures["s"] == ({"speedup": 1.0, "efficiency": 1.0}, {SPEEDUP_TRUST_TAG: "ok"})
+    assert figures["t1"] == figures["t2"]
+    assert figures["t2"][0] == {"speedup": 1.2, "speedup_ci_low": 1.1, "speedup_ci_high": 1.3, "efficiency": 0.6}
+    assert figures["p"][1] == {SPEEDUP_TRUST_TAG: "oversubscribed", "parsweep.ci_method": "unpaired"}
+    metrics, tags = sweep_figures(report, duration_s=12.5)
+    assert metrics["best_speedup"] == 1.2 and metrics["best_workers"] == 2  # 3.1x is not trusted
+    assert metrics["trusted_share"] == pytest.approx(2 / 3) and metrics["duration_s"] == 12.5
+    assert tags["parsweep.best"] == "threading · 2 workers · n=1e6 · python 3.11.7 · workload sum_range"

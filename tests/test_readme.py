@@ -354,3 +354,40 @@ def test_the_pyperf_extra_is_declared_and_satisfied() -> None:
     (requirement,) = [r for r in declared if r.marker is not None and r.marker.evaluate({"extra": "pyperf"})
                       and not r.marker.evaluate({"extra": ""}) and r.name == "pyperf"]
     assert requirement.specifier.contains(importlib.metadata.version("pyperf"))
+
+
+def _readme_lines_after(marker: str) -> list[str]:
+    """The README's plain code block lines (indented list items too) that start with ``marker``."""
+    return [line.strip() for line in README.read_text().splitlines() if line.strip().startswith(marker)]
+
+
+def test_an_interrupted_sweep_ends_as_the_readme_says(tmp_path: Path) -> None:
+    """The README's Ctrl-C example, for real: its command interrupted after its first group, the
+    resume command it prints, then that command: the report counts the re-measured runs as done."""
+    from test_faults_support import Background
+
+    (command,) = [line for line in _readme_lines_after("parsweep -m backend=serial,threading workers=1,2 n=1e7,2e7")
+                  if "resume" not in line]
+    (resume_line,) = _readme_lines_after("parsweep: to finish it")
+    (killed_line,) = _readme_lines_after("parsweep: sweep ")
+    # as in the README: the environment activated, so the shell finds `parsweep`
+    env = {"MLFLOW_TRACKING_URI": f"sqlite:///{tmp_path / 'mlflow.db'}", "PATH": f"{REPO / '.venv' / 'bin'}:{os.environ['PATH']}"}
+    sweep = Background(shlex.split(command)[1:], tmp_path, env=env, command=[str(REPO / ".venv" / "bin" / "parsweep")])
+    try:
+        sweep.wait_for_line("[3/6]")  # the n=1e7 group is recorded; the n=2e7 group is being measured
+        os.killpg(sweep.pid, signal.SIGINT)
+        assert sweep.finish(timeout=60) == 130, sweep.output()
+    finally:
+        if sweep.process.poll() is None:
+            sweep.kill()
+    for documented in (killed_line, resume_line):
+        assert any(shape(documented).search(line) for line in sweep.stderr), f"no line shaped like: {documented}\n{sweep.output()}"
+    printed = next(line for line in sweep.stderr if line.startswith("parsweep: to finish it"))
+    again = printed.split(": ", 2)[2]
+    assert again == command + " resume=true", printed
+    done = subprocess.run(["bash", "-c", again], cwd=tmp_path, env=clean_env(**env),
+                          capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stdout + done.stderr
+    for documented in (*_readme_lines_after("6 of 6 trials finished"), *_readme_lines_after("3 runs stopped before")):
+        assert any(shape(documented).search(line) for line in done.stdout.splitlines()), f"{documented}\n{done.stdout}"
+    assert "not finished" not in done.stdout

@@ -8,6 +8,7 @@ runs and joins that sweep's run, so its report holds both halves, baselines incl
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 from pathlib import Path
 
@@ -38,7 +39,7 @@ def test_resume_finishes_the_interrupted_sweep_in_its_own_run(tmp_path: Path) ->
         if sweep.process.poll() is None:
             sweep.kill()
     # the end of an interrupted sweep names the exact command that finishes it
-    resume_line = f"parsweep: to finish it (only what did not finish runs): {' '.join(parsweep_command())} {' '.join(SWEEP)} resume=true"
+    resume_line = f"parsweep: to finish it (only what did not finish runs): {'parsweep' if parsweep_command()[0].endswith('/parsweep') and shutil.which('parsweep') == parsweep_command()[0] else parsweep_command()[0]} {' '.join(SWEEP)} resume=true"
     assert resume_line in sweep.stderr, sweep.output()
     (parent,) = runs_with_role(all_runs(uri), "sweep")
     assert parent.info.status == "KILLED"

@@ -171,6 +171,20 @@ def swept_keys(plan: Plan) -> list[str]:
     return [key for key, seen in values.items() if len(seen) > 1 and key not in shown and not key.startswith("hydra")]
 
 
+def launched_as() -> str:
+    """How to type this command again: ``parsweep`` when that is what the shell finds, else its path
+    (``.venv/bin/parsweep`` run without activating); ``python -m runner`` launches say ``parsweep``."""
+    import shutil
+
+    script = Path(sys.argv[0])
+    if script.name != "parsweep":
+        return "parsweep"
+    found = shutil.which("parsweep")
+    if found and Path(found).resolve() == script.resolve():
+        return "parsweep"
+    return sys.argv[0]
+
+
 def swept_values(plan: Plan) -> dict[str, str]:
     """The sweep run's params: each key whose value differs between the plan's trials, and its
     values in plan order (``workers`` -> ``1,2,4``), so the runs table shows what was swept."""
@@ -493,7 +507,7 @@ class TrackingCallback(Callback):
             if session.multirun:
                 from runner.app.resume import resume_command
 
-                program = sys.argv[0] if Path(sys.argv[0]).name == "parsweep" else "parsweep"
+                program = launched_as()
                 print(f"parsweep: to finish it (only what did not finish runs): {resume_command(sys.argv[1:], program)}",
                       file=sys.stderr)
         sys.stderr.flush()

@@ -207,7 +207,8 @@ class Tracker:
                     found = self.client.get_experiment_by_name(name)
                     if found is None:
                         raise
-            ensure_experiment_tags(self.client, found.experiment_id, found.tags)  # made by an older parsweep, or by hand
+            with contextlib.suppress(Exception):  # a courtesy for the UI (a read-only user may not set tags): never stops a launch
+                ensure_experiment_tags(self.client, found.experiment_id, found.tags)  # made by an older parsweep, or by hand
             return str(found.experiment_id)
         except Exception as exc:  # MlflowException, or the store's own (sqlalchemy, requests)
             raise TrackingError(f"tracking.uri={self.uri}: {first_line(exc)}") from None
