@@ -140,7 +140,7 @@ def test_figures_follow_the_frame_and_skip_blanks() -> None:
     import pandas as pd
 
     from analysis.notebook import sweep_figures, trial_figures
-    from analysis.report import Report
+    from analysis.model.report import Report
 
     table = pd.DataFrame({
         "backend": ["serial", "threading", "process_pool"], "workers": [1, 2, 4], "n": [10**6] * 3,
