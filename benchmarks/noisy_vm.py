@@ -89,10 +89,10 @@ def aa_sweeps(count: int) -> list[dict[str, Any]]:
     return out
 
 
-def quick_sweep() -> dict[str, Any]:
+def quick_sweep(show: bool) -> dict[str, Any]:
     with scratch_dir("noisy-quick-") as workdir:
         began = time.perf_counter()
-        run_parsweep(["-m"], workdir)
+        run_parsweep(["-m"], workdir, quiet=not show)
         seconds = time.perf_counter() - began
         data = json.loads(report(workdir, "json"))
         return {"seconds": seconds, "rows": data["rows"], "verdict": data["verdict"]}
@@ -102,6 +102,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--aa", type=int, default=3, help="A/A sweeps (default 3)")
     parser.add_argument("--no-quick", action="store_true", help="skip the quick sweep")
+    parser.add_argument("--show", action="store_true", help="print the quick sweep's own output too")
     args = parser.parse_args(argv)
     print("\n".join(machine_lines()))
     rel, span = bare_loop_drift()
@@ -123,7 +124,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"goal: every interval holds 1.00 and is at most +-{AA_HALF_WIDTH:.0%}: {verdict(goal_aa)}\n")
 
     if not args.no_quick:
-        quick = quick_sweep()
+        quick = quick_sweep(args.show)
         cpus = usable_cores()
         within = [r for r in quick["rows"] if r["workers"] <= cpus]
         trusted = [r for r in within if str(r["trust"]).startswith("ok")]
