@@ -218,6 +218,10 @@ def shape(line: str) -> re.Pattern[str]:
     if any(w.endswith("reps)") for w in words):
         words = words[: next(i for i, w in enumerate(words) if w.endswith("reps)")) + 1]
     parts = [r"\S+" if re.search(r"[\d/]", word) else re.escape(word) for word in words]
+    if parts and words[-1].endswith("reps)"):
+        # How many repetitions were measured again depends on what else the machine ran meanwhile,
+        # so "(5 reps)" also matches "(2 reps, 2 measured again)": the count and "reps" still must be there.
+        parts[-1] = r"reps(?:\)|,\s+\d+\s+measured\s+again\))"
     return re.compile(r"^\s*" + r"\s+".join(parts))
 
 
