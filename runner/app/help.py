@@ -3,10 +3,10 @@
 Hydra's own ``--help`` lists every config group it knows, Hydra's included (``hydra/launcher``,
 ``hydra/sweeper``... with every installed plugin's configs), although parsweep's help template
 shows only the app's groups; each listing deep-copies Hydra's whole ConfigStore, ~70 times, which
-took 0.5 s of the 0.85 s ``parsweep --help`` took (issue 21). Here only the app's groups are
-listed, through the same config loader, so the text is the one Hydra prints
-(``tests/test_ux_startup.py`` compares them). A template that asks for more than the app's groups
-and the config is left to Hydra.
+took 0.5 s of the 0.85 s ``parsweep --help`` took (issue 21). Here the app's groups are parsweep's
+own (:data:`runner.trial.spec.GROUPS`, their options the files in ``conf/``), so the text is the
+one Hydra prints (``tests/test_ux_startup.py`` compares them). A template that asks for more than
+the app's groups and the config is left to Hydra.
 """
 
 from __future__ import annotations
@@ -14,8 +14,10 @@ from __future__ import annotations
 import argparse
 import re
 import string
-from collections.abc import Iterator
 from typing import Any
+
+from runner.app.paths import group_options
+from runner.trial.spec import GROUPS
 
 #: What this help fills in; Hydra's template may also name $FLAGS_HELP and $HYDRA_CONFIG_GROUPS.
 FILLED = {"APP_CONFIG_GROUPS", "CONFIG"}
@@ -26,7 +28,6 @@ def print_help(args: argparse.Namespace, config_path: str) -> bool:
     if args.config_dir or args.config_path or args.config_name or args.hydra_help:
         return False
     from hydra import compose, initialize_config_dir, initialize_config_module
-    from hydra.core.global_hydra import GlobalHydra
     from hydra.core.hydra_config import HydraConfig
     from omegaconf import OmegaConf, open_dict
 
@@ -40,8 +41,7 @@ def print_help(args: argparse.Namespace, config_path: str) -> bool:
         if not set(re.findall(r"\$\{?(\w+)", template)) <= FILLED:
             return False
         HydraConfig.instance().set_config(cfg)  # as Hydra's help does: ${hydra:...} resolves
-        loader = GlobalHydra.instance().config_loader()
-        groups = "".join(f"{group}: {', '.join(sorted(options))}\n" for group, options in sorted(_app_groups(loader, "")))
+        groups = "".join(f"{group}: {', '.join(group_options(group))}\n" for group in sorted(GROUPS))
         job = cfg.copy()
         with open_dict(job):
             del job["hydra"]
@@ -49,16 +49,3 @@ def print_help(args: argparse.Namespace, config_path: str) -> bool:
     print(text)
     return True
 
-
-def _app_groups(loader: Any, parent: str) -> Iterator[tuple[str, list[str]]]:
-    """The config groups that are not Hydra's, with their options (Hydra's ``list_all_config_groups``)."""
-    from hydra.core.object_type import ObjectType
-
-    for group in loader.list_groups(parent):
-        name = f"{parent}/{group}" if parent else group
-        if name == "hydra":
-            continue
-        options = loader.get_group_options(name, ObjectType.CONFIG)
-        if options:
-            yield name, options
-        yield from _app_groups(loader, name)
