@@ -38,9 +38,9 @@ test-setup:
 	@.ci/system-packages
 	@$(MAKE) --no-print-directory interpreters
 
-# Lint and types first (seconds), then the suite.
+# Lint and types first (seconds), then the suite; pytest ends with its ten slowest tests.
 test: $(BIN)/.installed-test test-setup lint
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest --durations=10
 
 lint: $(BIN)/.installed-test
 	$(BIN)/ruff check .

@@ -21,7 +21,6 @@ from omegaconf import DictConfig, OmegaConf
 from runner import __version__
 from runner.app.paths import config_path
 from runner.app.schema import register_schema
-from runner.execute.interpreters import free_threaded_sweep_value
 from runner.trial.results import TrialResult
 from runner.trial.values import ConfigError
 from runner.ui import terminal
@@ -57,6 +56,13 @@ def workers_up_to_cores(factor: str | int = 2) -> str:
     return ",".join(str(w) for w in range(1, top + 1))
 
 
+def free_threaded_pythons() -> str:
+    """Resolver for the ``sweep=gil`` preset; its module (interpreter probing) loads when a config uses it."""
+    from runner.execute.interpreters import free_threaded_sweep_value
+
+    return free_threaded_sweep_value()
+
+
 def task(cfg: DictConfig) -> TrialResult:
     """Hydra's task: the trial's result. Failures come back in the result, never raised."""
     from runner.app.launcher import take_result
@@ -89,7 +95,7 @@ register_schema()
 # names on purpose; Hydra still validates them against the plugins' schemas, so no need to warn.
 warnings.filterwarnings("ignore", message=r"(?s).*is validated against ConfigStore schema with the same name")
 OmegaConf.register_new_resolver("parsweep.workers_up_to_cores", workers_up_to_cores, replace=True)
-OmegaConf.register_new_resolver("parsweep.free_threaded_pythons", free_threaded_sweep_value, replace=True)
+OmegaConf.register_new_resolver("parsweep.free_threaded_pythons", free_threaded_pythons, replace=True)
 
 
 def ensure_plugins() -> None:
@@ -160,6 +166,17 @@ def _main() -> None:
         terminal.error(f"{' and '.join(modes)}: choose one of these modes{hint}")
         raise SystemExit(2)
     ensure_plugins()
+    if args.help and not (args.shell_completion or args.info):
+        from runner.app.help import print_help
+        from runner.app.overrides import check_overrides
+
+        try:  # `parsweep wrkers=3 --help`: one line, as without --help
+            check_overrides(list(args.overrides), args.config_dir)
+        except ConfigError as exc:
+            terminal.error(str(exc))
+            raise SystemExit(2) from None
+        if print_help(args, config_path()):
+            return
     if args.shell_completion or args.help or args.hydra_help or args.info:
         sys.argv[1:] = arguments
         hydra_main()  # completion, help and info modes: their words are not overrides
