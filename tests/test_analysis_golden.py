@@ -24,9 +24,9 @@ from pathlib import Path
 import pytest
 from test_analysis_store import StoreBuilder, reps_around
 
-from analysis.build import load_report
 from analysis.render.export_csv import warnings_csv
 from analysis.render.registry import FILE_NAMES, render
+from analysis.report import load_report
 
 pytestmark = pytest.mark.timeout(300)
 

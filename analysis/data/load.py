@@ -143,9 +143,11 @@ def check_store(tracking_uri: str) -> None:
 
 @functools.lru_cache(maxsize=8)
 def _client(tracking_uri: str) -> Any:
-    from mlflow.tracking import MlflowClient
+    """One client per store for the whole process, through the runner's one door to MLflow
+    (:func:`runner.tracking.store.open_client`: retries while a sqlite store is busy)."""
+    from runner.tracking.store import open_client
 
-    return MlflowClient(tracking_uri=tracking_uri)
+    return open_client(tracking_uri)
 
 
 def experiment_id(tracking_uri: str, experiment: str = EXPERIMENT) -> str:
@@ -159,10 +161,12 @@ def experiment_id(tracking_uri: str, experiment: str = EXPERIMENT) -> str:
     return str(found.experiment_id)
 
 
-def _search(tracking_uri: str, experiment_ids: list[str], filter_string: str) -> list[Any]:
+def _search(
+    tracking_uri: str, experiment_ids: list[str], filter_string: str, *, newest_first: bool = False, max_results: int | None = None
+) -> list[Any]:
     from runner.tracking.store import search_all_runs
 
-    return search_all_runs(_client(tracking_uri), experiment_ids, filter_string)
+    return search_all_runs(_client(tracking_uri), experiment_ids, filter_string, newest_first=newest_first, max_results=max_results)
 
 
 def _true(value: Any) -> Any:
@@ -321,9 +325,7 @@ def latest_sweep_id(tracking_uri: str, experiment: str = EXPERIMENT) -> str:
     """The parent run id of the most recently started sweep of ``experiment``."""
     check_store(tracking_uri)
     exp_id = experiment_id(tracking_uri, experiment)
-    runs = _client(tracking_uri).search_runs(
-        [exp_id], filter_string=f"tags.`{ROLE_TAG}` = 'sweep'", max_results=1, order_by=["attributes.start_time DESC"]
-    )
+    runs = _search(tracking_uri, [exp_id], f"tags.`{ROLE_TAG}` = 'sweep'", newest_first=True, max_results=1)
     if not runs:
         raise ReportError(f"experiment '{experiment}' in {tracking_uri} holds no sweep yet (run one: parsweep -m)")
     return str(runs[0].info.run_id)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import pandas as pd
 
 from analysis.model.report import WARNING_COLUMNS, Report
+from analysis.render.exporter import Exporter
 
 FLOAT_FORMAT = "%.6g"
 
@@ -28,3 +29,8 @@ def to_csv(report: Report) -> str:
 def warnings_csv(report: Report) -> str:
     """Every warning of the trials the report pools, one row each, with its trial."""
     return frame_csv(report.warnings[WARNING_COLUMNS])
+
+
+#: The warnings go beside the table, in a file of their own (one row per warning).
+WARNINGS_FILE = "warnings.csv"
+EXPORTERS = [Exporter("csv", "report.csv", to_csv, companions=((WARNINGS_FILE, warnings_csv),))]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import html
 
 from analysis.model.report import Report
+from analysis.render.exporter import Exporter
 from analysis.render.views import VERDICT_HEADING, WARNINGS_HEADING, Section, legend, sections, summary_lines, warning_lines
 
 STYLE = """
@@ -73,3 +74,6 @@ def to_html(report: Report, plots: list[str] | None = None) -> str:
         f'<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n<title>{html.escape(report.title)}</title>\n'
         f"<style>{STYLE}</style>\n</head>\n<body>\n{body}\n</body>\n</html>\n"
     )
+
+
+EXPORTERS = [Exporter("html", "report.html", to_html, render_with_plots=to_html)]

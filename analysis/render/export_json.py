@@ -10,6 +10,7 @@ from typing import Any
 import pandas as pd
 
 from analysis.model.report import WARNING_COLUMNS, Report
+from analysis.render.exporter import Exporter
 
 
 def records(frame: pd.DataFrame) -> list[dict[str, Any]]:
@@ -50,3 +51,6 @@ def to_dict(report: Report) -> dict[str, Any]:
 def to_json(report: Report) -> str:
     """:func:`to_dict` as indented JSON."""
     return json.dumps(to_dict(report), indent=2, default=str) + "\n"
+
+
+EXPORTERS = [Exporter("json", "report.json", to_json)]

@@ -7,6 +7,7 @@ top (and a long one is cut at its end), so the answer is what survives.
 from __future__ import annotations
 
 from analysis.model.report import Report
+from analysis.render.exporter import Exporter
 from analysis.render.views import VERDICT_HEADING, WARNINGS_HEADING, Section, legend, sections, summary_lines, warning_lines
 
 
@@ -54,3 +55,6 @@ def to_markdown(report: Report, plots: list[str] | None = None) -> str:
     for plot in plots or []:
         parts.append(f"![{plot}]({plot})")
     return "\n\n".join(parts) + "\n"
+
+
+EXPORTERS = [Exporter("markdown", "report.md", to_markdown, render_with_plots=to_markdown)]

@@ -28,6 +28,7 @@ from analysis.model.formatting import format_n, is_blank
 from analysis.model.metrics import ROW_KEYS
 from analysis.model.report import Report
 from analysis.render.export_csv import frame_csv
+from analysis.render.exporter import Exporter
 
 SAMPLE_CSV_COLUMNS = [
     "run_id", "host", "python", "workload", "n", "backend", "start_method", "chunks", "workers", "rep", "wall_time_s", "trust",
@@ -138,3 +139,6 @@ def to_pyperf_dict(report: Report) -> dict[str, Any]:
 def to_pyperf(report: Report) -> str:
     """:func:`to_pyperf_dict` as JSON text."""
     return json.dumps(to_pyperf_dict(report), sort_keys=True) + "\n"
+
+
+EXPORTERS = [Exporter("samples-csv", "samples.csv", to_samples_csv), Exporter("pyperf", "pyperf.json", to_pyperf)]

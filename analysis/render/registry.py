@@ -1,34 +1,54 @@
-"""One report, every rendering: pick a format, or write them all (plus the plots) to a directory."""
+"""One report, every rendering: pick a format, or write them all (plus the plots) to a directory.
+
+Each exporter module declares its formats (``EXPORTERS``, :class:`analysis.render.exporter.Exporter`);
+:data:`EXPORTER_MODULES` is the one place that lists the modules, in the order ``--format`` shows them.
+"""
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable
 from pathlib import Path
 
 from analysis.model.report import Report
-from analysis.render.export_csv import to_csv, warnings_csv
-from analysis.render.export_html import to_html
-from analysis.render.export_json import to_json
-from analysis.render.export_markdown import to_markdown
-from analysis.render.export_samples import to_pyperf, to_samples_csv
-from analysis.render.terminal import render_terminal
+from analysis.render.export_csv import WARNINGS_FILE
+from analysis.render.exporter import Exporter
 
-FORMATS = ("table", "markdown", "csv", "html", "json", "samples-csv", "pyperf")
+#: The exporter modules (each with its ``EXPORTERS``): add a new format's module here.
+EXPORTER_MODULES = [
+    "analysis.render.terminal",
+    "analysis.render.export_markdown",
+    "analysis.render.export_csv",
+    "analysis.render.export_html",
+    "analysis.render.export_json",
+    "analysis.render.export_samples",
+]
+
+
+def _collect(modules: list[str]) -> dict[str, Exporter]:
+    found: dict[str, Exporter] = {}
+    for module in modules:
+        for exporter in importlib.import_module(module).EXPORTERS:
+            found[exporter.name] = exporter
+    return found
+
+
+EXPORTERS = _collect(EXPORTER_MODULES)
+FORMATS = tuple(EXPORTERS)
 #: File name of each format when written to a directory.
-FILE_NAMES = {
-    "table": "report.txt", "markdown": "report.md", "csv": "report.csv", "html": "report.html", "json": "report.json",
-    "samples-csv": "samples.csv", "pyperf": "pyperf.json",
-}
-WARNINGS_FILE = "warnings.csv"
-RENDERERS: dict[str, Callable[[Report], str]] = {
-    "table": lambda r: render_terminal(r) + "\n",
-    "markdown": to_markdown,
-    "csv": to_csv,
-    "html": to_html,
-    "json": to_json,
-    "samples-csv": to_samples_csv,
-    "pyperf": to_pyperf,
-}
+FILE_NAMES = {name: exporter.file_name for name, exporter in EXPORTERS.items()}
+RENDERERS: dict[str, Callable[[Report], str]] = {name: exporter.render for name, exporter in EXPORTERS.items()}
+__all__ = ["EXPORTERS", "EXPORTER_MODULES", "FILE_NAMES", "FORMATS", "RENDERERS", "WARNINGS_FILE", "register", "render", "write_all"]
+
+
+def register(exporter: Exporter) -> None:
+    """Add a format at run time (a notebook's own exporter); the modules of
+    :data:`EXPORTER_MODULES` are registered at import."""
+    global FORMATS
+    EXPORTERS[exporter.name] = exporter
+    FILE_NAMES[exporter.name] = exporter.file_name
+    RENDERERS[exporter.name] = exporter.render
+    FORMATS = tuple(EXPORTERS)
 
 
 def render(report: Report, fmt: str = "table") -> str:
@@ -38,9 +58,10 @@ def render(report: Report, fmt: str = "table") -> str:
     return RENDERERS[fmt](report)
 
 
-def write_all(report: Report, out_dir: str | Path, formats: tuple[str, ...] = FORMATS, plots: bool = True) -> list[Path]:
-    """Write ``formats`` (:data:`FILE_NAMES`; with ``csv`` also ``warnings.csv``) and the PNG
-    plots into ``out_dir``; the markdown and HTML show the plots. Returns the paths written."""
+def write_all(report: Report, out_dir: str | Path, formats: tuple[str, ...] | None = None, plots: bool = True) -> list[Path]:
+    """Write ``formats`` (default: every one; their :data:`FILE_NAMES` and companions, e.g.
+    ``warnings.csv`` beside the CSV) and the PNG plots into ``out_dir``; the formats that show
+    plots (markdown, HTML) show them. Returns the paths written."""
     from analysis.render.plots import write_plots
 
     out = Path(out_dir)
@@ -48,18 +69,14 @@ def write_all(report: Report, out_dir: str | Path, formats: tuple[str, ...] = FO
     images = write_plots(report, out) if plots else []
     names = [p.name for p in images]
     written = []
-    for fmt in formats:
-        if fmt == "markdown":
-            text = to_markdown(report, names)
-        elif fmt == "html":
-            text = to_html(report, names)
-        else:
-            text = render(report, fmt)
-        path = out / FILE_NAMES[fmt]
+    for fmt in FORMATS if formats is None else formats:
+        exporter = EXPORTERS[fmt]
+        text = exporter.render_with_plots(report, names) if exporter.render_with_plots else exporter.render(report)
+        path = out / exporter.file_name
         path.write_text(text, encoding="utf-8")
         written.append(path)
-        if fmt == "csv":
-            path = out / WARNINGS_FILE
-            path.write_text(warnings_csv(report), encoding="utf-8")
+        for file_name, companion in exporter.companions:
+            path = out / file_name
+            path.write_text(companion(report), encoding="utf-8")
             written.append(path)
     return written + images

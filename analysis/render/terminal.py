@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from analysis.model.report import Report
+from analysis.render.exporter import Exporter
 from analysis.render.views import VERDICT_HEADING, WARNINGS_HEADING, Section, legend, sections, summary_lines
 
 
@@ -111,3 +112,6 @@ def render_terminal(report: Report) -> str:
     if not report.table.empty:
         lines.append(legend(report))
     return "\n".join(lines)
+
+
+EXPORTERS = [Exporter("table", "report.txt", lambda report: render_terminal(report) + "\n")]
