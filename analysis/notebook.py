@@ -145,7 +145,7 @@ def sweep_duration_s(client: Any, sweep_run: Any, trial_runs: list[Any]) -> floa
     ends = [run.info.end_time for run in trial_runs if run.info.end_time]
     if not ends or not sweep_run.info.start_time:
         return None
-    return max(0.0, (max(ends) - sweep_run.info.start_time) / 1000)
+    return max(0.0, float(max(ends) - sweep_run.info.start_time) / 1000)
 
 
 def publish_figures(tracking_uri: str, sweep_run_id: str, report: Report) -> int:
