@@ -145,7 +145,7 @@ def sweep_duration_s(client: Any, sweep_run: Any, trial_runs: list[Any]) -> floa
     ends = [run.info.end_time for run in trial_runs if run.info.end_time]
     if not ends or not sweep_run.info.start_time:
         return None
-    return max(0.0, (max(ends) - sweep_run.info.start_time) / 1000)
+    return max(0.0, float(max(ends) - sweep_run.info.start_time) / 1000)
 
 
 def publish_figures(tracking_uri: str, sweep_run_id: str, report: Report) -> int:
@@ -154,12 +154,10 @@ def publish_figures(tracking_uri: str, sweep_run_id: str, report: Report) -> int
     Only the runs the report pooled are touched; a trial the report left out (FAILED, not finished)
     keeps whatever it held.
     """
-    from mlflow.tracking import MlflowClient
-
     from runner.tracking.names import PARENT_TAG
-    from runner.tracking.store import ensure_experiment_tags, search_all_runs
+    from runner.tracking.store import ensure_experiment_tags, open_client, search_all_runs
 
-    client = MlflowClient(tracking_uri=tracking_uri)
+    client = open_client(tracking_uri)
     sweep = client.get_run(sweep_run_id)
     ensure_experiment_tags(client, sweep.info.experiment_id)  # stores made before parsweep set them
     trials = search_all_runs(client, [sweep.info.experiment_id], f"tags.`{PARENT_TAG}` = '{sweep_run_id}'")
@@ -181,14 +179,12 @@ def log_comparison(comparison: Any) -> str:
     mean ratio, its files under ``compare/``. Returns the new run's id."""
     import tempfile
 
-    from mlflow.tracking import MlflowClient
-
     from analysis.render.export_compare import compare_markdown, write_compare
     from runner.tracking.names import COMPARE_TAG, DESCRIPTION_TAG, ROLE_TAG
-    from runner.tracking.store import ensure_experiment_tags
+    from runner.tracking.store import ensure_experiment_tags, open_client
 
     a, b = comparison.a, comparison.b
-    client = MlflowClient(tracking_uri=a.tracking_uri)
+    client = open_client(a.tracking_uri)
     experiment_id = str(a.trials["experiment_id"].dropna().iloc[0])
     ensure_experiment_tags(client, experiment_id)
     tags = {

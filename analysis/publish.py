@@ -70,11 +70,10 @@ def description_markdown(report: Report, limit: int = DESCRIPTION_LIMIT) -> str:
 def attach_report(tracking_uri: str, run_id: str, report: Report) -> list[str]:
     """Log the report's files (:data:`ARTIFACT_FORMATS`, the warnings CSV) and PNG plots under
     ``report/`` on ``run_id`` and set its description to the markdown; returns the artifact paths logged."""
-    from mlflow.tracking import MlflowClient
-
     from analysis.render.interactive import INTERACTIVE_FILE, to_interactive_html
+    from runner.tracking.store import open_client
 
-    client = MlflowClient(tracking_uri=tracking_uri)
+    client = open_client(tracking_uri)
     with tempfile.TemporaryDirectory(prefix="parsweep-report-") as tmp:
         written = write_all(report, tmp, formats=ARTIFACT_FORMATS)
         interactive = Path(tmp) / INTERACTIVE_FILE

@@ -139,8 +139,8 @@ def test_figures_follow_the_frame_and_skip_blanks() -> None:
     tag when the report has the column, and the best speedup is a trusted one when there is one."""
     import pandas as pd
 
-    from analysis.notebook import sweep_figures, trial_figures
     from analysis.model.report import Report
+    from analysis.notebook import sweep_figures, trial_figures
 
     table = pd.DataFrame({
         "backend": ["serial", "threading", "process_pool"], "workers": [1, 2, 4], "n": [10**6] * 3,

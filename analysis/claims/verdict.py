@@ -381,7 +381,7 @@ def startup_claims(context: Context) -> list[Claim]:
 def _rebalanceable(row: pd.Series) -> bool:
     if row["backend"] in THREAD_BACKENDS:
         return _free_threaded(row["python"])
-    return row["backend"] != "serial"
+    return bool(row["backend"] != "serial")
 
 
 def imbalance_claims(context: Context) -> list[Claim]:

@@ -143,9 +143,11 @@ def check_store(tracking_uri: str) -> None:
 
 @functools.lru_cache(maxsize=8)
 def _client(tracking_uri: str) -> Any:
-    from mlflow.tracking import MlflowClient
+    """One client per store for the whole process, through the runner's one door to MLflow
+    (:func:`runner.tracking.store.open_client`: retries while a sqlite store is busy)."""
+    from runner.tracking.store import open_client
 
-    return MlflowClient(tracking_uri=tracking_uri)
+    return open_client(tracking_uri)
 
 
 def experiment_id(tracking_uri: str, experiment: str = EXPERIMENT) -> str:

@@ -47,7 +47,8 @@ FASTER, SLOWER, NO_DIFFERENCE, CANNOT_TELL = "faster", "slower", "no difference"
 
 def _ratio_of_medians(numerator: np.ndarray, denominator: np.ndarray, axis: int = -1) -> np.ndarray:
     with np.errstate(divide="ignore", invalid="ignore"):
-        return np.median(numerator, axis=axis) / np.median(denominator, axis=axis)
+        ratio: np.ndarray = np.median(numerator, axis=axis) / np.median(denominator, axis=axis)
+    return ratio
 
 
 def ratio_of_medians_ci(

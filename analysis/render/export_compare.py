@@ -41,7 +41,7 @@ def _verdict_cell(row: Any) -> str:
         return format_times(row.ratio)
     if row.verdict == "no difference":
         return "no difference"
-    return row.reason
+    return str(row.reason)
 
 
 def compare_section(comparison: Comparison) -> Section:

@@ -17,7 +17,7 @@ FLOAT_FORMAT = "%.6g"
 
 def frame_csv(frame: pd.DataFrame) -> str:
     """Any frame as parsweep writes CSV: no index, blank cells for missing figures, 6 significant digits."""
-    return frame.to_csv(index=False, na_rep="", float_format=FLOAT_FORMAT, lineterminator="\n")
+    return str(frame.to_csv(index=False, na_rep="", float_format=FLOAT_FORMAT, lineterminator="\n"))
 
 
 def to_csv(report: Report) -> str:

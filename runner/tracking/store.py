@@ -4,7 +4,9 @@ No fluent API (``mlflow.start_run``) is used anywhere: there is never an "active
 leak from one trial into the next, and a stray ``MLFLOW_RUN_ID`` in the environment
 cannot redirect a run. Each finished trial is written with one ``log_batch`` call.
 
-Every call goes through :class:`RetryingClient`: a sqlite store shared by two launchers at
+The one door to MLflow: :func:`open_client` (client creation), :func:`check_reachable`,
+:func:`search_all_runs` (paging) and :class:`Tracker` (the runner's writes); the analysis reads
+through the same functions. Every call goes through :class:`RetryingClient`: a sqlite store shared by two launchers at
 once answers "database is locked" now and then (and two launchers creating a fresh store
 race on its tables); such calls are retried with exponential backoff instead of failing.
 HTTP calls retry only briefly (see ``HTTP_DEFAULTS``): a tracking server that went away
@@ -155,7 +157,11 @@ def _store_init_lock(uri: str) -> Iterator[None]:
         os.close(fd)
 
 
-def _client(uri: str) -> Any:
+def open_client(uri: str) -> Any:
+    """The one way parsweep opens an MLflow store (the runner's :class:`Tracker`, the analysis's
+    loader and publisher): a :class:`RetryingClient` (retries, HTTP time-outs, one opener at a
+    time), its failure one :class:`TrackingError` line. Pair it with :func:`check_reachable`
+    (fail fast on a dead server) and :func:`search_all_runs` (every page of a search)."""
     try:
         return RetryingClient(uri)
     except Exception as exc:
@@ -185,7 +191,7 @@ class Tracker:
 
     def __init__(self, uri: str) -> None:
         self.uri = uri
-        self.client = _client(uri)
+        self.client = open_client(uri)
         self._experiment_ids: dict[str, str] = {}
         self._artifact_dirs: dict[str, Path] = {}  # runs this tracker created, with a file:// artifact location
 

@@ -34,7 +34,7 @@ def median_ci_ranks(count: int, confidence: float = CONFIDENCE) -> tuple[int, in
     """
     if count < 1:
         raise ValueError(f"count must be >= 1, got {count}")
-    total = 2**count
+    total: int = 2**count
 
     def coverage(j: int) -> float:
         inside = sum(math.comb(count, i) for i in range(j, count - j + 1))

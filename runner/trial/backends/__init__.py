@@ -28,7 +28,8 @@ def get(name: object) -> type[Backend]:
     if not isinstance(name, str) or name not in available():
         raise ConfigError("backend", name, f"unknown backend; choose one of: {', '.join(available())}")
     module = importlib.import_module(f"{__name__}.{name}")
-    return module.BACKEND
+    backend: type[Backend] = module.BACKEND
+    return backend
 
 
 def table_order() -> list[str]:

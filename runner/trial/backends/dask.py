@@ -39,7 +39,7 @@ class DaskBackend(ClusterBackend):
         address = self.options.get("address")
         try:
             if address is None:
-                self.cluster = LocalCluster(
+                self.cluster = LocalCluster(  # type: ignore[no-untyped-call, unused-ignore]  # untyped third-party API
                     n_workers=self.workers,
                     threads_per_worker=1,
                     processes=True,
@@ -47,10 +47,10 @@ class DaskBackend(ClusterBackend):
                     dashboard_address=None,
                     silence_logs=logging.WARNING,
                 )
-                self.client = Client(self.cluster)
+                self.client = Client(self.cluster)  # type: ignore[no-untyped-call, unused-ignore]  # untyped third-party API
                 self.client.wait_for_workers(self.workers, timeout=READY_TIMEOUT_S)
             else:
-                self.client = Client(address, timeout=f"{READY_TIMEOUT_S:g}s")
+                self.client = Client(address, timeout=f"{READY_TIMEOUT_S:g}s")  # type: ignore[no-untyped-call, unused-ignore]  # untyped third-party API
                 self.client.wait_for_workers(1, timeout=READY_TIMEOUT_S)
         except Exception as exc:
             where = "start a Dask LocalCluster" if address is None else f"connect to the Dask scheduler at backend.address={address}"

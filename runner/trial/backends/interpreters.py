@@ -69,12 +69,13 @@ class InterpretersBackend(PoolBackend):
 
         # The initializer runs inside each new interpreter and must itself be importable there
         # before sys.path is set: the builtin exec is, with the path as a literal in its code.
-        return InterpreterPoolExecutor(
+        executor: Executor = InterpreterPoolExecutor(
             max_workers=self.workers,
             thread_name_prefix="parsweep-interp",
             initializer=exec,
             initargs=(f"import sys; sys.path[:] = {list(sys.path)!r}",),
         )
+        return executor
 
     def start(self) -> None:
         from concurrent import interpreters
@@ -91,7 +92,7 @@ class InterpretersBackend(PoolBackend):
                 go.put(None)
         self._gather(futures)
 
-    def _wait_ready(self, arrived: Any, futures: list[Future]) -> None:
+    def _wait_ready(self, arrived: Any, futures: list[Future[Any]]) -> None:
         """Until every readiness task has arrived; raises what a failed one raised, or on time-out."""
         from concurrent import interpreters
 

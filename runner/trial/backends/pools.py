@@ -51,7 +51,7 @@ class PoolBackend(Backend):
         return self._gather(futures)
 
     @staticmethod
-    def _gather(futures: list[Future]) -> list[ChunkResult]:
+    def _gather(futures: list[Future[Any]]) -> list[ChunkResult]:
         results = []
         for future in futures:
             try:

@@ -78,13 +78,13 @@ class RayBackend(ClusterBackend):
             ray.get([ready.remote(0.1) for _ in range(self.workers)], timeout=READY_TIMEOUT_S)
         except Exception as exc:
             raise WorkerError(f"Ray workers did not start: {describe_exception(exc)}") from exc
-        nodes = [node for node in ray.nodes() if node.get("Alive")]
+        nodes = [node for node in ray.nodes() if node.get("Alive")]  # type: ignore[no-untyped-call, unused-ignore]  # untyped third-party API
         self._tags = cluster_tags(
             "ray",
             address,
             nodes=len(nodes),
             hosts=[node.get("NodeManagerHostname") or node.get("NodeManagerAddress", "?") for node in nodes],
-            cpus=float(ray.cluster_resources().get("CPU", 0)),
+            cpus=float(ray.cluster_resources().get("CPU", 0)),  # type: ignore[no-untyped-call, unused-ignore]  # untyped third-party API
         )
 
     def run(self, fn: ChunkFunction, chunks: Sequence[tuple[int, int]]) -> list[ChunkResult]:

@@ -28,4 +28,5 @@ def get(name: object) -> type[Workload]:
     if not isinstance(name, str) or name not in available():
         raise ConfigError("workload", name, f"unknown workload; choose one of: {', '.join(available())}")
     module = importlib.import_module(f"{__name__}.{name}")
-    return module.WORKLOAD
+    workload: type[Workload] = module.WORKLOAD
+    return workload

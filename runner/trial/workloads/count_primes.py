@@ -10,6 +10,7 @@ which the logged per-worker busy time and ``load_imbalance`` (max / mean) show.
 from __future__ import annotations
 
 import functools
+from collections.abc import Callable
 from typing import Any
 
 from runner.trial.workloads.base import Workload
@@ -51,10 +52,10 @@ class CountPrimes(Workload):
 
     @classmethod
     def item_cost_s(cls, n: int, options: Any, loop_cost_s: Any) -> float | None:
-        return float(loop_cost_s()) * max(1.0, (n ** 0.5) / 6)  # trial division up to sqrt(item)
+        return float(loop_cost_s()) * max(1.0, float(n ** 0.5) / 6)  # trial division up to sqrt(item)
 
     @property
-    def chunk_function(self):
+    def chunk_function(self) -> Callable[[int, int], Any]:
         return count_primes_chunk
 
     def expected(self, n: int) -> int:

@@ -53,7 +53,8 @@ def resolve(ref: str, pythonpath: str | None) -> Callable[..., Any]:
     function = getattr(module, attr, None)
     if not callable(function):
         raise AttributeError(f"{ref}: module '{module_name}' has no function '{attr}'")
-    return function
+    checked: Callable[..., Any] = function
+    return checked
 
 
 class CallChunk:

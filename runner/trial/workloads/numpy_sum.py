@@ -17,7 +17,7 @@ ranges where a block's sum could overflow (``end * block >= 2**63``, i.e. n abov
 from __future__ import annotations
 
 import functools
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import numpy as np  # imported with the workload, before workers fork: a worker never pays for it
@@ -69,7 +69,7 @@ class NumpySum(RangeSum):
         return {"block": parse_count("workload.block", options.get("block", DEFAULT_BLOCK), 1)}
 
     @property
-    def chunk_function(self):
+    def chunk_function(self) -> Callable[[int, int], Any]:
         return functools.partial(numpy_sum_chunk, block=self.options.get("block", DEFAULT_BLOCK))
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import functools
 import math
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from runner.trial.values import ConfigError
@@ -54,7 +54,7 @@ class Sleep(RangeSum):
         return {"sleep_per_item_s": seconds}
 
     @property
-    def chunk_function(self):
+    def chunk_function(self) -> Callable[[int, int], Any]:
         return functools.partial(sleep_chunk, sleep_per_item_s=self.options.get("sleep_per_item_s", DEFAULT_SLEEP_PER_ITEM_S))
 
 

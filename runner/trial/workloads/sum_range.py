@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from runner.trial.workloads.base import RangeSum
@@ -24,7 +25,7 @@ class SumRange(RangeSum):
         return float(loop_cost_s())
 
     @property
-    def chunk_function(self):
+    def chunk_function(self) -> Callable[[int, int], Any]:
         return sum_range_chunk
 
 
