@@ -106,7 +106,9 @@ def _run(command: list[str], env: dict[str, str]) -> subprocess.CompletedProcess
     return subprocess.run(command, capture_output=True, text=True, timeout=PROBE_TIMEOUT_S, env=env, stdin=subprocess.DEVNULL)
 
 
-def _first_line(text: str) -> str:
+def _last_line(text: str) -> str:
+    """The last non-blank line of an interpreter's output: for a traceback, the error itself
+    (its first line is only ``Traceback (most recent call last):``)."""
     lines = [line.strip() for line in text.strip().splitlines() if line.strip()]
     return lines[-1] if lines else "no output"
 
@@ -137,11 +139,11 @@ def resolve(
         except (OSError, subprocess.TimeoutExpired) as exc:
             raise _refuse(name, f"cannot be run ({exc})") from None
         if basic.returncode != 0:
-            raise _refuse(name, f"cannot be run: {_first_line(basic.stderr)}")
+            raise _refuse(name, f"cannot be run: {_last_line(basic.stderr)}")
         try:
             implementation, version, ft = basic.stdout.split()
         except ValueError:
-            raise _refuse(name, f"is not a Python interpreter (it answered: {_first_line(basic.stdout or basic.stderr)})") from None
+            raise _refuse(name, f"is not a Python interpreter (it answered: {_last_line(basic.stdout or basic.stderr)})") from None
         if implementation != "CPython":
             raise _refuse(name, f"is {implementation} {version}, not CPython: parsweep compares CPython's GIL and free-threaded builds")
         if tuple(int(p) for p in version.split(".")[:2]) < MIN_VERSION:
@@ -156,7 +158,7 @@ def resolve(
         except (OSError, subprocess.TimeoutExpired) as exc:
             raise _refuse(name, f"cannot be run ({exc})") from None
         if full.returncode != 0:
-            raise _refuse(name, f"cannot import parsweep's trial code: {_first_line(full.stderr)}")
+            raise _refuse(name, f"cannot import parsweep's trial code: {_last_line(full.stderr)}")
         answer = json.loads(full.stdout.strip().splitlines()[-1])
         problems = answer["problems"]
         facts = answer["facts"]

@@ -106,7 +106,8 @@ def sweep_name(specs: Sequence[TrialSpec], started: dt.datetime, preset: str | N
 
 
 def describe(value: object) -> str:
-    """An exception (or anything) as ``Type: message``."""
-    if isinstance(value, BaseException):
-        return f"{type(value).__name__}: {value}" if str(value) else type(value).__name__
-    return str(value)
+    """An exception (or anything) as ``Type: message`` (the trial side's
+    :func:`~runner.trial.backends.base.describe_exception`, one wording for both)."""
+    from runner.trial.backends.base import describe_exception
+
+    return describe_exception(value) if isinstance(value, BaseException) else str(value)
