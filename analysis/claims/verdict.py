@@ -29,7 +29,9 @@ gil             "GIL-bound" for threads on a GIL build only from CPU use (at mos
                 more than one core busy or with the CPU idle (waiting, not computing)
 subinterpreters ``interpreters`` at several workers, measurably faster
 startup         "start-up bound" only from ``startup_s`` (workers started inside the timed
-                repetition: ``threading``, ``multiprocessing``) of at least
+                repetition: ``multiprocessing``, and ``threading`` on a free-threaded build:
+                a GIL build's threads start when they get the GIL, so their start-up is
+                mostly GIL waiting) of at least
                 :data:`STARTUP_SHARE` of the wall time, on a row not measurably faster. A
                 pool's dispatch time is not start-up (threads waiting for the GIL grow it)
 imbalance       the busiest worker worked :data:`IMBALANCE` x the mean or more, only where work
@@ -364,6 +366,10 @@ def startup_claims(context: Context) -> list[Claim]:
     rows = context.rows
     inside = rows[rows["backend"].isin(STARTUP_INSIDE_WALL) & (rows["conclusion"] != FASTER) & (rows["wall_time_s"] > 0)
                   & rows["startup_s"].notna()]
+    # threads on a GIL build "start" when they first get the GIL: their startup_s is mostly waiting
+    # for it (one thread runs Python at a time), not starting; that is the GIL rule's to say
+    gil_threads = inside["backend"].isin(THREAD_BACKENDS) & ~inside["python"].map(_free_threaded)
+    inside = inside[~gil_threads]
     if inside.empty:
         return []
     inside = inside.assign(_share=inside["startup_s"] / inside["wall_time_s"])
