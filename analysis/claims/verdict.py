@@ -20,7 +20,7 @@ fastest         per n: "X is fastest" only when X is measurably faster than seri
                 fastest way is the least wall time, tied when the interval of the wall-time
                 ratio contains 1
 oversubscribed  rows with more workers than usable CPUs, against the same backend at the
-                usable count: "no gain past N" unless the oversubscribed interval lies above
+                usable count: "no measurable gain past N" unless the oversubscribed interval lies above
 gil             "GIL-bound" for threads on a GIL build only from CPU use (at most
                 :data:`GIL_BOUND_CORES` cores with several threads: the others wait) *and* a
                 speedup that is not measurably above 1; "in parallel" for threads on a
@@ -301,7 +301,7 @@ def oversubscribed_claims(context: Context) -> list[Claim]:
 
     claims = []
     if no_gain:
-        claims.append(Claim(f"workers={counts} {where}: no gain past {cpus or 'the usable CPUs'}, the workers take turns on the "
+        claims.append(Claim(f"workers={counts} {where}: no measurable gain past {cpus or 'the usable CPUs'}, the workers take turns on the "
                             f"cores ({at}: {listed(no_gain)})."))
     if gained:
         claims.append(Claim(f"workers={counts} {where} measured faster than at {cpus} ({at}: {listed(gained)}): more workers "
@@ -508,7 +508,7 @@ def noise_claims(context: Context) -> list[Claim]:
 RULES: tuple[Rule, ...] = (
     Rule("answer", "the best speedup of each kind of parallelism at the largest n", "candidates within the usable CPUs", answer),
     Rule("fastest", "X is fastest / X is tied with Y", "an interval above 1 that clears every other candidate's", fastest_claims),
-    Rule("oversubscribed", "no gain past N cores", "the same backend within the usable CPUs, intervals compared", oversubscribed_claims),
+    Rule("oversubscribed", "no measurable gain past N cores", "the same backend within the usable CPUs, intervals compared", oversubscribed_claims),
     Rule("gil", "GIL-bound / in parallel / releases the GIL", "CPU use and a speedup's interval", gil_claims),
     Rule("subinterpreters", "subinterpreters run in parallel", "an interval above 1 at several workers", subinterpreter_claims),
     Rule("startup", "start-up bound", "startup_s inside the wall time", startup_claims),
