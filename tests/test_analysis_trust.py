@@ -126,9 +126,13 @@ def test_the_warnings_section_names_each_trial(report: Any) -> None:
     serial = warnings[warnings["warning"] == INTERFERED].iloc[0]
     assert serial["run_name"] == "serial · 1 workers · n=1000" and len(serial["run_id"]) == 32
     line = f"serial · 1 workers · n=1000 (run {serial['run_id']}): {INTERFERED}"
-    for fmt in ("table", "markdown", "html"):
+    for fmt in ("markdown", "html"):
         assert line in render(report, fmt), fmt
-    assert "Warnings (3, each with its trial)" in render(report, "table")
+    # the terminal says each kind once, with the trials that had it (issue 22)
+    table = render(report, "table")
+    what, _, advice = INTERFERED.rpartition("; ")
+    assert "Warnings (3; each kind once, with the trials that had it)" in table
+    assert f"{what} (1 trial): {advice}" in table and "serial · 1 workers · n=1000" in table
     listed = json.loads(render(report, "json"))["warnings"]
     assert {w["run_id"] for w in listed} == set(warnings["run_id"]) and INTERFERED in {w["warning"] for w in listed}
     from analysis.render.export_csv import warnings_csv
@@ -150,7 +154,7 @@ def test_the_terminal_dims_untrusted_rows_and_colours_only_supported_speedups(re
     plain = console.export_text()
     assert "\x1b[2m" in styled  # dim: the untrusted rows
     assert "\x1b[32m" in styled  # green: a speedup whose interval is above 1
-    assert "Verdict" in plain and "Warnings (3, each with its trial)" in plain
+    assert "Verdict" in plain and "Warnings (3; each kind once, with the trials that had it)" in plain
 
 
 def test_plots_draw_untrusted_points_hollow(report: Any) -> None:
