@@ -44,7 +44,9 @@ def test_a_real_sweep_ends_with_the_report_on_its_parent_run(tmp_path: Path, cap
         "report/interactive.html",
     }
     description = parent.data.tags["mlflow.note.content"]
-    assert description.startswith("**") and "| multiprocessing |" in description and "Speedup vs serial" in description
+    assert description.startswith("**") and "| multiprocessing |" in description
+    # the title closes the description, unless a busy machine's warnings made it long enough to be cut
+    assert "Speedup vs serial" in description or "cut to fit the run description" in description
     assert description.index("**Verdict**") < description.index("| multiprocessing |")
 
     # the CLI on the same store reads the same sweep: 2 serial + 2 x 2 x 2 others
