@@ -182,7 +182,8 @@ def test_oversubscription_warning_tag_and_terminal_line(sweep: Sweep) -> None:
             assert not re.search(r"workers=\d+ .*usable", warning or ""), warning
     # said once, at the end, with the trials that had it (each trial's line flags it)
     output = sweep.launch.stdout + sweep.launch.stderr
-    pattern = re.compile(rf"workers={sweep.oversubscribed}\b.*usable", re.IGNORECASE)
+    # the warning (the verdict has its own line about oversubscription: "workers=N on M usable CPUs: ...")
+    pattern = re.compile(rf"workers={sweep.oversubscribed} is more than .*usable", re.IGNORECASE)
     warning_lines = [line for line in output.splitlines() if pattern.search(line)]
     assert len(warning_lines) == 1, output
     assert f"({len(PARALLEL) * len(N_VALUES)} trials)" in warning_lines[0], output
