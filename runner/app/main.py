@@ -152,6 +152,8 @@ def _main() -> None:
     clean_stale()  # what earlier launches killed with -9 left in the temporary folder
     os.environ.setdefault("MLFLOW_LOGGING_LEVEL", "WARNING")  # no INFO chatter about DB tables
     os.environ.setdefault("MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT", "true")  # no "View run" line per run
+    if not sys.stdout.isatty():  # hydra/launcher=ray: the driver relays its tasks' lines; no colour codes in a pipe
+        os.environ.setdefault("RAY_COLOR_PREFIX", "0")
     arguments = sys.argv[1:]
     if "--version" in arguments:
         print(version_line())
