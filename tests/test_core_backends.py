@@ -147,7 +147,7 @@ def test_a_launcher_killed_outright_leaves_no_trial_process(tmp_path) -> None:
         "from test_core_backends import make_spec\n"
         "from runner.execute.processes import TrialProcess\n"
         "trial = TrialProcess(sys.executable)\n"
-        "trial.send(('spec', make_spec('thread_pool', None, n=1000, workers=2, warmup=0, repeats=1), os.getcwd()))\n"
+        "trial.send(('spec', make_spec('thread_pool', None, n=1000, workers=2, warmup=0, repeats=1), os.getcwd(), None))\n"
         "assert trial.receive(None)[0] == 'ready'\n"
         "print(trial.server.process.pid, trial.pid, flush=True)\n"
         "os.kill(os.getpid(), 9)\n"
