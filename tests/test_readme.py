@@ -383,7 +383,7 @@ def test_an_interrupted_sweep_ends_as_the_readme_says(tmp_path: Path) -> None:
     (command,) = [line for line in _readme_lines_after("parsweep -m backend=serial,threading workers=1,2 n=1e7,2e7")
                   if "resume" not in line]
     (resume_line,) = _readme_lines_after("parsweep: to finish it")
-    (killed_line,) = _readme_lines_after("parsweep: sweep ")
+    (killed_line,) = [line for line in _readme_lines_after("parsweep: sweep ") if "marked KILLED" in line]
     # as in the README: the environment activated, so the shell finds `parsweep`
     env = {"MLFLOW_TRACKING_URI": f"sqlite:///{tmp_path / 'mlflow.db'}", "PATH": f"{REPO / '.venv' / 'bin'}:{os.environ['PATH']}"}
     sweep = Background(shlex.split(command)[1:], tmp_path, env=env, command=[str(REPO / ".venv" / "bin" / "parsweep")])
