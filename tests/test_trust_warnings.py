@@ -185,56 +185,51 @@ def test_warnings_reach_the_terminal_and_the_run(launch_dir: Path, usable_cores:
     assert run.data.params["chunks"] == str(workers)
 
 
+MANY_SHORT_PROCESSES = """
+import os, sys, time
+from runner.host.proc import CpuWindow
+
+report_r, report_w = os.pipe()
+window = CpuWindow(trees=[os.getpid()])
+before = time.process_time()
+window.begin()
+children = []
+for _ in range(40):
+    pid = os.fork()
+    if pid == 0:  # about 3 ms of pure Python, then stay alive past the window's end
+        total = 0
+        for i in range(100_000):
+            total += i
+        os.write(report_w, f"{time.process_time()!r}\\n".encode())  # all it ran since the fork
+        time.sleep(0.5)
+        os._exit(0)
+    children.append(pid)
+with os.fdopen(report_r) as reports:
+    ran = sum(float(reports.readline()) for _ in children)
+window.end()
+ran += time.process_time() - before  # this process: the forks, the window's own reads
+for pid in children:
+    os.waitpid(pid, 0)
+print(window.mine_s, ran, len(children))
+"""
+
+
 def test_many_short_processes_of_ours_do_not_read_as_other_processes() -> None:
     """A group's trials and pool workers start together: dozens of processes of ours, each a
     few milliseconds of CPU, which the kernel's 10 ms ticks round down to nothing. Read that way
     they were "other processes" (0.3-0.6 cores), and every first group of ``make run`` was
     flagged busy at start. Their CPU clocks put them back on our side: what the window counts as
     ours is what they and this process report they ran (pid accounting: the machine's other
-    load does not enter the comparison)."""
-    import os
-    import time
+    load does not enter the comparison). Measured in a small interpreter of its own: forked from
+    this test process, which holds earlier tests' servers and memory, the children's start-up
+    entered the tree's count but not their own clocks."""
+    import subprocess
+    import sys
 
-    from runner.host.proc import CpuWindow
-
-    # Measured in a forked child of its own: this test process may have children of earlier
-    # tests (a tracking server, a fork server) whose CPU would enter the tree and not the sum.
-    result_r, result_w = os.pipe()
-    measurer = os.fork()
-    if measurer:
-        os.close(result_w)
-        with os.fdopen(result_r) as result:
-            mine_s, ran, count = (float(part) for part in result.read().split())
-        os.waitpid(measurer, 0)
-        assert abs(mine_s - ran) < 0.001 * count + 0.005, f"counted {mine_s:.4f} s as ours, we ran {ran:.4f} s"
-        return
-    try:  # the child never returns into pytest, whatever happens
-        os.close(result_r)
-        report_r, report_w = os.pipe()
-        window = CpuWindow(trees=[os.getpid()])
-        before = time.process_time()
-        window.begin()
-        children = []
-        for _ in range(40):
-            pid = os.fork()
-            if pid == 0:  # about 3 ms of pure Python, then stay alive past the window's end
-                total = 0
-                for i in range(100_000):
-                    total += i
-                os.write(report_w, f"{time.process_time()!r}\n".encode())  # all it ran since the fork
-                time.sleep(0.5)
-                os._exit(0)
-            children.append(pid)
-        with os.fdopen(report_r) as reports:
-            ran = sum(float(reports.readline()) for _ in children)
-        window.end()
-        ran += time.process_time() - before  # this process: the forks, the window's own reads
-        for pid in children:
-            os.waitpid(pid, 0)
-        # each child ran a little after its report (the write, going to sleep): well under 1 ms
-        os.write(result_w, f"{window.mine_s!r} {ran!r} {len(children)}".encode())
-    finally:
-        os._exit(0)
+    done = subprocess.run([sys.executable, "-c", MANY_SHORT_PROCESSES], capture_output=True, text=True, timeout=60, check=True)
+    mine_s, ran, count = (float(part) for part in done.stdout.split())
+    # each child ran a little after its report (the write, going to sleep): well under 1 ms
+    assert abs(mine_s - ran) < 0.001 * count + 0.005, f"counted {mine_s:.4f} s as ours, we ran {ran:.4f} s"
 
 
 def test_our_processes_and_their_short_threads_are_ours_to_the_millisecond() -> None:
