@@ -60,7 +60,7 @@ def rerun_repeats(original_counts: Sequence[int], alpha: float = ALPHA) -> int |
 # -- environment differences ------------------------------------------------------------------
 
 
-def _facts_from_tags(tags: dict[str, str]) -> dict[str, dict[str, Any]]:
+def facts_from_tags(tags: dict[str, str]) -> dict[str, dict[str, Any]]:
     facts: dict[str, dict[str, Any]] = {"host": {}, "python": {}, "packages": {}, "git": {}}
     for key, value in tags.items():
         section, _, name = key.partition(".")

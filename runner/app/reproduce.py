@@ -50,7 +50,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from analysis.claims.reproduction import Rerun, _facts_from_tags, environment_differences, judge_rerun, print_reruns, rerun_repeats
+from analysis.claims.reproduction import Rerun, environment_differences, facts_from_tags, judge_rerun, print_reruns, rerun_repeats
 from analysis.model.stats import ALPHA
 from runner.tracking.names import REPRODUCES_TAG, SAMPLE_METRIC, SAMPLES_TAG, TRUST_TAG
 from runner.trial.spec import CURRENT_PYTHON, GROUPS, TOP_LEVEL_KEYS
@@ -180,9 +180,9 @@ def fetch_original(tracker: Any, run: Any, workdir: Path, allow: Sequence[str]) 
     overrides_text = _download_text(tracker.client, run.info.run_id, ".hydra/overrides.yaml", dest) or "[]\n"
     host_text = _download_text(tracker.client, run.info.run_id, "host.json", dest)
     try:
-        facts = json.loads(host_text) if host_text else _facts_from_tags(run.data.tags)
+        facts = json.loads(host_text) if host_text else facts_from_tags(run.data.tags)
     except json.JSONDecodeError:
-        facts = _facts_from_tags(run.data.tags)
+        facts = facts_from_tags(run.data.tags)
     try:
         config = yaml.safe_load(config_text)
         problems = config_problems(config, allow)
