@@ -79,9 +79,29 @@ def test_a_2x_change_reads_slower_and_never_within_noise() -> None:
 def test_no_difference_needs_the_interval_inside_the_band() -> None:
     same = difference(BASE, list(BASE))
     assert same.verdict == NO_DIFFERENCE and same.ratio == pytest.approx(1.0)
-    # a wide spread: the test finds nothing, but the interval of the ratio is far wider than 0.8-1.25
+    # a wide spread: the test finds nothing, but the interval of the ratio is far wider than 1 +- 5%
     noisy = difference([1.0, 0.5, 1.5, 0.7, 1.3], [1.0, 0.6, 1.6, 0.5, 1.4])
     assert noisy.p_value > 0.05 and noisy.verdict == CANNOT_TELL and noisy.reason.startswith("cannot tell: too noisy")
+
+
+def test_no_difference_is_one_band_everywhere_and_within_noise_is_reproductions_own() -> None:
+    """"No difference" means 1 +- 5% in the report's speedups and in --compare alike (one
+    definition); a 10% spread that the test cannot see is "cannot tell" there, while
+    parsweep-reproduce's "within noise" (its own word, its own band 0.8-1.25) accepts it."""
+    from analysis.claims.reproduction import noise_verdict
+    from analysis.model.metrics import EQUIVALENCE
+    from analysis.model.stats import EQUIVALENCE as STATS_EQUIVALENCE
+    from analysis.model.stats import WITHIN_NOISE
+
+    assert EQUIVALENCE is STATS_EQUIVALENCE and pytest.approx((1 / 1.05, 1.05)) == EQUIVALENCE
+    spread = [1.0, 0.9, 1.1, 0.95, 1.05, 0.92, 1.08, 0.97, 1.03, 1.0]
+    shifted = [v * 1.02 for v in reversed(spread)]
+    found = difference(spread, shifted)
+    assert found.p_value > 0.05 and not (EQUIVALENCE[0] <= found.ci_low and found.ci_high <= EQUIVALENCE[1])
+    assert found.verdict == CANNOT_TELL and "no difference needs it within 0.952–1.05" in found.reason
+    assert WITHIN_NOISE[0] <= found.ci_low and found.ci_high <= WITHIN_NOISE[1]
+    within, reason = noise_verdict(spread, shifted)
+    assert within is True and reason.startswith("yes (")
 
 
 def test_differences_are_vectorised_and_seeded() -> None:

@@ -1,7 +1,8 @@
 """The comparison half of ``parsweep-reproduce``: is a re-run within noise of the original?
 
 It shares its statistics with ``parsweep-report --compare`` (:func:`analysis.model.stats.difference`:
-the Mann-Whitney test with its power, the interval of the ratio of medians, the 0.8-1.25 band),
+the Mann-Whitney test with its power, the interval of the ratio of medians), with its own band:
+:data:`~analysis.model.stats.WITHIN_NOISE` (0.8-1.25), a re-run's "within noise", never "no difference"),
 and its trust marks with every other claim: a verdict on a side that is not trusted says so.
 Nothing here runs anything or talks to MLflow (the re-run half is :mod:`runner.app.reproduce`).
 
@@ -22,7 +23,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from analysis.model.stats import ALPHA, FASTER, NO_DIFFERENCE, SEED, SLOWER, can_reach_alpha, difference, repeats_for_power, too_few_text
+from analysis.model.stats import ALPHA, FASTER, NO_DIFFERENCE, SEED, SLOWER, WITHIN_NOISE, can_reach_alpha, difference, repeats_for_power, too_few_text
 
 
 def noise_verdict(
@@ -35,7 +36,7 @@ def noise_verdict(
     0.8-1.25; a difference needs p < ``alpha`` and an interval that excludes 1. When the two
     sample sizes cannot give p < ``alpha`` at all it says "cannot tell: N vs M repetitions are too few".
     """
-    found = difference(original, new, alpha=alpha, seed=seed)
+    found = difference(original, new, alpha=alpha, seed=seed, band=WITHIN_NOISE)
     ci = "no CI" if math.isnan(found.ci_low) else f"95% CI of the ratio {found.ci_low:.2f}–{found.ci_high:.2f}"
     detail = f"Mann-Whitney p={found.p_value:.3f}, {ci}, {found.before_count} vs {found.after_count} reps"
     if found.verdict == NO_DIFFERENCE:
@@ -45,7 +46,7 @@ def noise_verdict(
         return False, f"NO: {factor:.2f}x {found.verdict} ({detail})"
     if not can_reach_alpha(found.before_count, found.after_count, alpha):
         return None, too_few_text(found.before_count, found.after_count)
-    return None, f"cannot tell: too noisy ({detail}; within noise needs the CI within 0.8–1.25)"
+    return None, f"cannot tell: too noisy ({detail}; within noise needs the CI within {WITHIN_NOISE[0]:g}–{WITHIN_NOISE[1]:g})"
 
 
 def rerun_repeats(original_counts: Sequence[int], alpha: float = ALPHA) -> int | None:

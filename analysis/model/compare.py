@@ -18,7 +18,7 @@ repetitions), ``ratio`` = B / A (above 1: B is slower), its 95% bootstrap interv
 resampled), the two-sided Mann-Whitney p-value and the smallest p-value the two sample
 sizes allow. ``verdict``: ``slower`` / ``faster`` (B against A) only when the test says so and
 the interval excludes 1; ``no difference`` only when the test finds none and the interval lies
-within 0.8-1.25; else ``cannot tell``, with the reason (``N vs M repetitions are too few``
+within 1 +- 5% (:data:`~analysis.model.stats.EQUIVALENCE`, the report's own "no difference"); else ``cannot tell``, with the reason (``N vs M repetitions are too few``
 when the test could never reach p < 0.05, or too noisy).
 """
 

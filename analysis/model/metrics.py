@@ -54,6 +54,7 @@ from analysis.model.formatting import format_n
 from analysis.model.stats import (
     CANNOT_TELL,
     CONFIDENCE,
+    EQUIVALENCE,
     FASTER,
     NO_DIFFERENCE,
     RESAMPLES,
@@ -108,8 +109,6 @@ AMDAHL_MIN_POINTS = 2
 #: A paired interval needs this many rounds holding both sides (two give a t with 1 degree of freedom: useless).
 MIN_PAIRS = 3
 PAIRED, UNPAIRED = "paired", "unpaired"
-#: "No difference" is claimed only for an interval that contains 1 and lies within this band.
-EQUIVALENCE = (1 / (1 + PRECISE), 1 + PRECISE)
 
 
 def finished(trials: pd.DataFrame) -> pd.DataFrame:

@@ -31,7 +31,7 @@ FILE_NAMES = {"table": "compare.txt", "markdown": "compare.md", "csv": "compare.
 LEGEND = (
     "B/A = B's median / A's (above 1: B is slower); CI = {confidence:.0%} bootstrap interval of that ratio; "
     "p = two-sided Mann-Whitney U test on the repetitions; faster/slower only when p < {alpha:g} and the interval "
-    "excludes 1; no difference only when p >= {alpha:g} and the interval lies within 0.8-1.25; "
+    "excludes 1; no difference only when p >= {alpha:g} and the interval lies within 0.95-1.05 (1 +- 5%, as in the report); "
     "cannot tell: too few repetitions for the test ever to reach p < {alpha:g}, or too noisy."
 )
 

@@ -18,7 +18,7 @@ Mann-Whitney U test (scipy) on the repetitions (the ``parsweep.rep_wall_times_s`
 the ``rep_wall_time_s`` history). With N against M repetitions it cannot go below
 p = 2 / C(N+M, N); when that is above 5% the verdict is "cannot tell: N vs M repetitions are
 too few", never "within noise". "Within noise" also needs the 95% interval of new/original
-(ratio of medians) within 0.8-1.25 (else "cannot tell: too noisy"), so a 2x change never
+(ratio of medians) within 0.8-1.25 (:data:`analysis.model.stats.WITHIN_NOISE`; else "cannot tell: too noisy"), so a 2x change never
 reads as within noise. So that the test can decide, the re-run gets ``++repeats=N`` with N
 the smallest count (at least the original's, at most 50) that lets it reach p < 0.05 against
 the original's repetitions (:func:`rerun_repeats`; 3 original repetitions: 5); ``--repeats N``
