@@ -47,11 +47,14 @@ MIN_MAX_REPEATS = 6
 DEFAULTS: dict[str, Any] = {
     "workers": 2,  # threads / processes / pool size (serial ignores it)
     "n": 10_000_000,  # range size: 100000000, 1e8 and 100_000_000 all work
-    "repeats": 5,  # recorded repetitions, or auto: until the median is known within target_rel_ci
+    # recorded repetitions, or auto: until the speedups are known within target_speedup_ci (a trial with no
+    # baseline: its median within target_rel_ci). Auto by default: on a VM whose CPU speed drifts +-20%
+    # a pair of repetitions varies ~13%, so five pairs give +-12-20% and no answer (benchmarks/noisy_vm.py)
+    "repeats": "auto",
     "warmup": 1,  # unrecorded repetitions first
     "chunks": None,  # tasks per repetition (null: one per worker)
     "target_rel_ci": 0.02,  # repeats=auto: stop when the median's 95% CI half-width is within 2%...
-    "max_repeats": 50,  # ...or after this many repetitions...
+    "max_repeats": 100,  # ...or after this many repetitions...
     "max_time_s": 30,  # ...or before a repetition that would take the trial's repetitions past this
     "target_speedup_ci": 0.03,  # repeats=auto, interleaved: a contender stops when its paired speedup's 95% CI is within +-3%
     "sweep_budget_s": 300,  # repeats=auto: the most a sweep's rounds may take, shared out among its groups (null: no limit)
@@ -60,9 +63,11 @@ DEFAULTS: dict[str, Any] = {
     "gil": None,  # free-threaded builds: null (as built), 0 or 1 (PYTHON_GIL for the trial)
     "schedule": "interleaved",  # interleaved: a (workload, n)'s trials in shuffled rounds; sequential: one after another
     "seed": None,  # the interleaved order's seed (null: a fresh one, logged)
-    # pin each trial to fixed CPUs: serial and 1-worker trials to the same one, pools to a fixed set. Off by
-    # default: on the shared 2-core VM it did not bring A/A speedups closer to 1.00 (benchmarks/affinity.py)
-    "affinity": False,
+    # pin each trial to fixed CPUs: serial and 1-worker trials to the same one, pools to a fixed set. On by
+    # default: the 2-core VM's two virtual CPUs drift independently (their speeds' correlation 0.01), so
+    # a pair measured on two CPUs carries both drifts; pinned A/A speedups land closer to 1.00
+    # (benchmarks/affinity.py, benchmarks/noisy_vm.py)
+    "affinity": True,
     "interference": {
         "threshold": 0.1,  # a repetition is marked when other processes used this share of the usable CPUs
         "retries": 2,  # rounds of measuring marked repetitions again, once the machine is quiet

@@ -18,7 +18,6 @@ from runner.trial.units import format_n
 from runner.ui.progress import format_clock
 from runner.ui.terminal import trial_name
 
-AUTO_REPEATS_GUESS = 10
 PER_TRIAL_S = 0.15  # process, tracking, the run's files; each backend adds its own (Backend.startup_s, per_repetition_s)
 
 
@@ -56,18 +55,22 @@ def parallel(spec: Any, gil_enabled: bool) -> float:
 
 
 def estimate_s(trial: Any) -> float | None:
-    """About how long one planned trial takes, or None when its workload's cost is unknown."""
+    """About how long one planned trial takes, or None when its workload's cost is unknown. With
+    ``repeats=auto`` it is the most the trial may take (``max_repeats`` repetitions, or its
+    repetitions' ``max_time_s``): how many it needs depends on the machine's noise, known only as it runs."""
     spec = trial.spec
     cost = item_cost_s(spec)
     if cost is None:
         return None
     gil = bool(trial.interpreter.facts.get("gil_enabled", True))
-    repetitions = spec.warmup + (AUTO_REPEATS_GUESS if spec.auto_repeats else int(spec.repeats))
     from runner.trial.backends import get
 
     backend = get(spec.backend)
     per_rep = spec.n * cost / parallel(spec, gil) + backend.per_repetition_s * spec.workers
-    return PER_TRIAL_S + backend.startup_s + repetitions * per_rep
+    recorded = spec.max_repeats * per_rep if spec.auto_repeats else int(spec.repeats) * per_rep
+    if spec.auto_repeats and spec.max_time_s is not None:
+        recorded = min(recorded, spec.max_time_s + per_rep)
+    return PER_TRIAL_S + backend.startup_s + spec.warmup * per_rep + recorded
 
 
 def estimate_text(trials: list[Any]) -> str:
@@ -80,13 +83,20 @@ def estimate_text(trials: list[Any]) -> str:
     known = [estimate_s(trial) for trial in trials]
     total = sum(s for s in known if s is not None)
     unknown = sum(s is None for s in known)
+    policy = trials[0].policy if trials else None
+    auto = next((trial.spec for trial in trials if trial.spec.auto_repeats), None)
     if trials and unknown == len(trials):
         text = "duration unknown: a custom workload's cost is known only once it runs"
     elif unknown:
         text = f"at least {format_clock(total)}, and {unknown} custom-workload trial{'s' if unknown != 1 else ''} not estimated"
+    elif auto is not None:
+        # repeats=auto: how many rounds the speedups need depends on the machine's noise; say the bound
+        budget = policy.sweep_budget_s if policy is not None else None
+        capped = budget is not None and budget < total
+        text = (f"up to {format_clock(budget if capped else total)} (repeats=auto: until each speedup is known"
+                f" within +-{auto.target_speedup_ci:.0%}{', or sweep_budget_s' if capped else ''})")
     else:
         text = f"about {format_clock(total)}"
-    policy = trials[0].policy if trials else None
     if policy is not None and policy.retries > 0 and policy.budget_s > 0:
         text += f" + up to {format_clock(policy.budget_s)} waiting for a quiet machine (interference.budget_s)"
     holder = held_by()
