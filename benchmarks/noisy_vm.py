@@ -1,18 +1,25 @@
 """How precise an answer parsweep gives on a VM whose CPU speed drifts by itself (issue 17's goals).
 
-Three measurements, each in this one run, with the machine's own drift measured beside them:
+Four measurements, each in this one run, with the machine's own drift measured beside them:
 
 * **drift**: a bare pure-Python loop (n=1e6) timed 30 times in this process: how much the
   machine itself moves (std / mean, and slowest / fastest), with nothing of parsweep running.
-* **A/A**: ``backend=serial,threading workers=1 n=1e7`` at the default settings, ``--aa`` sweeps
-  (3). ``threading`` x1 runs the same loop in one thread: its true speedup is 1.00. For each
-  sweep: the report's speedup, interval, ``ci_method`` and trust ("after"), and the same
-  repetitions read as two independent pools (ratio of medians, bootstrap: what the report said
-  before pairing, "before"). Goal: every interval contains 1.00 and is at most +-4% wide.
-* **quick**: ``parsweep -m`` (the quick preset, default settings). Goal: every row with workers <=
-  the usable CPUs trusted, every speedup's interval at most +-5%, in at most 90 s.
+* **noise structure**: what pairing and pinning can cancel. The same loop (n=2e5, a few ms)
+  timed back to back on one CPU: the spread of the log-ratio of adjacent timings (a pair in
+  time, same CPU). Then two processes, one pinned to each CPU, timing it at the same moments:
+  the correlation of the two CPUs' speeds, and the spread of their log-ratio (a pair in time
+  across CPUs). Pairs only help as far as the two sides see the same speed.
+* **A/A**: ``backend=serial,threading workers=1 n=1e7``, ``--aa`` sweeps (3) at the settings
+  before issue 17 (``repeats=5 affinity=false``: "before") alternating with the default
+  settings ("after"). ``threading`` x1 runs the same loop in one thread: its true speedup is
+  1.00. For each: the report's speedup, interval, ``ci_method``, pairs, trust and time. Goal (after):
+  every interval contains 1.00 and is at most +-4% wide.
+* **quick**: the quick sweep before (the preset as it was: five backends x 1,2,4 workers x
+  n=1e6,1e7, ``repeats=5 affinity=false``) and ``parsweep -m`` now. Goal (now): every row with
+  workers <= the usable CPUs trusted, every speedup's interval at most +-5%, in at most 90 s.
 
-Run: ``.venv/bin/python benchmarks/noisy_vm.py [--aa 3] [--no-quick]``. It drives parsweep through
+Run: ``.venv/bin/python benchmarks/noisy_vm.py [--aa 3] [--no-quick] [--no-before]`` (about
+8 minutes on 2 cores). It drives parsweep through
 its console scripts (``parsweep``, ``parsweep-report --format json`` / ``samples-csv``), in a
 scratch folder with its own store. The busy-machine goals are ``benchmarks/busy_machine.py``'s.
 """
@@ -23,6 +30,8 @@ import argparse
 import io
 import json
 import math
+import multiprocessing
+import os
 import statistics
 import subprocess
 import sys
@@ -36,6 +45,9 @@ from _common import REPO, clean_env, machine_lines, run_parsweep, scratch_dir, t
 AA_HALF_WIDTH = 0.04
 QUICK_HALF_WIDTH = 0.05
 QUICK_BUDGET_S = 90.0
+BEFORE = ["repeats=5", "affinity=false"]  # the defaults before issue 17
+QUICK_BEFORE = ["backend=serial,threading,multiprocessing,thread_pool,process_pool", "workers=1,2,4", "n=1e6,1e7",
+                "repeats=5", "warmup=1", "affinity=false", "target_speedup_ci=0.03", "sweep_budget_s=300"]
 
 
 def bare_loop_drift(n: int = 1_000_000, reps: int = 30) -> tuple[float, float]:
@@ -48,6 +60,52 @@ def bare_loop_drift(n: int = 1_000_000, reps: int = 30) -> tuple[float, float]:
             total += i
         walls.append(time.perf_counter() - began)
     return statistics.stdev(walls) / statistics.fmean(walls), max(walls) / min(walls)
+
+
+def _loop_walls(cpu: int, seconds: float, n: int, out: Any) -> None:
+    os.sched_setaffinity(0, {cpu})
+    walls = []
+    end = time.perf_counter() + seconds
+    while time.perf_counter() < end:
+        began = time.perf_counter()
+        total = 0
+        for i in range(n):
+            total += i
+        walls.append((began, time.perf_counter() - began))
+    out.put((cpu, walls))
+
+
+def noise_structure(n: int = 200_000, seconds: float = 8.0) -> tuple[float, float, float] | None:
+    """(adjacent same-CPU log-ratio std, cross-CPU speed correlation, cross-CPU log-ratio std),
+    or None with fewer than two usable CPUs."""
+    cpus = sorted(os.sched_getaffinity(0))
+    if len(cpus) < 2:
+        return None
+    context = multiprocessing.get_context("fork")
+    queue = context.Queue()
+    alone = context.Process(target=_loop_walls, args=(cpus[-1], seconds, n, queue))
+    alone.start()
+    _, walls = queue.get()
+    alone.join()
+    logs = [math.log(w) for _, w in walls]
+    adjacent = statistics.stdev(logs[2 * i + 1] - logs[2 * i] for i in range(len(logs) // 2))
+    both = [context.Process(target=_loop_walls, args=(cpu, seconds, n, queue)) for cpu in cpus[:2]]
+    for process in both:
+        process.start()
+    series = dict(queue.get() for _ in both)
+    for process in both:
+        process.join()
+
+    def binned(samples: list[tuple[float, float]]) -> dict[int, float]:  # 100 ms bins: mean log time
+        bins: dict[int, list[float]] = {}
+        for began, wall in samples:
+            bins.setdefault(int(began * 10), []).append(math.log(wall))
+        return {key: statistics.fmean(values) for key, values in bins.items()}
+
+    first, second = binned(series[cpus[0]]), binned(series[cpus[1]])
+    keys = sorted(set(first) & set(second))
+    a, b = [first[k] for k in keys], [second[k] for k in keys]
+    return adjacent, statistics.correlation(a, b), statistics.stdev(x - y for x, y in zip(a, b))
 
 
 def report(workdir: Path, fmt: str) -> str:
@@ -75,24 +133,26 @@ def unpaired(workdir: Path, backend: str) -> tuple[float, float, float]:
     return float(statistics.median(serial) / statistics.median(other)), float(low[0]), float(high[0])
 
 
-def aa_sweeps(count: int) -> list[dict[str, Any]]:
+def aa_sweeps(count: int, before: bool) -> list[dict[str, Any]]:
+    """``count`` A/A sweeps per setting, the settings alternating (before, after, before, ...)."""
     out = []
     for index in range(count):
-        with scratch_dir("noisy-aa-") as workdir:
-            began = time.perf_counter()
-            run_parsweep(["-m", "backend=serial,threading", "workers=1", "n=1e7"], workdir)
-            seconds = time.perf_counter() - began
-            rows = json.loads(report(workdir, "json"))["rows"]
-            row = next(r for r in rows if r["backend"] == "threading")
-            before = unpaired(workdir, "threading")
-            out.append({"sweep": index + 1, "seconds": seconds, "row": row, "before": before})
+        for label, extra in ([("before", BEFORE)] if before else []) + [("after", [])]:
+            with scratch_dir("noisy-aa-") as workdir:
+                began = time.perf_counter()
+                run_parsweep(["-m", "backend=serial,threading", "workers=1", "n=1e7", *extra], workdir)
+                seconds = time.perf_counter() - began
+                rows = json.loads(report(workdir, "json"))["rows"]
+                row = next(r for r in rows if r["backend"] == "threading")
+                out.append({"sweep": index + 1, "setting": label, "seconds": seconds, "row": row,
+                            "unpaired": unpaired(workdir, "threading")})
     return out
 
 
-def quick_sweep(show: bool) -> dict[str, Any]:
+def quick_sweep(show: bool, extra: list[str]) -> dict[str, Any]:
     with scratch_dir("noisy-quick-") as workdir:
         began = time.perf_counter()
-        run_parsweep(["-m"], workdir, quiet=not show)
+        run_parsweep(["-m", *extra], workdir, quiet=not show)
         seconds = time.perf_counter() - began
         data = json.loads(report(workdir, "json"))
         return {"seconds": seconds, "rows": data["rows"], "verdict": data["verdict"]}
@@ -103,43 +163,55 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--aa", type=int, default=3, help="A/A sweeps (default 3)")
     parser.add_argument("--no-quick", action="store_true", help="skip the quick sweep")
     parser.add_argument("--show", action="store_true", help="print the quick sweep's own output too")
+    parser.add_argument("--no-before", action="store_true", help="only the current defaults, not the settings before issue 17")
     args = parser.parse_args(argv)
     print("\n".join(machine_lines()))
     rel, span = bare_loop_drift()
     print(f"drift        a bare loop (n=1e6, 30 reps, this process): std {rel:.1%} of the mean, slowest/fastest {span:.2f}x\n")
 
-    results = aa_sweeps(args.aa)
+    structure = noise_structure()
+    if structure is not None:
+        adjacent, correlation, across = structure
+        print("noise        the loop at n=2e5, 8 s each: adjacent timings on one CPU, their log-ratio's std"
+              f" {adjacent:.3f}; the two CPUs at the same moments: speed correlation {correlation:.2f},"
+              f" log-ratio std {across:.3f} (100 ms bins)\n")
+
+    results = aa_sweeps(args.aa, not args.no_before)
     rows = []
     goal_aa = True
     for result in results:
-        row, (b_speedup, b_low, b_high) = result["row"], result["before"]
+        row, (u_speedup, u_low, u_high) = result["row"], result["unpaired"]
         width = half_width(row["speedup_ci_low"], row["speedup_ci_high"])
         ok = row["speedup_ci_low"] is not None and row["speedup_ci_low"] <= 1 <= row["speedup_ci_high"] and width <= AA_HALF_WIDTH
-        goal_aa &= ok
-        rows.append([str(result["sweep"]), f"{b_speedup:.3f}", f"{b_low:.3f}-{b_high:.3f}", f"+-{half_width(b_low, b_high):.1%}",
-                     f"{row['speedup']:.3f}", f"{row['speedup_ci_low']:.3f}-{row['speedup_ci_high']:.3f}", f"+-{width:.1%}",
-                     str(row["ci_method"]), str(row["pairs"]), str(row["trust"]), f"{result['seconds']:.0f} s"])
-    print("A/A: threading x1 against serial, n=1e7, default settings (true speedup 1.00)")
-    print(table(["sweep", "before", "before CI", "width", "after", "after CI", "width", "method", "pairs", "trust", "time"], rows))
-    print(f"goal: every interval holds 1.00 and is at most +-{AA_HALF_WIDTH:.0%}: {verdict(goal_aa)}\n")
+        if result["setting"] == "after":
+            goal_aa &= ok
+        rows.append([str(result["sweep"]), result["setting"], f"{row['speedup']:.3f}",
+                     f"{row['speedup_ci_low']:.3f}-{row['speedup_ci_high']:.3f}", f"+-{width:.1%}",
+                     str(row["ci_method"]), str(row["pairs"]), f"{u_speedup:.3f}", f"+-{half_width(u_low, u_high):.1%}",
+                     str(row["trust"]), f"{result['seconds']:.0f} s"])
+    print("A/A: threading x1 against serial, n=1e7 (true speedup 1.00); before: repeats=5 affinity=false, after: the defaults")
+    print(table(["sweep", "setting", "speedup", "95% CI", "width", "method", "pairs", "unpaired", "width", "trust", "time"], rows))
+    print(f"goal (after): every interval holds 1.00 and is at most +-{AA_HALF_WIDTH:.0%}: {verdict(goal_aa)}\n")
 
     if not args.no_quick:
-        quick = quick_sweep(args.show)
         cpus = usable_cores()
-        within = [r for r in quick["rows"] if r["workers"] <= cpus]
-        trusted = [r for r in within if str(r["trust"]).startswith("ok")]
-        widths = [half_width(r["speedup_ci_low"], r["speedup_ci_high"]) for r in quick["rows"] if r["backend"] != "serial"]
-        widest = max(widths) if widths else math.inf
-        paired = sum(1 for r in quick["rows"] if r["ci_method"] == "paired")
-        print(f"quick sweep (parsweep -m, default settings): {quick['seconds']:.0f} s, {len(quick['rows'])} rows, {paired} paired")
-        print(f"  rows with workers <= {cpus} trusted: {len(trusted)} of {len(within)}")
-        print(f"  widest speedup interval: +-{widest:.1%} (median +-{statistics.median(widths):.1%})")
-        untrusted = [f"{r['backend']} x{r['workers']} n={r['n']:g}: {r['trust']}" for r in within if r not in trusted]
-        for line in untrusted:
-            print(f"  not trusted: {line}")
-        goal = len(trusted) == len(within) and widest <= QUICK_HALF_WIDTH and quick["seconds"] <= QUICK_BUDGET_S
-        print(f"goal: all trusted, every interval within +-{QUICK_HALF_WIDTH:.0%}, at most {QUICK_BUDGET_S:.0f} s: {verdict(goal)}")
-        print("  verdict:\n" + "\n".join(f"    {line}" for line in quick["verdict"]))
+        for label, extra in ([("before", QUICK_BEFORE)] if not args.no_before else []) + [("now", [])]:
+            quick = quick_sweep(args.show, extra)
+            within = [r for r in quick["rows"] if r["workers"] <= cpus]
+            trusted = [r for r in within if str(r["trust"]).startswith("ok")]
+            widths = [half_width(r["speedup_ci_low"], r["speedup_ci_high"]) for r in quick["rows"] if r["backend"] != "serial"]
+            widest = max(widths) if widths else math.inf
+            paired = sum(1 for r in quick["rows"] if r["ci_method"] == "paired")
+            print(f"quick sweep, {label} ({' '.join(extra) or 'parsweep -m'}): {quick['seconds']:.0f} s,"
+                  f" {len(quick['rows'])} rows, {paired} paired")
+            print(f"  rows with workers <= {cpus} trusted: {len(trusted)} of {len(within)}")
+            print(f"  widest speedup interval: +-{widest:.1%} (median +-{statistics.median(widths):.1%})")
+            for r in within:
+                if r not in trusted:
+                    print(f"  not trusted: {r['backend']} x{r['workers']} n={r['n']:g}: {r['trust']}")
+            goal = len(trusted) == len(within) and widest <= QUICK_HALF_WIDTH and quick["seconds"] <= QUICK_BUDGET_S
+            print(f"goal: all trusted, every interval within +-{QUICK_HALF_WIDTH:.0%}, at most {QUICK_BUDGET_S:.0f} s: {verdict(goal)}")
+            print("  verdict:\n" + "\n".join(f"    {line}" for line in quick["verdict"]) + "\n")
     rel, span = bare_loop_drift()
     print(f"\ndrift after  a bare loop (n=1e6, 30 reps): std {rel:.1%} of the mean, slowest/fastest {span:.2f}x")
     return 0
