@@ -92,8 +92,8 @@ def _above_one(column: str) -> When:
     return lambda rows, pooled: bool((rows[column] > 1).any())
 
 
-def _mapped(column: str, format: Callable[[Any], str]) -> Format:
-    return lambda rows, trusted: rows[column].map(format)
+def _mapped(column: str, text: Callable[[Any], str]) -> Format:
+    return lambda rows, trusted: rows[column].map(text)
 
 
 def _count(column: str) -> Format:
@@ -102,10 +102,10 @@ def _count(column: str) -> Format:
 
 COLUMNS: tuple[Column, ...] = (
     # identity (metrics.ROW_KEYS): host and workload head each section, start_method and chunks join the backend's label
-    Column("host", "the trial's host.name"),
-    Column("python", "the interpreter: version, free-threaded build, GIL state, implementation",
+    Column("host", "where it ran: the trial's host.name (for ray/dask trials, the cluster's name)"),
+    Column("python", "the trials' interpreter: version, t for a free-threaded build, +GIL when its GIL was forced on",
            cell=Cell("python", lambda rows, trusted: rows["python"], right=False, when=_varies("python"))),
-    Column("workload", "the workload (a custom workload's function included)"),
+    Column("workload", "what ran (a custom workload is custom:module:function)"),
     Column("n", "the problem size", cell=Cell("n", _mapped("n", format_n))),
     Column("backend", "how the chunks ran in parallel",
            cell=Cell("backend", lambda rows, trusted: backend_labels(rows), right=False)),
@@ -124,7 +124,7 @@ COLUMNS: tuple[Column, ...] = (
     Column("spread", "std / mean of the repetitions",
            cell=Cell("± std", lambda rows, trusted: [BLANK if is_blank(s) else f"{s:.1%}" for s in rows["spread"]],
                      legend="± std = the repetitions' standard deviation / their mean (the spread warning's measure)")),
-    Column("speedup", "serial wall time (same host, python, workload, n) / this one",
+    Column("speedup", "serial's wall time / this one's (same host, interpreter, workload and n)",
            cell=Cell("speedup", lambda rows, trusted: [format_speedup(v, c, ok) for v, c, ok in zip(rows["speedup"], rows["conclusion"], trusted)],
                      legend="speedup = serial wall time / this one (same host, interpreter, workload, n): the geometric mean of the "
                             "per-round ratios where paired, else the ratio of medians",
