@@ -171,3 +171,19 @@ def test_unknown_backend_in_a_plain_dict() -> None:
     cfg = OmegaConf.create({"backend": {"name": "foo"}, "workload": {"name": "sum_range"}, "workers": 2, "n": 10})
     with pytest.raises(ConfigError, match=r"^backend=foo: .*serial"):
         build_spec(cfg)
+
+
+def test_hydra_types_the_settings_it_can_check(hydra_conf) -> None:
+    """The schema's typed settings (``runner.app.schema.CHECKED_TYPES``) are settings of DEFAULTS whose
+    defaults have that type; Hydra converts what it is given to it; every other setting stays ``Any``."""
+    from runner.app.schema import CHECKED_TYPES
+    from runner.trial.spec import DEFAULTS
+
+    for key, kind in CHECKED_TYPES.items():
+        head, _, rest = key.partition(".")
+        default = DEFAULTS[head][rest] if rest else DEFAULTS[head]
+        assert isinstance(default, kind), key
+    cfg = hydra_conf("config", overrides=["quiet=yes", "target_rel_ci=5e-2", "interference.threshold=0.2", "n=1e4", "repeats=auto"])
+    assert cfg.quiet is True and cfg.target_rel_ci == 0.05 and cfg.interference.threshold == 0.2
+    spec = build_spec(cfg)  # Any: parsweep, not Hydra, reads the 1e7 spellings and repeats=auto
+    assert spec.n == 10_000 and spec.repeats == "auto"

@@ -166,6 +166,33 @@ def test_the_architecture_page_names_every_layer() -> None:
         assert f"`{node}`" in page, f"docs/ARCHITECTURE.md does not name {node}"
 
 
+def adding_one() -> str:
+    page = (REPO / "docs" / "ARCHITECTURE.md").read_text()
+    return page[page.index("## Adding one"):]
+
+
+def test_the_adding_one_section_names_files_that_exist() -> None:
+    """Every file it names is there (``<name>``: at least one such file), and so are its tests."""
+    import re
+
+    for path in re.findall(r"`([\w./<>-]+\.(?:py|yaml))`", adding_one()):
+        pattern = re.sub(r"<\w+>", "*", path)
+        assert list(REPO.glob(pattern)), f"docs/ARCHITECTURE.md names {path}: no such file"
+
+
+def test_parts_are_not_named_where_the_page_says_their_declarations_are_read() -> None:
+    """The plan, the report's order and the fork servers read what backends and workloads declare:
+    none of them names one (but ``serial``, the baseline every speedup is taken against)."""
+    from runner.trial import backends, workloads
+
+    parts = (set(backends.available()) | set(workloads.available())) - {"serial"}
+    for path in ("runner/trial/forkserver.py", "runner/execute/processes.py", "runner/ui/plan.py", "analysis/model/metrics.py",
+                 "analysis/model/columns.py", "analysis/render/views.py", "analysis/render/registry.py"):
+        tree = ast.parse((REPO / path).read_text())
+        named = sorted({node.value for node in ast.walk(tree) if isinstance(node, ast.Constant) and node.value in parts})
+        assert named == [], f"{path} names {named}"
+
+
 def test_runner_has_its_layers_as_folders() -> None:
     flat = sorted(p.name for p in (REPO / "runner").glob("*.py"))
     assert flat == ["__init__.py", "__main__.py"], f"modules outside a layer: {flat}"

@@ -50,6 +50,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from analysis.model.columns import computed, fact_columns, table_columns
 from analysis.model.formatting import format_n
 from analysis.model.stats import (
     CANNOT_TELL,
@@ -88,14 +89,7 @@ ROW_KEYS = BASELINE_KEYS + CONFIG_KEYS + ["workers"]
 #: Report tables list backends in the order each backend declares (``Backend.table_order``).
 BACKEND_ORDER = table_order()
 #: Facts of the pooled trials a row keeps (the first trial's: they are the same by identity).
-FACT_COLUMNS = ["python_version", "python_implementation", "python_free_threaded", "python_gil_enabled", "host_cpu_model", "host_cpu_usable"]
-
-TABLE_COLUMNS = [
-    "host", "python", "workload", "n", "backend", "start_method", "chunks", "workers", "trials", "sweeps", "repetitions",
-    "wall_time_s", "wall_time_std_s", "spread", "speedup", "speedup_ci_low", "speedup_ci_high", "ci_method", "pairs", "conclusion",
-    "self_speedup", "efficiency", "karp_flatt", "cpu_utilization", "startup_s", "dispatch_s", "load_imbalance",
-    "trust", "warnings", *FACT_COLUMNS, "run_ids",
-]
+FACT_COLUMNS = fact_columns()
 AMDAHL_COLUMNS = [
     "host", "python", "workload", "n", "backend", "start_method", "chunks",
     "points", "max_workers", "usable_cpus", "serial_fraction", "ceiling", "rmse", "trust", "reason",
@@ -296,7 +290,7 @@ def speedup_table(
     resamples: int = RESAMPLES,
     seed: int = SEED,
 ) -> pd.DataFrame:
-    """One row per :data:`ROW_KEYS` with every per-row metric (:data:`TABLE_COLUMNS`).
+    """One row per :data:`ROW_KEYS` with every per-row metric (:func:`analysis.model.columns.table_columns`).
 
     ``trials`` is the frame of :func:`analysis.data.load.load_trials`. With ``samples`` (the frame of
     :func:`analysis.data.load.load_samples`), ``speedup_ci_low`` / ``speedup_ci_high`` hold the
@@ -307,7 +301,7 @@ def speedup_table(
     """
     table = summarize_trials(trials, samples)
     if table.empty:
-        return pd.DataFrame(columns=TABLE_COLUMNS)
+        return pd.DataFrame(columns=table_columns())
     serial_rows = table[table["backend"] == "serial"]
     serial = serial_rows.groupby(BASELINE_KEYS).agg(
         _serial_s=("wall_time_s", "median"), _serial_reps=("repetitions", "sum"), _serial_trust=("trust", pooled_trust)
@@ -344,7 +338,9 @@ def speedup_table(
     table["_cancelled"] = table["_cancelled"].fillna(0) > 0
     columns = ["backend", "trust", "_serial_s", "_serial_trust", "_serial_reps", "repetitions", "ci_method", "_precise", "_cancelled"]
     table["trust"] = [_row_trust(*row) for row in table[columns].itertuples(index=False)]
-    return table[TABLE_COLUMNS].reset_index(drop=True)
+    for name, compute in computed():  # declared with how to derive it from the others
+        table[name] = compute(table)
+    return table[table_columns()].reset_index(drop=True)
 
 
 def relative_half_width(low: Any, high: Any) -> np.ndarray:

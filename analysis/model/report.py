@@ -8,26 +8,13 @@ from typing import Any
 
 import pandas as pd
 
+from analysis.model.columns import export_columns
 from analysis.model.formatting import format_n
 from analysis.model.interpreters import fastest, interpreter_costs
 from analysis.model.metrics import amdahl_fit, crossover, finished, prepare_trials, speedup_table, with_amdahl
 from analysis.model.stats import CONFIDENCE, RESAMPLES, SEED
 from analysis.model.trust import is_ok, trial_trust
 
-#: The spec's report columns, in the spec's order: every table export starts with these.
-SPEC_COLUMNS = [
-    "host", "workload", "n", "backend", "workers", "wall_time_s", "speedup", "efficiency", "karp_flatt",
-    "python", "trust", "warnings",
-]
-#: The CSV's columns, in order (the spec's first).
-CSV_COLUMNS = [
-    *SPEC_COLUMNS,
-    "conclusion", "start_method", "chunks", "trials", "sweeps", "repetitions", "wall_time_std_s", "spread",
-    "speedup_ci_low", "speedup_ci_high", "ci_method", "pairs", "self_speedup", "amdahl_serial_fraction", "amdahl_ceiling", "amdahl_reason",
-    "cpu_utilization", "startup_s", "dispatch_s", "load_imbalance",
-    "python_version", "python_implementation", "python_free_threaded", "python_gil_enabled",
-    "host_cpu_model", "host_cpu_usable",
-]
 WARNING_COLUMNS = ["run_id", "run_name", "host", "python", "workload", "n", "backend", "workers", "warning"]
 HOST_COLUMNS = ["host", "host_cpu_model", "host_cpu_usable", "pythons"]
 
@@ -37,7 +24,7 @@ class Report:
     """Everything a report shows.
 
     ``table``: one row per (host, python, workload, n, backend, start_method, chunks,
-    workers), see :data:`CSV_COLUMNS`; ``amdahl`` and ``crossover``: see
+    workers), see :mod:`analysis.model.columns`; ``amdahl`` and ``crossover``: see
     :mod:`analysis.model.metrics`; ``interpreters`` and ``fastest``: see :mod:`analysis.model.interpreters`;
     ``verdict``: plain-language lines (:mod:`analysis.claims.verdict`); ``warnings``: one row per
     warning of a pooled trial (:data:`WARNING_COLUMNS`); ``hosts``: one row per host (CPU
@@ -84,8 +71,8 @@ class Report:
         return int((~self.table["trust"].map(is_ok)).sum()) if not self.table.empty else 0
 
     def csv_frame(self) -> pd.DataFrame:
-        """The table as exported to CSV and JSON: :data:`CSV_COLUMNS`."""
-        return self.table[CSV_COLUMNS]
+        """The table as exported to CSV and JSON: :func:`analysis.model.columns.export_columns`."""
+        return self.table[export_columns()]
 
 
 def _host_facts(table: pd.DataFrame) -> pd.DataFrame:

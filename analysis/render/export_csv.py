@@ -1,7 +1,7 @@
 """The report's tables as CSV.
 
 ``report.csv``: one row per (host, python, workload, n, backend, start_method, chunks,
-workers), the spec's columns first (:data:`analysis.model.report.CSV_COLUMNS`), then ``run_ids``
+workers), the spec's columns first (:func:`analysis.model.columns.export_columns`), then ``run_ids``
 (space-separated) to join with ``warnings.csv``: one row per warning, with its trial's run id
 and name (:data:`analysis.model.report.WARNING_COLUMNS`).
 """
@@ -22,7 +22,7 @@ def frame_csv(frame: pd.DataFrame) -> str:
 
 
 def to_csv(report: Report) -> str:
-    """The main table as CSV (:data:`analysis.model.report.CSV_COLUMNS`, then ``run_ids``)."""
+    """The main table as CSV (:func:`analysis.model.columns.export_columns`, then ``run_ids``)."""
     return frame_csv(report.csv_frame().assign(run_ids=report.table["run_ids"].map(" ".join)))
 
 

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
+from analysis.model.columns import legends, shown
 from analysis.model.formatting import (
     BLANK,
     CANNOT_TELL_MARK,
@@ -22,7 +23,6 @@ from analysis.model.formatting import (
     format_fraction,
     format_interval,
     format_n,
-    format_percent,
     format_ratio,
     format_seconds,
     format_speedup,
@@ -33,21 +33,15 @@ from analysis.model.interpreters import configuration_label
 from analysis.model.report import Report
 from analysis.model.trust import is_ok
 
-#: What the people-facing columns and marks mean (used as legends).
-LEGEND = (
-    "speedup = serial wall time / this one (same host, interpreter, workload, n): the geometric mean of the "
-    "per-round ratios where paired, else the ratio of medians; "
-    "CI = {confidence:.0%} interval of the speedup: paired (from the per-round ratios of repetitions measured "
-    "together, which cancels the machine's drift) where the trials ran in interleaved rounds, else a bootstrap of "
-    "the ratio of medians (CI from: N pairs, or unpaired); "
+#: What the marks on the figures mean: the legend says it after the headline columns (speedup, its interval).
+MARKS_LEGEND = (
     f"{NO_DIFFERENCE_MARK} = the interval contains 1 and lies within 1 +- 5%: no difference; "
     f"{CANNOT_TELL_MARK} = the interval contains 1 but is wider: cannot tell (only speedups whose interval excludes 1 "
     "are coloured, green faster, red slower); "
-    f"{UNTRUSTED_MARK} = the row is not trusted (its trust column says why): its figures may be off; "
-    "± std = the repetitions' standard deviation / their mean (the spread warning's measure); "
-    "self = vs the same backend at 1 worker; efficiency = speedup / workers; "
-    "Karp-Flatt = (1/speedup - 1/workers) / (1 - 1/workers), the measured serial fraction; "
-    "cores = CPU time / wall time of the repetitions (1.0: one core busy); "
+    f"{UNTRUSTED_MARK} = the row is not trusted (its trust column says why): its figures may be off"
+)
+#: The Amdahl section's figures, last in the legend.
+AMDAHL_LEGEND = (
     "Amdahl f = serial fraction fitted to speedup = 1 / (f + (1 - f) / workers) over 1 < workers <= usable CPUs, "
     "ceiling = 1/f."
 )
@@ -85,51 +79,28 @@ def host_caption(report: Report, host: str) -> str:
     return " · ".join(parts)
 
 
-def _marked(texts: pd.Series, trusted: list[bool]) -> list[str]:
-    return [text if ok or text == BLANK else f"{text} {UNTRUSTED_MARK}" for text, ok in zip(texts, trusted)]
-
-
 def speedup_sections(report: Report) -> list[Section]:
     """One section per (host, workload): the per-row metrics, with trust."""
     table = report.table
     sections: list[Section] = []
     if table.empty:
         return sections
-    ci = f"{report.confidence:.0%} CI"
     for (host, workload), rows in table.groupby(["host", "workload"], sort=False):
         trusted = [is_ok(t) for t in rows["trust"]]
         cells = pd.DataFrame(index=rows.index)
-        if rows["python"].nunique() > 1:
-            cells["python"] = rows["python"]
-        cells["n"] = rows["n"].map(format_n)
-        cells["backend"] = backend_labels(rows)
-        cells["workers"] = rows["workers"].astype(str)
-        if (rows["trials"] > 1).any():
-            cells["trials"] = rows["trials"].astype(str)
-        if report.pooled and (rows["sweeps"] > 1).any():
-            cells["sweeps"] = rows["sweeps"].astype(str)
-        cells["wall (median)"] = _marked(rows["wall_time_s"].map(format_seconds), trusted)
-        cells["± std"] = [BLANK if is_blank(s) else f"{s:.1%}" for s in rows["spread"]]
-        cells["speedup"] = [format_speedup(v, c, ok) for v, c, ok in zip(rows["speedup"], rows["conclusion"], trusted)]
-        cells[ci] = [format_interval(lo, hi) for lo, hi in zip(rows["speedup_ci_low"], rows["speedup_ci_high"])]
-        # which interval each row has: every output says it
-        cells["CI from"] = [f"{int(p)} pairs" if m == "paired" else (m or BLANK) for m, p in zip(rows["ci_method"], rows["pairs"])]
-        cells["self"] = rows["self_speedup"].map(format_ratio)
-        cells["efficiency"] = rows["efficiency"].map(format_percent)
-        cells["Karp-Flatt"] = rows["karp_flatt"].map(format_fraction)
-        # the CPU use the verdict's GIL and parallelism lines cite
-        cells["cores"] = [BLANK if is_blank(c) else f"{float(c):.1f}" for c in rows["cpu_utilization"]]
-        cells["trust"] = rows["trust"]
-        if (rows["warnings"] > 0).any():
-            cells["warnings"] = [str(count) if count else BLANK for count in rows["warnings"]]
-        tones = [c if c in ("faster", "slower") else "" for c in rows["conclusion"]]
+        right, tones = [], {}
+        for _, cell in shown():  # every column people see, as declared (analysis.model.columns)
+            if not cell.when(rows, report.pooled):
+                continue
+            label = cell.label.format(confidence=report.confidence)
+            cells[label] = cell.format(rows, trusted)
+            if cell.right:
+                right.append(label)
+            if cell.toned:
+                tones[label] = [c if c in ("faster", "slower") else "" for c in rows["conclusion"]]
         sections.append(
-            Section(
-                f"{host_caption(report, host)} · workload {workload}", cells.reset_index(drop=True),
-                right=("n", "workers", "trials", "sweeps", "wall (median)", "± std", "speedup", ci, "CI from", "self", "efficiency",
-                       "Karp-Flatt", "cores", "warnings"),
-                tones={"speedup": tones}, untrusted=[not ok for ok in trusted],
-            )
+            Section(f"{host_caption(report, host)} · workload {workload}", cells.reset_index(drop=True),
+                    right=tuple(right), tones=tones, untrusted=[not ok for ok in trusted])
         )
     return sections
 
@@ -262,4 +233,6 @@ def warning_lines(report: Report) -> list[str]:
 
 
 def legend(report: Report) -> str:
-    return LEGEND.format(confidence=report.confidence)
+    """What the columns and the marks mean: the headline columns, the marks, the other columns, the Amdahl fit."""
+    return "; ".join([*legends(headline=True), MARKS_LEGEND, *legends(headline=False), AMDAHL_LEGEND]).format(
+        confidence=report.confidence)

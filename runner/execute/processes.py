@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from runner.host.proc import descendants
+from runner.trial.forkserver import preload
 
 EXIT_GRACE_S = 10.0
 SERVER_START_TIMEOUT_S = 60.0
@@ -74,7 +75,7 @@ class ForkServer:
         self.sock, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         try:
             self.process = subprocess.Popen(
-                [executable, "-c", BOOTSTRAP, str(theirs.fileno()), trial_code_path()],
+                [executable, "-c", BOOTSTRAP, str(theirs.fileno()), trial_code_path(), ",".join(preload())],
                 pass_fds=[theirs.fileno()],
                 env=trial_environment(gil),
                 stdin=subprocess.DEVNULL,

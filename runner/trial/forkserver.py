@@ -26,16 +26,10 @@ import select
 import signal
 import socket
 import sys
+from collections.abc import Sequence
 
-# What every trial imports, loaded once here. NumPy stays out: importing it (OpenBLAS) in the
-# server slowed every forked worker's pure-Python loop by ~4% (measured: multiprocessing x2 at
-# n=1e8, 1.27 s against 1.21 s); numpy_sum imports it in its own trials.
-PRELOAD = (
-    "runner.trial.worker",
-    "runner.trial.bench",
-    *(f"runner.trial.backends.{name}" for name in ("serial", "threading", "multiprocessing", "thread_pool", "process_pool")),
-    *(f"runner.trial.workloads.{name}" for name in ("sum_range", "count_primes", "sleep", "custom")),
-)
+# What every trial imports whatever its backend and workload, loaded once here.
+TRIAL_CODE = ("runner.trial.worker", "runner.trial.bench")
 MAX_MESSAGE = 4096
 
 
@@ -71,9 +65,23 @@ def _reap(sock: socket.socket) -> None:
             return
 
 
-def serve(sock: socket.socket) -> None:
-    """Fork a trial process per request until the launcher's end of ``sock`` closes."""
-    for name in PRELOAD:
+def preload() -> list[str]:
+    """What a fork server imports before forking: the trial code, then the backends and workloads
+    that declare ``preload`` (their registries say which).
+
+    Asked by the launcher, which passes the list to the server: to read a module's declaration
+    is to import it, and a fork server must not import what it does not preload (NumPy, with
+    ``numpy_sum``, would slow every forked worker).
+    """
+    from runner.trial import backends, workloads
+
+    return [*TRIAL_CODE, *backends.preloaded(), *workloads.preloaded()]
+
+
+def serve(sock: socket.socket, modules: Sequence[str] = TRIAL_CODE) -> None:
+    """Import ``modules`` (:func:`preload`'s), then fork a trial process per request until the
+    launcher's end of ``sock`` closes."""
+    for name in modules:
         try:
             importlib.import_module(name)
         except ImportError:  # a backend this interpreter cannot run: its trials will say why
@@ -118,9 +126,10 @@ def serve(sock: socket.socket) -> None:
 
 
 def main() -> None:
-    """``python -c`` entry: ``argv[1]`` is the descriptor of the server's end of the socket pair."""
+    """``python -c`` entry: ``argv[1]`` is the descriptor of the server's end of the socket pair,
+    ``argv[3]`` the modules to preload, comma-separated (:func:`preload`; ``argv[2]`` is the trial code's path)."""
     sock = socket.socket(fileno=int(sys.argv[1]))
     try:
-        serve(sock)
+        serve(sock, sys.argv[3].split(",") if len(sys.argv) > 3 and sys.argv[3] else TRIAL_CODE)
     finally:
         sock.close()

@@ -13,7 +13,7 @@ import pkgutil
 from runner.trial.backends.base import Backend, ChunkResult, WorkerError
 from runner.trial.values import ConfigError
 
-__all__ = ["Backend", "ChunkResult", "WorkerError", "available", "get", "table_order"]
+__all__ = ["Backend", "ChunkResult", "WorkerError", "available", "get", "preloaded", "table_order"]
 
 _HELPER_MODULES = {"base", "pools", "cluster"}
 
@@ -30,6 +30,11 @@ def get(name: object) -> type[Backend]:
     module = importlib.import_module(f"{__name__}.{name}")
     backend: type[Backend] = module.BACKEND
     return backend
+
+
+def preloaded() -> list[str]:
+    """The modules of the backends the fork servers import before forking (``Backend.preload``)."""
+    return [f"{__name__}.{name}" for name in available() if get(name).preload]
 
 
 def table_order() -> list[str]:

@@ -104,6 +104,10 @@ class Backend:
     startup_s: float = 0.0  # a trial's start-up beyond the fixed per-trial cost (pool, cluster)
     per_repetition_s: float = 0.0  # per worker and repetition, for workers started inside each repetition
     threads_of_one_interpreter: bool = False
+    # Whether the fork servers import this module before forking, so that its trials start with it
+    # loaded. Only what imports nothing heavy at module level (a cluster's client is imported by
+    # ``start()``): whatever a fork server imports, every trial it forks carries.
+    preload: bool = False
     # False when the workers live outside the trial's process tree (cluster daemons): their
     # CPU cannot be told apart from other processes', so that check is skipped.
     workers_in_process_tree: bool = True

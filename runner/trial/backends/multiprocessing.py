@@ -58,6 +58,7 @@ def describe_exit(pid: int | None, exitcode: int) -> str:
 
 class MultiprocessingBackend(ProcessBackend):
     name = "multiprocessing"
+    preload = True
     table_order = 40
     per_repetition_s = 0.005
     workers_per_repetition = True

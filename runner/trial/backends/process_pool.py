@@ -11,6 +11,7 @@ from runner.trial.backends.pools import PoolBackend, set_barrier
 
 class ProcessPoolBackend(ProcessBackend, PoolBackend):
     name = "process_pool"
+    preload = True
     table_order = 50
     startup_s = 0.05
 

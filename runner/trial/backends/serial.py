@@ -9,6 +9,7 @@ from runner.trial.backends.base import Backend, ChunkFunction, ChunkResult, time
 
 class SerialBackend(Backend):
     name = "serial"
+    preload = True
     table_order = 0
     uses_workers = False  # always one chunk in the calling thread, whatever `workers` says
 

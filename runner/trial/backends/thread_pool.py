@@ -10,6 +10,7 @@ from runner.trial.backends.pools import PoolBackend, set_barrier
 
 class ThreadPoolBackend(PoolBackend):
     name = "thread_pool"
+    preload = True
     table_order = 20
     startup_s = 0.002
     threads_of_one_interpreter = True

@@ -22,6 +22,7 @@ from runner.trial.backends.base import (
 
 class ThreadingBackend(Backend):
     name = "threading"
+    preload = True
     table_order = 10
     per_repetition_s = 0.0003
     threads_of_one_interpreter = True

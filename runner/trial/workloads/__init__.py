@@ -13,7 +13,7 @@ import pkgutil
 from runner.trial.values import ConfigError
 from runner.trial.workloads.base import Workload
 
-__all__ = ["Workload", "available", "get"]
+__all__ = ["Workload", "available", "get", "preloaded"]
 
 _HELPER_MODULES = {"base"}
 
@@ -30,3 +30,8 @@ def get(name: object) -> type[Workload]:
     module = importlib.import_module(f"{__name__}.{name}")
     workload: type[Workload] = module.WORKLOAD
     return workload
+
+
+def preloaded() -> list[str]:
+    """The modules of the workloads the fork servers import before forking (``Workload.preload``)."""
+    return [f"{__name__}.{name}" for name in available() if get(name).preload]

@@ -22,6 +22,9 @@ class Workload:
     # plus its YAML): whether its chunks release the GIL (threads then run at once), and its cost.
     releases_gil: bool = False
     holds_cpu: bool = True  # False: it waits (sleep), so every worker runs at once whatever the CPUs
+    # Whether the fork servers import this module before forking (see ``Backend.preload``): every
+    # trial they fork carries what it imports, so a module that imports a heavy library says False.
+    preload: bool = False
 
     @classmethod
     def item_cost_s(cls, n: int, options: Mapping[str, Any], loop_cost_s: Callable[[], float]) -> float | None:

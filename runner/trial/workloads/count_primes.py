@@ -49,6 +49,7 @@ def primes_below(n: int) -> int:
 
 class CountPrimes(Workload):
     name = "count_primes"
+    preload = True
 
     @classmethod
     def item_cost_s(cls, n: int, options: Any, loop_cost_s: Any) -> float | None:

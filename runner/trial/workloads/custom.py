@@ -75,6 +75,7 @@ class CallChunk:
 
 class Custom(Workload):
     name = "custom"
+    preload = True
 
     @classmethod
     def check_options(cls, options: Mapping[str, Any]) -> dict[str, Any]:

@@ -29,6 +29,7 @@ def sleep_chunk(start: int, end: int, sleep_per_item_s: float = DEFAULT_SLEEP_PE
 
 class Sleep(RangeSum):
     name = "sleep"
+    preload = True
     releases_gil = True
     holds_cpu = False
 

@@ -19,6 +19,7 @@ def sum_range_chunk(start: int, end: int) -> int:
 
 class SumRange(RangeSum):
     name = "sum_range"
+    preload = True
 
     @classmethod
     def item_cost_s(cls, n: int, options: Any, loop_cost_s: Any) -> float | None:
