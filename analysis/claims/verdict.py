@@ -463,7 +463,8 @@ def precision_claims(context: Context) -> list[Claim]:
     if wide:
         worst = max(more for _, more in wide)
         claims.append(Claim(f"{len(wide)} of {len(parallel)} speedups are known less precisely than +- {PRECISE:.0%}: up to {worst} more "
-                            f"round{'s' if worst != 1 else ''} would get there (repeats=auto runs them where needed)."))
+                            f"round{'s' if worst != 1 else ''} would get there (repeats=auto runs them where they are needed, "
+                            "within sweep_budget_s: raise it when auto stopped short)."))
     return claims
 
 
