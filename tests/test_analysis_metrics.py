@@ -226,6 +226,25 @@ def test_crossover(report: Any) -> None:
     assert beta["crossover_n"] == 1000 and beta["n_tested"] == 1  # n=1e4 has no baseline
 
 
+def test_a_crossover_carries_the_trust_of_its_row_and_of_smaller_n_only(tmp_path: Path) -> None:
+    """"process_pool faster from n=1e4 at workers 2" rests on that row and on the rows at 1e3 not
+    being faster, not on the oversubscribed x4 row beside it (seen on a real quick sweep: the
+    crossover of a x2 row read "oversubscribed", a flag of the x4 row)."""
+    builder = StoreBuilder(tmp_path)
+    sweep = builder.sweep()
+    for n in (1000, 10000):
+        builder.trial(sweep, "serial", 1, n, reps_around(1.0), usable=2)
+    builder.trial(sweep, "process_pool", 2, 1000, reps_around(1.0), usable=2)
+    builder.trial(sweep, "process_pool", 2, 10000, reps_around(0.5), usable=2)
+    builder.trial(sweep, "process_pool", 4, 10000, reps_around(0.5), usable=2, trust="oversubscribed")
+    report = build_report(load_sweep(builder.uri, sweep), load_samples(builder.uri, load_sweep(builder.uri, sweep)))
+    table = report.table.set_index(["n", "workers"])
+    assert "oversubscribed" in table.loc[(10000, 4), "trust"] and table.loc[(10000, 2), "trust"] == "ok"
+    cross = report.crossover.set_index("backend").loc["process_pool"]
+    assert (cross["crossover_n"], cross["workers"]) == (10000, 2)
+    assert cross["trust"] == "ok"
+
+
 def test_no_crossover_claim_without_intervals(store: Any) -> None:
     builder, sweep = store
     report = build_report(load_sweep(builder.uri, sweep), None)

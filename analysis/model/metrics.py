@@ -491,8 +491,9 @@ def crossover(table: pd.DataFrame) -> pd.DataFrame:
         beats = beats.sort_values(["n", "_untrusted", "speedup", "workers"], ascending=[True, True, False, True])
         if not beats.empty:
             first = beats.iloc[0]
-            # the claim rests on the cited row and on every row below it not being faster: their trust too
-            evidence = pooled_trust(group.loc[group["n"] <= first["n"], "trust"])
+            # the claim rests on the cited row, and on every row at a smaller n not being faster: their
+            # trust too (not the other worker counts at the cited n: they are not what it claims)
+            evidence = pooled_trust([first["trust"], *group.loc[group["n"] < first["n"], "trust"]])
             rows.append((*key, int(first["n"]), int(first["workers"]), float(first["speedup"]), float(first["speedup_ci_low"]),
                          *span, evidence, ""))
             continue
