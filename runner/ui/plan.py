@@ -92,9 +92,9 @@ def estimate_text(trials: list[Any]) -> str:
     elif auto is not None:
         # repeats=auto: how many rounds the speedups need depends on the machine's noise; say the bound
         budget = policy.sweep_budget_s if policy is not None else None
-        capped = budget is not None and budget < total
-        text = (f"up to {format_clock(budget if capped else total)} (repeats=auto: until each speedup is known"
-                f" within +-{auto.target_speedup_ci:.0%}{', or sweep_budget_s' if capped else ''})")
+        bound = total if budget is None else min(total, budget)
+        text = (f"up to {format_clock(bound)} (repeats=auto: until each speedup is known within +-{auto.target_speedup_ci:.0%}"
+                + (f"; sweep_budget_s={budget:g})" if budget is not None else ")"))
     else:
         text = f"about {format_clock(total)}"
     if policy is not None and policy.retries > 0 and policy.budget_s > 0:
