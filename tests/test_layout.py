@@ -181,13 +181,13 @@ def test_the_adding_one_section_names_files_that_exist() -> None:
 
 
 def test_parts_are_not_named_where_the_page_says_their_declarations_are_read() -> None:
-    """The plan, the report's order and the fork servers read what backends and workloads declare:
-    none of them names one (but ``serial``, the baseline every speedup is taken against)."""
+    """The plan, the report's order, the fork servers and the verdict's kinds read what backends and
+    workloads declare: none of them names one (but ``serial``, the baseline every speedup is taken against)."""
     from runner.trial import backends, workloads
 
     parts = (set(backends.available()) | set(workloads.available())) - {"serial"}
     for path in ("runner/trial/forkserver.py", "runner/execute/processes.py", "runner/ui/plan.py", "analysis/model/metrics.py",
-                 "analysis/model/columns.py", "analysis/render/views.py", "analysis/render/registry.py"):
+                 "analysis/model/columns.py", "analysis/render/views.py", "analysis/render/registry.py", "analysis/claims/verdict.py"):
         tree = ast.parse((REPO / path).read_text())
         named = sorted({node.value for node in ast.walk(tree) if isinstance(node, ast.Constant) and node.value in parts})
         assert named == [], f"{path} names {named}"

@@ -111,6 +111,12 @@ def test_a_new_backend_is_its_module_and_its_yaml(tmp_path: Path) -> None:
     preload = subprocess.run([sys.executable, "-c", "from runner.trial.forkserver import preload; print(preload())"],
                              cwd=tmp_path, env=clean_env(PYTHONPATH=str(source)), capture_output=True, text=True, check=True)
     assert "runner.trial.backends.throwaway" in preload.stdout, preload.stdout + preload.stderr
+    # the verdict's kinds read what it declares (a thread backend, workers started in each repetition)
+    kinds = subprocess.run([sys.executable, "-c", "from analysis.claims import verdict as v; "
+                            "print(v.THREAD_BACKENDS, v.STARTUP_INSIDE_WALL, v.CHUNKED_BACKENDS, sep='|')"],
+                           cwd=tmp_path, env=clean_env(PYTHONPATH=str(source)), capture_output=True, text=True, check=True)
+    threads, inside, chunked = kinds.stdout.strip().split("|")
+    assert "'throwaway'" in threads and "'throwaway'" in inside and "'throwaway'" not in chunked, kinds.stdout
 
     stdout, uri = sweep(source, tmp_path, ["backend=throwaway,threading,serial", "workers=2"])
     trials = [run for run in all_runs(uri) if run.data.tags.get("parsweep.role") == "trial"]

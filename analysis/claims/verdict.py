@@ -68,17 +68,20 @@ from analysis.model.formatting import format_interval, format_n, format_seconds,
 from analysis.model.interpreters import configuration_label, is_free_threaded
 from analysis.model.stats import CANNOT_TELL, FASTER, NO_DIFFERENCE, SLOWER
 from analysis.model.trust import CANCELS, FEW_REPETITIONS, INTERFERENCE, NOISY_BASELINE, PRECISE, SHORT, SPREAD, is_ok, parse_reasons, pooled_trust
+from runner.trial import backends
 
 GIL_BOUND_CORES = 1.2  # threads whose CPU use stays at or below this many cores run one at a time
 IDLE_CORES = 0.5  # below this, workers mostly wait (sleep, I/O): the GIL is not what limits them
 STARTUP_SHARE = 0.25
 IMBALANCE = 1.25
-THREAD_BACKENDS = ("threading", "thread_pool")
-PROCESS_BACKENDS = ("multiprocessing", "process_pool")
-SUBINTERPRETER_BACKENDS = ("interpreters",)  # threads of the trial process, each running its own interpreter
-CLUSTER_BACKENDS = ("ray", "dask")
-STARTUP_INSIDE_WALL = ("threading", "multiprocessing")  # workers created inside every repetition
-CHUNKED_BACKENDS = ("thread_pool", "process_pool", "interpreters", "ray", "dask")  # they take chunks=...
+# The backends' kinds, as each backend module declares them (runner.trial.backends: Backend.kind,
+# workers_per_repetition, takes_chunks): a new backend gets the lines of its kind without a name here.
+THREAD_BACKENDS = backends.of_kind("threads")
+PROCESS_BACKENDS = backends.of_kind("processes")
+SUBINTERPRETER_BACKENDS = backends.of_kind("subinterpreters")
+CLUSTER_BACKENDS = backends.of_kind("cluster")
+STARTUP_INSIDE_WALL = backends.declaring("workers_per_repetition")  # workers created inside every repetition
+CHUNKED_BACKENDS = backends.declaring("takes_chunks")  # they take chunks=...
 OVERSUBSCRIBED = "oversubscribed"
 #: How each reason that keeps a row from being trusted is fixed.
 FIXES = {
@@ -514,7 +517,7 @@ RULES: tuple[Rule, ...] = (
     Rule("subinterpreters", "subinterpreters run in parallel", "an interval above 1 at several workers", subinterpreter_claims),
     Rule("startup", "start-up bound", "startup_s inside the wall time", startup_claims),
     Rule("imbalance", "load imbalance", "load_imbalance, on work that can be rebalanced", imbalance_claims),
-    Rule("interpreters", "interpreter X is slower/faster than the reference", "the time ratio's interval", interpreter_claims),
+    Rule("interpreter cost", "interpreter X is slower/faster than the reference", "the time ratio's interval", interpreter_claims),
     Rule("superlinear", "a speedup above its worker count is suspect", "an interval above workers x 1.05", superlinear_claims),
     Rule("precision", "trusted by pairing / known within +-5%", "paired intervals", precision_claims),
     Rule("noise", "not trusted, and the fix", "the trust column, the conclusion", noise_claims),

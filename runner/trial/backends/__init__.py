@@ -37,6 +37,16 @@ def preloaded() -> list[str]:
     return [f"{__name__}.{name}" for name in available() if get(name).preload]
 
 
+def of_kind(kind: str) -> tuple[str, ...]:
+    """The backends whose workers are of ``kind`` (``Backend.kind``), in table order."""
+    return tuple(name for name in table_order() if get(name).kind == kind)
+
+
+def declaring(attribute: str) -> tuple[str, ...]:
+    """The backends that declare ``attribute`` true (``takes_chunks``, ``workers_per_repetition``...)."""
+    return tuple(name for name in table_order() if getattr(get(name), attribute))
+
+
 def table_order() -> list[str]:
     """Every backend, in the order report tables list them (each backend's ``table_order``)."""
     return sorted(available(), key=lambda name: (get(name).table_order, name))

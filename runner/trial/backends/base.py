@@ -104,6 +104,11 @@ class Backend:
     startup_s: float = 0.0  # a trial's start-up beyond the fixed per-trial cost (pool, cluster)
     per_repetition_s: float = 0.0  # per worker and repetition, for workers started inside each repetition
     threads_of_one_interpreter: bool = False
+    # What its workers are, for the verdict's kind-specific lines (GIL-bound threads, start-up,
+    # subinterpreters, load imbalance): serial, threads, processes, subinterpreters or cluster.
+    kind: str = "serial"
+    # Whether its workers take the next waiting chunk when free (chunks=... evens out a load).
+    takes_chunks: bool = False
     # Whether the fork servers import this module before forking, so that its trials start with it
     # loaded. Only what imports nothing heavy at module level (a cluster's client is imported by
     # ``start()``): whatever a fork server imports, every trial it forks carries.
@@ -156,6 +161,8 @@ class Backend:
 
 class ProcessBackend(Backend):
     """A backend that starts local processes: its one option is ``start_method``."""
+
+    kind = "processes"
 
     def __init__(self, workers: int, options: Mapping[str, Any]) -> None:
         super().__init__(workers, options)

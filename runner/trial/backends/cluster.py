@@ -31,6 +31,8 @@ class ClusterBackend(Backend):
     ``package`` must be installed, and the cluster's facts become the trial's tags."""
 
     package: str = ""
+    kind = "cluster"
+    takes_chunks = True
     workers_in_process_tree = False  # their CPU is not the trial tree's (runner.execute.schedule)
 
     def __init__(self, workers: int, options: Mapping[str, Any]) -> None:

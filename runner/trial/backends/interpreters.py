@@ -50,6 +50,7 @@ def arrive_and_wait(arrived: Any, go: Any, timeout_s: float) -> None:
 
 class InterpretersBackend(PoolBackend):
     name = "interpreters"
+    kind = "subinterpreters"  # threads of the trial process, each running its own interpreter
     table_order = 30
     startup_s = 0.05
 

@@ -30,6 +30,7 @@ def wait_ready(_: int) -> None:
 
 
 class PoolBackend(Backend):
+    takes_chunks = True
     executor: Executor | None = None
 
     def make_executor(self, barrier: Any) -> Executor:

@@ -14,6 +14,7 @@ class ThreadPoolBackend(PoolBackend):
     table_order = 20
     startup_s = 0.002
     threads_of_one_interpreter = True
+    kind = "threads"
 
     def make_executor(self, barrier: Any) -> Executor:
         return ThreadPoolExecutor(

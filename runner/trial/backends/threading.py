@@ -26,6 +26,7 @@ class ThreadingBackend(Backend):
     table_order = 10
     per_repetition_s = 0.0003
     threads_of_one_interpreter = True
+    kind = "threads"
     workers_per_repetition = True
 
     def run(self, fn: ChunkFunction, chunks: Sequence[tuple[int, int]]) -> list[ChunkResult]:
