@@ -20,12 +20,17 @@ def test_a_dry_run_lists_the_plan_and_runs_nothing(launch_dir: Path) -> None:
                           uri=sqlite_uri(db))
     assert launch.returncode == 0, launch.explain()
     lines = launch.stdout.splitlines()
-    assert re.match(r"parsweep: dry run: 10 trials, about \d+:\d\d \+ up to 1:00 waiting for a quiet machine \(interference\.budget_s\) \(nothing runs, no MLflow run is created\)", lines[0]), lines[0]
+    # repeats=auto (the default): the most the measuring may take, and the rule that ends it
+    assert re.match(r"parsweep: dry run: 10 trials, up to \d+:\d\d \(repeats=auto: until each speedup is known within \+-3%; "
+                    r"sweep_budget_s=300\) \+ up to 1:00 waiting for a quiet machine \(interference\.budget_s\) "
+                    r"\(nothing runs, no MLflow run is created\)", lines[0]), lines[0]
     listed = [line for line in lines if re.match(r"\s+\[\s*\d+/10\]", line)]
     assert len(listed) == 10  # serial once per n: 2 + 2 backends x 2 workers x 2 n
     assert sum("serial · n=" in line for line in listed) == 2
     assert all("python 3." in line for line in listed)
     assert count_runs_in_db(db) == 0 and not db.exists() and multirun_trial_dirs(launch_dir) == []
+    fixed = run_parsweep(["-m", "backend=serial,threading", "workers=1,2", "n=1e6", "repeats=5", "--dry-run"], launch_dir)
+    assert re.match(r"parsweep: dry run: 3 trials, about \d+:\d\d \+ up to 1:00 waiting", fixed.stdout), fixed.explain()
     quick = run_parsweep(["-m", "--dry-run"], launch_dir)
     assert quick.returncode == 0 and "dry run: 20 trials" in quick.stdout, quick.explain()
 
