@@ -125,6 +125,16 @@ def free_threaded(b: StoreBuilder, sweep: str) -> None:
     b.trial(sweep, "threading", 2, n, reps_around(0.70), python="3.13.5t", metrics={"cpu_utilization": 1.9})
 
 
+def untrusted_best_thread(b: StoreBuilder, sweep: str) -> None:
+    """Seen on sweep=gil: 3.13t's threading x2 at 1.71x, flagged, and its x1 at 0.99x, trusted. The
+    plain answer cited x1 ("threads 0.99x") and hid the finding the preset exists for."""
+    n = 10_000_000
+    b.trial(sweep, "serial", 1, n, reps_around(1.0), usable=2, python="3.13.5t", metrics={"cpu_utilization": 1.0})
+    b.trial(sweep, "threading", 1, n, reps_around(1.01), usable=2, python="3.13.5t", metrics={"cpu_utilization": 1.0})
+    b.trial(sweep, "threading", 2, n, reps_around(0.585), usable=2, python="3.13.5t", trust="spread",
+            metrics={"cpu_utilization": 1.8})
+
+
 def tie_across_interpreters(b: StoreBuilder, sweep: str) -> None:
     """Under 3.14, interpreters x2 and process_pool x2 within each other's noise: "fastest" is a tie."""
     n = 10_000_000
@@ -255,6 +265,11 @@ CASES: dict[str, tuple[Builder, list[str], list[str]]] = {
          "than serial, using 1.9 cores",
          "threads are GIL-bound on 3.14.10: with up to 2 threads CPU use stays at 1.0 core (threading x2"],
         ["interpreters x2: 1.92x); one thread"],
+    ),
+    "an untrusted best is cited, marked": (
+        untrusted_best_thread,
+        ["in short (n=1e7): threads 1.71x (", "?) (the best of each kind"],
+        ["threads 0.99x"],
     ),
     "a tie across interpreters": (
         tie_across_interpreters,
