@@ -38,9 +38,11 @@ test-setup:
 	@.ci/system-packages
 	@$(MAKE) --no-print-directory interpreters
 
-# Lint and types first (seconds), then the suite; pytest ends with its ten slowest tests.
+# Lint and types first (seconds), then the suite on one pytest-xdist worker per CPU; tests that
+# share a module's sweep stay on one worker, tests marked `alone` run with nothing beside them
+# (tests/conftest.py); pytest ends with its ten slowest tests.
 test: $(BIN)/.installed-test test-setup lint
-	$(BIN)/python -m pytest --durations=10
+	$(BIN)/python -m pytest -n logical --dist loadgroup --durations=10
 
 lint: $(BIN)/.installed-test
 	$(BIN)/ruff check .
@@ -48,7 +50,7 @@ lint: $(BIN)/.installed-test
 
 # The suite without the slow, cluster, browser and PostgreSQL tests: under two minutes on 2 cores.
 test-fast: $(BIN)/.installed-test
-	$(BIN)/python -m pytest -m "not slow and not cluster and not browser and not postgres"
+	$(BIN)/python -m pytest -n logical --dist loadgroup -m "not slow and not cluster and not browser and not postgres"
 
 # The other CPythons the tests and benchmarks run trials under (python=...): a GIL 3.14 in
 # /opt/python3.14 (the interpreters backend), a free-threaded 3.13 in /opt/python3.13t, and its

@@ -32,6 +32,10 @@ MARKER = "PARSWEEP_TEST_MARKER"
 # made each launch's time depend on the load, and no test here checks that clean-up.
 TINY = ["n=1e4", "repeats=2", "warmup=0", "interference.budget_s=5"]
 
+# The estimate line names the host lock when another parsweep holds it as the launch starts. Under
+# make test that is another worker's test, at any moment, so a test matching the line allows it.
+HELD_LOCK = r"(?:, after the host lock: another parsweep is timing a trial \(.*?\))?"
+
 # The host and Python facts the spec names as trial tags.
 SPEC_FACT_TAGS = {
     "host.name",
@@ -45,13 +49,22 @@ SPEC_FACT_TAGS = {
     "git.commit",
 }
 
-# Every process the test session starts (fork servers, trial processes, their workers)
-# inherits this, so leftovers can be told apart from the rest of the machine.
-os.environ.setdefault(MARKER, f"session-{uuid.uuid4().hex}")
+# `make test` runs the suite on pytest-xdist workers, one per CPU. One test run is one session,
+# named once by the process that starts it and inherited by its workers.
+SESSION_ENV = "PARSWEEP_TEST_SESSION"
+OWNS_SESSION = SESSION_ENV not in os.environ
+SESSION = os.environ.setdefault(SESSION_ENV, uuid.uuid4().hex[:12])
+WORKER = os.environ.get("PYTEST_XDIST_WORKER", "")
+
+# Every process a worker starts (fork servers, trial processes, their workers) inherits this,
+# so a test sees what its own worker left behind, never what a test beside it is running.
+os.environ[MARKER] = f"session-{SESSION}-{WORKER or 'main'}"
 
 # Trials queue on a host-wide lock (runner.host.lock). The tests check behaviour, not speed,
-# so they queue only among themselves, never behind someone else's benchmark on this host.
-LOCK_FILE = Path(tempfile.gettempdir()) / f"parsweep-tests-{os.getpid()}-{uuid.uuid4().hex[:8]}.lock"
+# so they queue only among themselves, never behind someone else's benchmark on this host; and
+# every worker queues on the same file, so no two tests' trials are ever timed at once.
+RUN_FILES = Path(tempfile.gettempdir()) / f"parsweep-tests-{SESSION}"
+LOCK_FILE = RUN_FILES.with_suffix(".lock")
 os.environ["PARSWEEP_LOCK_FILE"] = str(LOCK_FILE)
 
 
@@ -306,5 +319,80 @@ def python314() -> str:
     return find_test_python("CPython 3.14")
 
 
+# -- tests that measure the machine run alone ---------------------------------------------------
+#
+# A test marked ``alone`` asserts on the machine itself (a repetition measured again once the
+# machine is quiet, a speedup held to its figure, the interference detector's silence): it runs
+# with no other test beside it, so its result does not depend on what the other workers do.
+# Every test holds a shared lock on one file while it runs, an ``alone`` test an exclusive one;
+# a second file is a gate that keeps new tests from starting while an ``alone`` test waits for
+# the running ones to end (flock alone would let shared holders starve it). The locks are taken
+# before pytest-timeout's clock starts, so waiting never counts against a test's timeout.
+
+_ALONE_FILES: dict[str, int] = {}
+
+
+def _lock_fd(suffix: str) -> int:
+    if suffix not in _ALONE_FILES:
+        _ALONE_FILES[suffix] = os.open(RUN_FILES.with_suffix(suffix), os.O_RDWR | os.O_CREAT, 0o600)
+    return _ALONE_FILES[suffix]
+
+
+# Modules whose tests share one expensive module-scoped fixture (a real sweep, a cluster, a built
+# wheel) run on one worker, so the fixture is built once. A test that names its own group keeps it
+# (test_readme.py runs the README in three parts, each in order).
+SHARED_FIXTURE_MODULES = {
+    "test_analysis_compare", "test_analysis_export", "test_analysis_golden", "test_analysis_metrics",
+    "test_analysis_notebook", "test_analysis_report", "test_analysis_store", "test_analysis_trust",
+    "test_cluster_dask", "test_cluster_submitit", "test_core_contract",
+    "test_core_failures", "test_core_wheel", "test_reproduce", "test_trust_workloads",
+    "test_verdict_real",
+}
+
+
+# Every test that starts Ray runs in one group, in turn, and alone: Ray instances on one host find
+# each other (``ray.init()`` joins a running one, ``ray stop`` stops them all), and a Ray node beside
+# other busy tests on two cores loses its workers ("Failed to register worker to Raylet").
+RAY_GROUP = "ray"
+
+
+@pytest.hookimpl(tryfirst=True)  # before pytest-xdist's own, which reads the groups
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for item in items:
+        module = item.path.stem
+        if item.get_closest_marker("xdist_group") is not None:
+            continue
+        if module == "test_cluster_ray":
+            item.add_marker(pytest.mark.xdist_group(RAY_GROUP))
+        elif module in SHARED_FIXTURE_MODULES:
+            item.add_marker(pytest.mark.xdist_group(module))
+
+
+@pytest.hookimpl(wrapper=True, tryfirst=True)
+def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None):
+    if not WORKER:  # one process: nothing runs beside the test
+        return (yield)
+    import fcntl
+
+    gate, running = _lock_fd(".gate"), _lock_fd(".running")
+    alone = item.get_closest_marker("alone") is not None
+    fcntl.flock(gate, fcntl.LOCK_EX)
+    try:
+        fcntl.flock(running, fcntl.LOCK_EX if alone else fcntl.LOCK_SH)
+    finally:
+        if not alone:
+            fcntl.flock(gate, fcntl.LOCK_UN)
+    try:
+        return (yield)
+    finally:
+        fcntl.flock(running, fcntl.LOCK_UN)
+        if alone:
+            fcntl.flock(gate, fcntl.LOCK_UN)
+
+
 def pytest_sessionfinish(session, exitstatus) -> None:
-    LOCK_FILE.unlink(missing_ok=True)
+    for fd in _ALONE_FILES.values():
+        os.close(fd)
+    if OWNS_SESSION and not WORKER:  # the process that named the session, after its workers
+        for suffix in (".lock", ".gate", ".running"):
+            RUN_FILES.with_suffix(suffix).unlink(missing_ok=True)

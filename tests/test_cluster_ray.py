@@ -13,7 +13,7 @@ import ray  # noqa: F401  the cluster extra (make test installs it); missing, th
 
 from conftest import client_for, run_parsweep
 
-pytestmark = [pytest.mark.timeout(300), pytest.mark.cluster]
+pytestmark = [pytest.mark.timeout(300), pytest.mark.cluster, pytest.mark.alone]
 
 HEAD_CPUS = 2
 

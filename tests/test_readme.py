@@ -35,7 +35,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import REPO, clean_env
+from conftest import RAY_GROUP, REPO, clean_env
 
 pytestmark = [pytest.mark.timeout(900), pytest.mark.slow]
 
@@ -254,6 +254,19 @@ def workspace(tmp_path_factory: pytest.TempPathFactory) -> Workspace:
 
 RUNNABLE = [b for b in blocks() if not b.option("not run here")]
 
+# Under pytest-xdist (make test) the README runs as three parts, each in README order on one worker
+# with a workspace of its own (a part that lands on a worker after another shares its workspace,
+# which every block tolerates: a block that reads a sweep runs its own first, "after a sweep").
+# A part starts at the section whose heading begins with one of these and runs to the next part.
+PARTS = ["## Quickstart", "## Interpreters", "## Reporting"]
+
+
+def part(block: Block) -> str:
+    """The part of the README ``block`` is in: ``readme-N``, N counting :data:`PARTS` from 0."""
+    above = README.read_text().splitlines()[: block.line]
+    started = [k for k, heading in enumerate(PARTS) if any(line.startswith(heading) for line in above)]
+    return f"readme-{max(started, default=0)}"
+
 
 def run(workspace: Workspace, block: Block, command: str, expected: list[str], sweep: tuple[str, str] | None) -> None:
     if sweep is not None:
@@ -290,7 +303,14 @@ def run(workspace: Workspace, block: Block, command: str, expected: list[str], s
         )
 
 
-@pytest.mark.parametrize("block", RUNNABLE, ids=[b.id for b in RUNNABLE])
+def marks(block: Block) -> list[pytest.MarkDecorator]:
+    """A block that starts Ray runs in the Ray tests' group, alone (see :data:`conftest.RAY_GROUP`)."""
+    if re.search(r"\bray\b", block.text):
+        return [pytest.mark.xdist_group(RAY_GROUP), pytest.mark.alone]
+    return [pytest.mark.xdist_group(part(block))]
+
+
+@pytest.mark.parametrize("block", [pytest.param(b, id=b.id, marks=marks(b)) for b in RUNNABLE])
 def test_every_readme_command_works_as_written(workspace: Workspace, block: Block) -> None:
     skipped = block.skipped_commands()
     sweep = None

@@ -125,6 +125,7 @@ def _bench_in_phases(cpu: int, queue: Any, go: Any) -> None:
     queue.put(probes)
 
 
+@pytest.mark.alone
 @pytest.mark.skipif(not hasattr(os, "sched_setaffinity"), reason="needs os.sched_setaffinity")
 def test_the_speed_probe_sees_busy_processes_on_the_trials_cpu() -> None:
     """A trial's repetitions on one CPU, the later ones sharing it with four busy processes

@@ -19,7 +19,7 @@ from runner.trial import quality
 from runner.trial.bench import run_trial
 from runner.trial.spec import Policy, build_spec
 
-pytestmark = pytest.mark.timeout(180)
+pytestmark = [pytest.mark.timeout(180), pytest.mark.alone]
 
 SPIN = "import sys, time\ntime.sleep(float(sys.argv[1]))\nprint('spinning', flush=True)\nwhile True:\n    pass\n"
 
