@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import TINY, all_runs, clean_env, count_runs_in_db, multirun_trial_dirs, parsweep_command, run_parsweep, runs_with_role, sqlite_uri
+from conftest import HELD_LOCK, TINY, all_runs, clean_env, count_runs_in_db, multirun_trial_dirs, parsweep_command, run_parsweep, runs_with_role, sqlite_uri
 
 pytestmark = [pytest.mark.timeout(180), pytest.mark.slow]
 
@@ -22,8 +22,8 @@ def test_a_dry_run_lists_the_plan_and_runs_nothing(launch_dir: Path) -> None:
     lines = launch.stdout.splitlines()
     # repeats=auto (the default): the most the measuring may take, and the rule that ends it
     assert re.match(r"parsweep: dry run: 10 trials, up to \d+:\d\d \(repeats=auto: until each speedup is known within \+-3%; "
-                    r"sweep_budget_s=300\) \+ up to 1:00 waiting for a quiet machine \(interference\.budget_s\) "
-                    r"\(nothing runs, no MLflow run is created\)", lines[0]), lines[0]
+                    r"sweep_budget_s=300\) \+ up to 1:00 waiting for a quiet machine \(interference\.budget_s\)" + HELD_LOCK +
+                    r" \(nothing runs, no MLflow run is created\)", lines[0]), lines[0]
     listed = [line for line in lines if re.match(r"\s+\[\s*\d+/10\]", line)]
     assert len(listed) == 10  # serial once per n: 2 + 2 backends x 2 workers x 2 n
     assert sum("serial · n=" in line for line in listed) == 2
@@ -41,7 +41,8 @@ def test_a_sweep_says_its_estimate_where_it_ends_up_and_each_swept_value(launch_
                            "n=2000", "repeats=2", "warmup=0"], launch_dir, uri=uri)
     assert launch.returncode == 0, launch.explain()
     out = launch.stdout
-    assert re.search(r"parsweep: 6 trials, about \d+:\d\d \+ up to 1:00 waiting for a quiet machine \(interference\.budget_s\) -> experiment", out), out
+    assert re.search(r"parsweep: 6 trials, about \d+:\d\d \+ up to 1:00 waiting for a quiet machine \(interference\.budget_s\)" + HELD_LOCK
+                     + " -> experiment", out), out
     trial_lines = [line for line in out.splitlines() if line.startswith("[")]
     assert len(trial_lines) == 6
     assert len(set(re.sub(r"wall .*", "", line[6:]) for line in trial_lines)) == 6, "two trials print the same line"

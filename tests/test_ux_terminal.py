@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 from rich.console import Console
 
-from conftest import TINY, clean_env, parsweep_command, run_parsweep, sqlite_uri
+from conftest import HELD_LOCK, TINY, clean_env, parsweep_command, run_parsweep, sqlite_uri
 from runner.trial.quality import group_warnings
 from runner.ui import progress, terminal
 
@@ -164,7 +164,8 @@ def test_pipe_gets_one_plain_line_per_trial_and_no_hydra_noise(launch_dir: Path)
     assert launch.returncode == 0, launch.explain()
     assert "\x1b[" not in launch.stdout + launch.stderr and "\r" not in launch.stdout
     lines = launch.stdout.splitlines()
-    assert re.match(r"parsweep: 3 trials, about \d+:\d\d \+ up to \d+:\d\d waiting for a quiet machine \(interference\.budget_s\) -> experiment 'parsweep' at sqlite:///", lines[0]), lines[0]
+    assert re.match(r"parsweep: 3 trials, about \d+:\d\d \+ up to \d+:\d\d waiting for a quiet machine \(interference\.budget_s\)" + HELD_LOCK
+                    + " -> experiment 'parsweep' at sqlite:///", lines[0]), lines[0]
     trial_lines = [line for line in lines if line.startswith("[")]
     assert len(trial_lines) == 3 and all(TRIAL_LINE.match(line) for line in trial_lines), launch.explain()
     assert "Browse the runs: make ui" in launch.stdout
