@@ -281,8 +281,13 @@ def fastest_claims(context: Context) -> list[Claim]:
             continue
         figures = f"{leader['speedup']:.2f}x faster than serial ({_ci(leader, context.confidence)}; {format_seconds(leader['wall_time_s'])})"
         if tied.empty:
+            # Rows beyond the usable CPUs are never candidates (oversubscribed_claims speaks of them),
+            # so "every other" says which others when some are left out.
+            usable = _usable(leader)
+            within = (f" within the {int(usable)} usable CPUs" if math.isfinite(usable) and (at_n["workers"] > usable).any()
+                      else "")
             claims.append(Claim(f"{where}: {_label(leader, context)} is fastest, {figures}; its interval clears every other "
-                                "configuration's.", _trust_of(leader)))
+                                f"configuration's{within}.", _trust_of(leader)))
         else:
             cited = pd.concat([leader.to_frame().T, tied])
             claims.append(Claim(f"{where}: no single fastest: {_label(leader, context)}, {figures}, is tied with "
