@@ -339,3 +339,28 @@ def test_the_verdict_is_printed_after_the_table_and_first_in_markdown(tmp_path: 
     assert main(["--tracking-uri", builder.uri, "--format", "json"]) == 0
     data = json.loads(capsys.readouterr().out)
     assert data["verdict"][0] == "sum_range:" and "process_pool x2 is fastest" in data["verdict"][2]
+
+
+@pytest.mark.parametrize(("case", "header", "figure"), [
+    ("start-up inside the wall", "start-up", "40%"),
+    ("imbalanced processes", "imbalance", "1.60x"),
+    ("a clear winner", None, None),
+])
+def test_the_terminal_shows_the_start_up_and_imbalance_the_verdict_cites(
+    case: str, header: str | None, figure: str | None, tmp_path: Path, capsys: Any
+) -> None:
+    """A figure the verdict cites is in the table above it: the column appears when a row reaches
+    the rule's threshold, and stays away otherwise."""
+    build, _, _ = CASES[case]
+    builder = StoreBuilder(tmp_path)
+    sweep = builder.sweep()
+    build(builder, sweep)
+    assert main(["--tracking-uri", builder.uri]) == 0
+    out = capsys.readouterr().out
+    table, verdict = out.split("Verdict", 1)
+    head = next(line for line in table.splitlines() if "backend" in line and "workers" in line)
+    if header is None:
+        assert "start-up" not in head and "imbalance" not in head, head
+        return
+    assert header in head, head
+    assert figure in verdict and any(figure in line.split() for line in table.splitlines()), out

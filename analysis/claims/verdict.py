@@ -64,6 +64,7 @@ from typing import Any, Protocol
 import numpy as np
 import pandas as pd
 
+from analysis.model.columns import IMBALANCE, STARTUP_SHARE, startup_share
 from analysis.model.formatting import format_interval, format_n, format_seconds, is_blank
 from analysis.model.interpreters import configuration_label, is_free_threaded
 from analysis.model.stats import CANNOT_TELL, FASTER, NO_DIFFERENCE, SLOWER
@@ -72,8 +73,6 @@ from runner.trial import backends
 
 GIL_BOUND_CORES = 1.2  # threads whose CPU use stays at or below this many cores run one at a time
 IDLE_CORES = 0.5  # below this, workers mostly wait (sleep, I/O): the GIL is not what limits them
-STARTUP_SHARE = 0.25
-IMBALANCE = 1.25
 # The backends' kinds, as each backend module declares them (runner.trial.backends: Backend.kind,
 # workers_per_repetition, takes_chunks): a new backend gets the lines of its kind without a name here.
 THREAD_BACKENDS = backends.of_kind("threads")
@@ -395,7 +394,7 @@ def startup_claims(context: Context) -> list[Claim]:
     inside = inside[~gil_threads]
     if inside.empty:
         return []
-    inside = inside.assign(_share=inside["startup_s"] / inside["wall_time_s"])
+    inside = inside.assign(_share=startup_share(inside))
     heavy = inside[inside["_share"] >= STARTUP_SHARE].sort_values("_share", ascending=False)
     if heavy.empty:
         return []

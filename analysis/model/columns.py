@@ -36,6 +36,7 @@ from analysis.model.formatting import (
     format_speedup,
     is_blank,
 )
+from analysis.model.stats import FASTER
 
 #: A cell's texts: from the rows of one section (one host and workload) and which of them are
 #: trusted, one text per row (a list, or a Series on the rows' index).
@@ -90,6 +91,27 @@ def _varies(column: str) -> When:
 
 def _above_one(column: str) -> When:
     return lambda rows, pooled: bool((rows[column] > 1).any())
+
+
+#: From these on the verdict calls a row start-up bound or unevenly loaded (analysis.claims.verdict);
+#: the terminal shows the figure's column whenever a row reaches one, so a cited figure is on screen.
+STARTUP_SHARE = 0.25  # the time to get the workers ready, as a share of the wall time
+IMBALANCE = 1.25  # the busiest worker's busy time / the mean's
+
+
+def startup_share(rows: pd.DataFrame) -> pd.Series:
+    """Each row's start-up time as a share of its wall time (NaN where either is missing)."""
+    return pd.to_numeric(rows["startup_s"], errors="coerce") / pd.to_numeric(rows["wall_time_s"], errors="coerce")
+
+
+def start_up_cited(rows: pd.DataFrame) -> pd.Series:
+    """The rows the verdict's start-up rule may cite: start-up at :data:`STARTUP_SHARE` of the wall
+    time or more, on a row not measurably faster than serial (a faster row is not start-up bound)."""
+    return (startup_share(rows) >= STARTUP_SHARE) & (rows["conclusion"] != FASTER)
+
+
+def _texts(values: pd.Series, text: Callable[[float], str]) -> list[str]:
+    return [BLANK if is_blank(value) else text(float(value)) for value in values]
 
 
 def _mapped(column: str, text: Callable[[Any], str]) -> Format:
@@ -157,9 +179,15 @@ COLUMNS: tuple[Column, ...] = (
     Column("cpu_utilization", "CPU time / wall time of the repetitions",
            cell=Cell("cores", lambda rows, trusted: [BLANK if is_blank(c) else f"{float(c):.1f}" for c in rows["cpu_utilization"]],
                      legend="cores = CPU time / wall time of the repetitions (1.0: one core busy)")),
-    Column("startup_s", "the median time to get the workers ready"),
+    # the start-up share and the imbalance the verdict's start-up and imbalance lines cite; shown only
+    # when some row may be cited, so they have no line in the legend (which lists what every table shows)
+    Column("startup_s", "the median time to get the workers ready",
+           cell=Cell("start-up", lambda rows, trusted: _texts(startup_share(rows), lambda share: f"{share:.0%}"),
+                     when=lambda rows, pooled: bool(start_up_cited(rows).any()))),
     Column("dispatch_s", "the median time until the last worker began its first chunk"),
-    Column("load_imbalance", "the median of the workers' busiest / mean busy time"),
+    Column("load_imbalance", "the median of the workers' busiest / mean busy time",
+           cell=Cell("imbalance", lambda rows, trusted: _texts(rows["load_imbalance"], lambda value: f"{value:.2f}x"),
+                     when=lambda rows, pooled: bool((pd.to_numeric(rows["load_imbalance"], errors="coerce") >= IMBALANCE).any()))),
     Column("trust", "ok, or why the row's figures may be off", cell=Cell("trust", lambda rows, trusted: rows["trust"], right=False)),
     Column("warnings", "the pooled trials' warnings, counted",
            cell=Cell("warnings", lambda rows, trusted: [str(count) if count else BLANK for count in rows["warnings"]],
