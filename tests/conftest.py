@@ -319,25 +319,8 @@ def python314() -> str:
     return find_test_python("CPython 3.14")
 
 
-# -- tests that measure the machine run alone ---------------------------------------------------
+# -- which tests share a worker ------------------------------------------------------------------
 #
-# A test marked ``alone`` asserts on the machine itself (a repetition measured again once the
-# machine is quiet, a speedup held to its figure, the interference detector's silence): it runs
-# with no other test beside it, so its result does not depend on what the other workers do.
-# Every test holds a shared lock on one file while it runs, an ``alone`` test an exclusive one;
-# a second file is a gate that keeps new tests from starting while an ``alone`` test waits for
-# the running ones to end (flock alone would let shared holders starve it). The locks are taken
-# before pytest-timeout's clock starts, so waiting never counts against a test's timeout.
-
-_ALONE_FILES: dict[str, int] = {}
-
-
-def _lock_fd(suffix: str) -> int:
-    if suffix not in _ALONE_FILES:
-        _ALONE_FILES[suffix] = os.open(RUN_FILES.with_suffix(suffix), os.O_RDWR | os.O_CREAT, 0o600)
-    return _ALONE_FILES[suffix]
-
-
 # Modules whose tests share one expensive module-scoped fixture (a real sweep, a cluster, a built
 # wheel) run on one worker, so the fixture is built once. A test that names its own group keeps it
 # (test_readme.py runs the README in three parts, each in order).
@@ -366,6 +349,26 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             item.add_marker(pytest.mark.xdist_group(RAY_GROUP))
         elif module in SHARED_FIXTURE_MODULES:
             item.add_marker(pytest.mark.xdist_group(module))
+
+
+
+# -- tests that measure the machine run alone ---------------------------------------------------
+#
+# A test marked ``alone`` asserts on the machine itself (a repetition measured again once the
+# machine is quiet, a speedup held to its figure, the interference detector's silence): it runs
+# with no other test beside it, so its result does not depend on what the other workers do.
+# Every test holds a shared lock on one file while it runs, an ``alone`` test an exclusive one;
+# a second file is a gate that keeps new tests from starting while an ``alone`` test waits for
+# the running ones to end (flock alone would let shared holders starve it). The locks are taken
+# before pytest-timeout's clock starts, so waiting never counts against a test's timeout.
+
+_ALONE_FILES: dict[str, int] = {}
+
+
+def _lock_fd(suffix: str) -> int:
+    if suffix not in _ALONE_FILES:
+        _ALONE_FILES[suffix] = os.open(RUN_FILES.with_suffix(suffix), os.O_RDWR | os.O_CREAT, 0o600)
+    return _ALONE_FILES[suffix]
 
 
 @pytest.hookimpl(wrapper=True, tryfirst=True)
