@@ -32,6 +32,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from runner.tracking.fresh_store import seed
 from runner.tracking.names import EXPERIMENT_TAGS, PARENT_TAG
 
 DEFAULT_DB = "mlflow.db"
@@ -108,6 +109,8 @@ class RetryingClient:
         # Creating the client opens the store: on a fresh sqlite file, that creates the tables,
         # and two launchers migrating one file at once corrupt it. One at a time, then.
         with _store_init_lock(uri):
+            if uri.startswith("sqlite:///") and "?" not in uri and not uri.endswith(":memory:"):
+                seed(Path(uri[len("sqlite:///") :]).resolve())
             self._client = with_retries(MlflowClient, tracking_uri=uri, what="opening the store")
 
     def __getattr__(self, name: str) -> Any:
