@@ -86,6 +86,17 @@ def test_a_sweep_loads_its_analysis_after_its_trials(launch_dir: Path) -> None:
     assert "Speedup vs serial" in "\n".join(lines[first_analysis:]), "the report did not follow"
 
 
+def test_a_report_with_nothing_to_resample_leaves_scipy_stats_unloaded(launch_dir: Path) -> None:
+    """One repetition per trial: no interval to bootstrap, so the report does not pay scipy.stats's ~1 s import."""
+    launch = run_parsweep(
+        ["-m", "backend=serial,threading", "n=1e3", "repeats=1", "warmup=0", "interference.retries=0"],
+        launch_dir, uri=sqlite_uri(launch_dir / "mlflow.db"), command=IMPORTTIME,
+    )
+    assert launch.returncode == 0, launch.explain()
+    assert "Speedup vs serial" in launch.stdout, "the report was not built"
+    assert [name for name, _ in imported(launch.stderr) if name.startswith("scipy.stats")] == []
+
+
 def test_help_is_the_text_hydra_prints(launch_dir: Path) -> None:
     """``parsweep --help`` lists only the app's config groups (issue 21): the text stays Hydra's own."""
     overrides = ["backend=threading", "workers=4"]

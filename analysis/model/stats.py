@@ -73,8 +73,6 @@ def ratio_of_medians_ci(
     Returns ``(low, high)`` arrays, one value per pair; NaN where either side has fewer than
     two values.
     """
-    from scipy import stats
-
     count = len(numerators)
     low = np.full(count, np.nan)
     high = np.full(count, np.nan)
@@ -82,6 +80,10 @@ def ratio_of_medians_ci(
     for index, (num, den) in enumerate(zip(numerators, denominators)):
         if len(num) >= 2 and len(den) >= 2:
             groups.setdefault((len(num), len(den)), []).append(index)
+    if not groups:  # no side with two values: nothing to resample, and scipy.stats (~1 s to import) stays unloaded
+        return low, high
+    from scipy import stats
+
     for (num_size, den_size), rows in sorted(groups.items()):
         # sorted: the interval depends on the values only, never on the order they were read in
         num_rows = np.sort(np.asarray([np.asarray(numerators[i], dtype=float) for i in rows]), axis=1)
