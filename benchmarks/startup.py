@@ -14,6 +14,7 @@ temporary directory, its host lock a private file (never waiting for other peopl
 
     .venv/bin/python benchmarks/startup.py                 # 3 rounds, every trust feature on
     .venv/bin/python benchmarks/startup.py --rounds 5 --extra interference.retries=0
+    .venv/bin/python benchmarks/startup.py --against /tmp/parsweep-before   # before and after, launch for launch
 """
 
 from __future__ import annotations
@@ -40,54 +41,77 @@ def import_mlflow(workdir: Path) -> float:
     return time.perf_counter() - began
 
 
+def launch_arguments(row: str, where: list[str]) -> list[str]:
+    """The command line of one row's launch (``where``: its own new store and output folders)."""
+    if row == "help":
+        return ["--help"]
+    if row == "lone":
+        return ["backend=serial", *TINY, *where]
+    if row == "sweep1":
+        return ["-m", "backend=serial", *TINY, *where]
+    return ["-m", "backend=threading", f"workers={','.join(str(w) for w in range(1, MANY + 1))}", *TINY, *where]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rounds", type=int, default=3, help="A B pairs per row (default 3)")
     parser.add_argument("--source", type=Path, help="another checkout of parsweep to time instead (an older commit, say)")
+    parser.add_argument("--against", type=Path, help="another checkout timed beside this one, launch for launch (before and after in one run)")
     parser.add_argument("--extra", nargs="*", default=[], help="overrides added to every parsweep launch (e.g. interference.retries=0)")
     options = parser.parse_args()
+    sides: dict[str, Path | None] = {"this": options.source}
+    if options.against:  # both launched the same way: python -m runner, the checkout first on PYTHONPATH
+        sides = {"this": options.source or Path(__file__).resolve().parent.parent, "against": options.against}
     print("\n".join(machine_lines()))
-    print(f"rounds       {options.rounds} (each: import mlflow, then the row; alternated)")
+    print(f"rounds       {options.rounds} (each: import mlflow, then the row{', each checkout in turn' if options.against else ''}; alternated)")
     print(f"overrides    {' '.join(options.extra) or '(none: parsweep defaults, every trust feature on)'}")
-    print(f"parsweep     {options.source or 'this checkout'}\n", flush=True)
+    print(f"parsweep     {options.source or 'this checkout'}" + (f", against {options.against}" if options.against else "") + "\n", flush=True)
 
-    rows: dict[str, list[float]] = {"help": [], "lone": [], "sweep1": [], "sweep41": []}
+    names = ["help", "lone", "sweep1", "sweep41"]
+    rows: dict[str, dict[str, list[float]]] = {side: {row: [] for row in names} for side in sides}
     floors: list[float] = []
     with scratch_dir("parsweep-startup-") as workdir:
         import_mlflow(workdir)  # warm the file cache once, for both sides
         for round_ in range(options.rounds):
-            for row in rows:
+            order = list(sides) if round_ % 2 == 0 else list(reversed(sides))  # who goes first alternates too
+            for row in names:
                 floors.append(import_mlflow(workdir))
-                label = f"{row}-{round_}"
-                where = store_overrides(workdir, label)  # a new store every launch
-                if row == "help":
-                    arguments = ["--help"]
-                elif row == "lone":
-                    arguments = ["backend=serial", *TINY, *where]
-                elif row == "sweep1":
-                    arguments = ["-m", "backend=serial", *TINY, *where]
-                else:
-                    arguments = ["-m", "backend=threading", f"workers={','.join(str(w) for w in range(1, MANY + 1))}", *TINY, *where]
-                rows[row].append(run_parsweep([*arguments, *options.extra], workdir, source=options.source))
-            print(f"round {round_ + 1}: " + ", ".join(f"{k} {v[-1]:.2f} s" for k, v in rows.items()), flush=True)
+                for side in order:
+                    where = store_overrides(workdir, f"{side}-{row}-{round_}")  # a new store every launch
+                    rows[side][row].append(run_parsweep([*launch_arguments(row, where), *options.extra], workdir, source=sides[side]))
+            for side in sides:
+                print(f"round {round_ + 1} {side}: " + ", ".join(f"{k} {v[-1]:.2f} s" for k, v in rows[side].items()), flush=True)
 
     floor = statistics.median(floors)
-    per_trial = [(many - one) / (MANY - 1) for many, one in zip(rows["sweep41"], rows["sweep1"])]
 
     def figure(values: list[float]) -> str:
         return f"{statistics.median(values):.2f} s ({min(values):.2f}-{max(values):.2f})"
 
+    def per_trial(side: str) -> list[float]:
+        return [(many - one) / (MANY - 1) for many, one in zip(rows[side]["sweep41"], rows[side]["sweep1"])]
+
+    labels = {"help": "parsweep --help", "lone": "a lone trial, new store", "sweep1": "a 1-trial sweep with report"}
+    header = ["what", "median (min-max)", "against import mlflow"]
+    if options.against:
+        header += ["other checkout", "this / other, paired"]
+    lines = []
+    for row, label in labels.items():
+        this = rows["this"][row]
+        line = [label, figure(this), f"{statistics.median(this) - floor:+.2f} s"]
+        if options.against:
+            other = rows["against"][row]
+            ratios = [a / b for a, b in zip(this, other)]
+            line += [figure(other), f"{statistics.median(ratios):.2f} ({min(ratios):.2f}-{max(ratios):.2f})"]
+        lines.append(line)
+    mine = per_trial("this")
+    line = [f"per trial ({MANY} trials vs 1)", f"{statistics.median(mine) * 1000:.0f} ms ({min(mine) * 1000:.0f}-{max(mine) * 1000:.0f})", ""]
+    if options.against:
+        theirs = per_trial("against")
+        line += [f"{statistics.median(theirs) * 1000:.0f} ms ({min(theirs) * 1000:.0f}-{max(theirs) * 1000:.0f})", ""]
+    lines.append(line)
+    lines.append(["python -c 'import mlflow'", figure(floors), "", *([""] * 2 if options.against else [])])
     print()
-    print(table(
-        ["what", "median (min-max)", "against import mlflow"],
-        [
-            ["parsweep --help", figure(rows["help"]), f"{statistics.median(rows['help']) - floor:+.2f} s"],
-            ["a lone trial, new store", figure(rows["lone"]), f"{statistics.median(rows['lone']) - floor:+.2f} s"],
-            ["a 1-trial sweep with report", figure(rows["sweep1"]), f"{statistics.median(rows['sweep1']) - floor:+.2f} s"],
-            [f"per trial ({MANY} trials vs 1)", f"{statistics.median(per_trial) * 1000:.0f} ms ({min(per_trial) * 1000:.0f}-{max(per_trial) * 1000:.0f})", ""],
-            ["python -c 'import mlflow'", figure(floors), ""],
-        ],
-    ))
+    print(table(header, lines))
     print("\ngoals (issue 21): --help <= 0.3 s; lone trial <= import + 0.8 s; 1-trial sweep <= import + 1.5 s; per trial <= 40 ms")
     print(f"load average at the end: {load_average()}")
 
