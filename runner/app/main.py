@@ -4,8 +4,8 @@
 when no overrides are given), ``--dry-run`` lists a sweep's trials and runs nothing. The
 command line is checked first (:mod:`runner.app.overrides`), so that mistakes get one line
 and exit 2; planning, tracking and reporting live in the callbacks
-(:mod:`runner.app.callbacks`, ``runner.app.report_callback``); the task measures a trial, or hands
-over what the launcher measured (:mod:`runner.app.launcher`).
+(:mod:`runner.app.callbacks`, ``runner.app.report_callback``); the task measures a trial (the launcher,
+:mod:`runner.app.launcher`, runs each job it measured with a task returning that job's result).
 """
 
 from __future__ import annotations
@@ -64,12 +64,8 @@ def free_threaded_pythons() -> str:
 
 
 def task(cfg: DictConfig) -> TrialResult:
-    """Hydra's task: the trial's result. Failures come back in the result, never raised."""
-    from runner.app.launcher import take_result
-
-    handed = take_result()
-    if handed is not None:  # the launcher measured it, with the other trials of its group
-        return handed
+    """Hydra's task: the trial's result. Failures come back in the result, never raised. (A job the
+    launcher measured with the other trials of its group runs ``runner.app.launcher.Measured`` instead.)"""
     try:
         from runner.execute.interpreters import resolve, workload_imports
         from runner.execute.schedule import Job, Scheduler, handed_over
