@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Any, ClassVar
 
 from runner.trial.values import ConfigError
 
@@ -18,6 +18,9 @@ class Workload:
     """
 
     name: str = ""
+    #: Its own config keys beyond ``name``: key -> (type, default), the one source of their defaults
+    #: (see ``Backend.OPTIONS``): the Hydra schema its ``conf/workload/<name>.yaml`` extends is made from it.
+    OPTIONS: ClassVar[dict[str, tuple[Any, Any]]] = {}
     # What the plan's estimate needs to know of a workload, declared by it (adding one is its module
     # plus its YAML): whether its chunks release the GIL (threads then run at once), and its cost.
     releases_gil: bool = False

@@ -57,6 +57,8 @@ class NumpySum(RangeSum):
     preload = False
     releases_gil = True
 
+    OPTIONS = {"block": (Any, DEFAULT_BLOCK)}  # a count: 131072, 1.3e5 and 131_072 all work
+
     @classmethod
     def item_cost_s(cls, n: int, options: Any, loop_cost_s: Any) -> float | None:
         return 1e-9  # vectorised: about a nanosecond an item
