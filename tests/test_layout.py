@@ -209,9 +209,6 @@ GLOBALS_ALLOWED = {
     ("runner/execute/signals.py", "_deferring"): "signal handler",
     # a pool worker's initializer can only leave the barrier where that worker's later tasks find it
     ("runner/trial/backends/pools.py", "_barrier"): "pool-worker initializer",
-    # notes said once per process by resolvers OmegaConf calls with no object of ours
-    ("runner/app/main.py", "_NOTED_FEW_CORES"): "OmegaConf resolver",
-    ("runner/execute/interpreters.py", "_NOTED_NO_FREE_THREADED"): "OmegaConf resolver",
     # the trial interpreters' code folder: one per process, made on first use, removed at exit
     ("runner/execute/processes.py", "_CODE_PATH"): "one temporary folder per process",
     # the launch's live display: Hydra instantiates the callbacks and the launcher and calls the task
