@@ -26,7 +26,7 @@ def test_every_part_extends_its_schema_and_composes_to_its_declared_defaults(hyd
     from runner.trial import backends, workloads
 
     data = yaml.safe_load((CONF_DIR / group / f"{name}.yaml").read_text())
-    assert data["defaults"][0] == f"/parsweep_schema/{group}/{name}@_here_", f"conf/{group}/{name}.yaml does not extend its schema"
+    assert data["defaults"][0] == f"/parsweep_schema_{group}_{name}@_here_", f"conf/{group}/{name}.yaml does not extend its schema"
     declared = (backends if group == "backend" else workloads).get(name).OPTIONS
     overrides = [f"{group}={name}"] + (["workload.function=m:f"] if name == "custom" else [])
     composed = hydra_conf(config_name="config", overrides=overrides)[group]

@@ -5,8 +5,8 @@ Every top-level key and its default come from :data:`runner.trial.spec.DEFAULTS`
 settings, and does not repeat the values. ``parsweep --cfg job`` prints them all.
 
 Each backend and workload has a schema of its own, made from its class's ``OPTIONS`` (its keys,
-their types and defaults) and stored as ``parsweep_schema/<group>/<name>``; its
-``conf/<group>/<name>.yaml`` extends it (``- /parsweep_schema/<group>/<name>@_here_`` in its
+their types and defaults) and stored as ``parsweep_schema_<group>_<name>``; its
+``conf/<group>/<name>.yaml`` extends it (``- /parsweep_schema_<group>_<name>@_here_`` in its
 defaults list) and holds only its name and what differs. Hydra then refuses, as it composes, a key
 the part does not have and a value its type cannot hold.
 """
@@ -78,14 +78,15 @@ def part_schema(group: str, name: str, options: dict[str, tuple[Any, Any]]) -> t
 
 def register_schema() -> None:
     """Make the schemas available: the whole config's to ``conf/config.yaml`` as its first default,
-    each backend's and workload's to its own YAML file (``parsweep_schema/<group>/<name>``)."""
+    each backend's and workload's to its own YAML file (``parsweep_schema_<group>_<name>``). They are
+    stored as primary configs, not in a group: Hydra's ``--help`` and tab completion list groups."""
     from runner.trial import backends, workloads
 
     store = ConfigStore.instance()
     store.store(name=SCHEMA_NAME, node=schema())
     for group, parts in (("backend", backends), ("workload", workloads)):
         for name in parts.available():
-            store.store(group=f"{SCHEMA_NAME}/{group}", name=name, node=part_schema(group, name, parts.get(name).OPTIONS))
+            store.store(name=f"{SCHEMA_NAME}_{group}_{name}", node=part_schema(group, name, parts.get(name).OPTIONS))
 
 
 @functools.lru_cache(maxsize=1)
