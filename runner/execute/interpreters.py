@@ -179,12 +179,15 @@ def resolve(
 
 
 def workload_imports(spec: Any) -> list[tuple[str, str, str | None]]:
-    """What a trial of ``spec`` imports beyond the trial code: its workload's module and its
-    backend's (whose ``BACKEND`` is then asked whether the interpreter can run it, see
+    """What a trial of ``spec`` imports beyond the trial code: its workload's module (and those it
+    declares its chunks import, ``Workload.imports``) and its backend's (whose ``BACKEND`` is then asked whether the interpreter can run it, see
     :mod:`runner.trial.probe`), and a custom workload's functions (``module:function``: a
     typo'd name is refused before any run, not found inside the trial)."""
+    from runner.trial import workloads
+
     imports: list[tuple[str, str, str | None]] = [
         (f"workload={spec.workload}", f"runner.trial.workloads.{spec.workload}", None),
+        *((f"workload={spec.workload}", module, None) for module in workloads.get(spec.workload).imports),
         (f"backend={spec.backend}", f"runner.trial.backends.{spec.backend}", None),
     ]
     if spec.workload == "custom":  # its functions must exist before a run is made for them

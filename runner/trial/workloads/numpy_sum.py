@@ -37,6 +37,7 @@ class NumpySum(RangeSum):
     preload = False
     releases_gil = True
 
+    imports = ("runner.trial.workloads.numpy_chunk",)  # NumPy, which the probe must find in a trial interpreter
     OPTIONS = {"block": (Any, DEFAULT_BLOCK)}  # a count: 131072, 1.3e5 and 131_072 all work
 
     @classmethod
