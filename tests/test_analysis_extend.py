@@ -48,11 +48,11 @@ def test_a_new_exporter_is_one_module_registered_in_one_place(tmp_path: Path, mo
     monkeypatch.syspath_prepend(str(tmp_path / "mods"))
     for name in ("EXPORTERS", "FILE_NAMES", "RENDERERS"):
         monkeypatch.setattr(formats, name, dict(getattr(formats, name)))
-    monkeypatch.setattr(formats, "FORMATS", formats.FORMATS)
+    monkeypatch.setattr(formats, "FORMATS", formats.EXPORTERS.keys())  # the copy's view
     monkeypatch.setattr(formats, "EXPORTER_MODULES", [*formats.EXPORTER_MODULES, "export_tsv_throwaway"])
     for exporter in importlib.import_module("export_tsv_throwaway").EXPORTERS:
         formats.register(exporter)
-    assert formats.FORMATS[-1] == "tsv" and formats.FILE_NAMES["tsv"] == "report.tsv"
+    assert list(formats.FORMATS)[-1] == "tsv" and formats.FILE_NAMES["tsv"] == "report.tsv"
 
     builder, sweep = build_store(tmp_path / "store")
     report = load_report(builder.uri, sweep=sweep)

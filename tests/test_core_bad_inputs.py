@@ -44,6 +44,9 @@ CASES = [
     (["-m", "workload=custom", "workload.function=no_such_module:work", "workload.allow=[no_such_module]"],
      "workload.function=no_such_module:work", ["cannot import module 'no_such_module'"]),
     (["-m", "workload=numpy_sum", "backend=interpreters"], "workload=numpy_sum", ["backend=interpreters", "subinterpreters"]),
+    # a list where a part's schema declares a string: Hydra would refuse it in many lines; one line here
+    (["backend=multiprocessing", "backend.start_method=[fork,spawn]"], "backend.start_method", ["fork, spawn, forkserver"]),
+    (["-m", "workload=custom", "workload.function=faults:good_sum", "workload.combine=[a]"], "workload.combine", ["one value"]),
 ]
 
 

@@ -349,15 +349,16 @@ def test_gil_preset_composes_a_free_threaded_build_and_its_reference(hydra_conf,
 def test_gil_preset_names_a_command_on_path_and_notes_when_none_is_found(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], free_threaded_python: str
 ) -> None:
+    from runner.app.main import PresetResolvers
     from runner.execute import interpreters
 
     nowhere = tmp_path / "empty"
     nowhere.mkdir()
     monkeypatch.setattr(interpreters, "OPT_PYTHONS", str(nowhere / "python3.*t/bin/python3.*t"))
-    monkeypatch.setattr(interpreters, "_NOTED_NO_FREE_THREADED", False)
     monkeypatch.setenv("PATH", str(nowhere))
-    assert interpreters.free_threaded_sweep_value() == "current"
-    assert interpreters.free_threaded_sweep_value() == "current"
+    resolvers = PresetResolvers()  # what the launch registers with OmegaConf: it says a note once
+    assert resolvers.free_threaded_pythons() == "current"
+    assert resolvers.free_threaded_pythons() == "current"
     notes = [line for line in capsys.readouterr().err.splitlines() if line.strip()]
     assert len(notes) == 1 and notes[0].startswith("parsweep: note: no free-threaded CPython found"), notes
 
@@ -367,7 +368,7 @@ def test_gil_preset_names_a_command_on_path_and_notes_when_none_is_found(
     (on_path / "python3.12t").symlink_to(sys.executable)  # named like one, but a GIL build: not taken
     monkeypatch.setenv("PATH", str(on_path))
     # python3.13t resolves to the /opt build: its GIL twin there (make interpreters) is the reference
-    assert interpreters.free_threaded_sweep_value() == f"{interpreters.gil_twin('python3.13t') or 'current'},python3.13t"
+    assert resolvers.free_threaded_pythons() == f"{interpreters.gil_twin('python3.13t') or 'current'},python3.13t"
 
 
 def _wrapper(path: Path, target: str) -> str:

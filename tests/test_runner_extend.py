@@ -77,7 +77,8 @@ def checkout(tmp_path: Path) -> Path:
 def add(source: Path, module: str, text: str, yaml: str) -> None:
     """The one module and the one YAML file a new part is."""
     (source / module).write_text(textwrap.dedent(text))
-    (source / yaml).write_text(f"name: {Path(yaml).stem}\n")
+    group, name = Path(yaml).parent.name, Path(yaml).stem  # it extends the schema made from its module's OPTIONS
+    (source / yaml).write_text(f"defaults:\n  - /parsweep_schema_{group}_{name}@_here_\n  - _self_\nname: {name}\n")
 
 
 def sweep(source: Path, tmp_path: Path, args: list[str]) -> tuple[str, str]:

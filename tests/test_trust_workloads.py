@@ -14,7 +14,7 @@ from runner.trial.bench import run_trial
 from runner.trial.chunking import split_range
 from runner.trial.spec import ConfigError, build_spec
 from runner.trial.workloads.count_primes import count_primes_chunk, primes_below
-from runner.trial.workloads.numpy_sum import numpy_sum_chunk
+from runner.trial.workloads.numpy_chunk import numpy_sum_chunk
 from runner.trial.workloads.sleep import sleep_chunk
 
 pytestmark = pytest.mark.timeout(120)

@@ -34,7 +34,8 @@ def _collect(modules: list[str]) -> dict[str, Exporter]:
 
 
 EXPORTERS = _collect(EXPORTER_MODULES)
-FORMATS = tuple(EXPORTERS)
+#: The format names, in order: a view of :data:`EXPORTERS`, so a format :func:`register` adds is in it.
+FORMATS = EXPORTERS.keys()
 #: File name of each format when written to a directory.
 FILE_NAMES = {name: exporter.file_name for name, exporter in EXPORTERS.items()}
 RENDERERS: dict[str, Callable[[Report], str]] = {name: exporter.render for name, exporter in EXPORTERS.items()}
@@ -44,17 +45,15 @@ __all__ = ["EXPORTERS", "EXPORTER_MODULES", "FILE_NAMES", "FORMATS", "RENDERERS"
 def register(exporter: Exporter) -> None:
     """Add a format at run time (a notebook's own exporter); the modules of
     :data:`EXPORTER_MODULES` are registered at import."""
-    global FORMATS
     EXPORTERS[exporter.name] = exporter
     FILE_NAMES[exporter.name] = exporter.file_name
     RENDERERS[exporter.name] = exporter.render
-    FORMATS = tuple(EXPORTERS)
 
 
 def render(report: Report, fmt: str = "table") -> str:
     """The report as text in one of :data:`FORMATS`."""
     if fmt not in RENDERERS:
-        raise ValueError(f"format={fmt}: one of {', '.join(FORMATS)}")
+        raise ValueError(f"format={fmt}: one of {', '.join(EXPORTERS)}")
     return RENDERERS[fmt](report)
 
 
@@ -69,7 +68,7 @@ def write_all(report: Report, out_dir: str | Path, formats: tuple[str, ...] | No
     images = write_plots(report, out) if plots else []
     names = [p.name for p in images]
     written = []
-    for fmt in FORMATS if formats is None else formats:
+    for fmt in EXPORTERS if formats is None else formats:
         exporter = EXPORTERS[fmt]
         text = exporter.render_with_plots(report, names) if exporter.render_with_plots else exporter.render(report)
         path = out / exporter.file_name

@@ -5,8 +5,8 @@ Hydra, then run by ``hydra.core.utils.run_job`` (output directory, ``.hydra`` fi
 callbacks, the task), one after another. For parsweep's own task it measures first, then
 records: the jobs' trials are measured by the scheduler (:mod:`runner.execute.schedule`,
 interleaved by default: a (workload, n)'s trials in shuffled rounds), and as each group of
-trials is measured, each job goes through ``run_job`` with its measured result handed to the
-task (:func:`take_result`), so Hydra's callbacks record it as they would any job's result.
+trials is measured, each job goes through ``run_job`` with a task that returns its measured
+result (:class:`Measured`), so Hydra's callbacks record it as they would any job's result.
 Jobs a plan composed and validated before the sweep began run with that very config.
 """
 
@@ -20,17 +20,16 @@ from typing import Any
 from hydra.core.utils import JobReturn, configure_log, run_job, setup_globals
 from omegaconf import DictConfig, OmegaConf, open_dict, read_write
 
-# A result measured by the launcher, for the task of the job that run_job is running now.
-_HANDED: list[Any] = []
 
+class Measured:
+    """The task ``run_job`` runs for a job the launcher measured: it returns that job's result,
+    handed over as an argument rather than through a module global."""
 
-def hand_over(result: Any) -> None:
-    _HANDED[:] = [result]
+    def __init__(self, result: Any) -> None:
+        self.result = result
 
-
-def take_result() -> Any | None:
-    """The measured result for the job being run, if the launcher measured it (else None)."""
-    return _HANDED.pop() if _HANDED else None
+    def __call__(self, cfg: DictConfig) -> Any:
+        return self.result
 
 
 def is_parsweep_task(task_function: Any) -> bool:
@@ -63,10 +62,10 @@ def launch(launcher: Any, job_overrides: Sequence[Sequence[str]], initial_job_id
     return _measure_then_run(launcher, configs)
 
 
-def _run(launcher: Any, job_cfg: DictConfig) -> JobReturn:
+def _run(launcher: Any, job_cfg: DictConfig, task_function: Any = None) -> JobReturn:
     ret = run_job(
         hydra_context=launcher.hydra_context,
-        task_function=launcher.task_function,
+        task_function=launcher.task_function if task_function is None else task_function,
         config=job_cfg,
         job_dir_key="hydra.sweep.dir",
         job_subdir_key="hydra.sweep.subdir",
@@ -98,11 +97,9 @@ def _measure_then_run(launcher: Any, configs: list[DictConfig]) -> list[JobRetur
     for policy in list(dict.fromkeys(policies)):
         chosen = [job for job, p in zip(jobs, policies) if p == policy]
         for job, result in Scheduler(policy, observer, budget).measure(chosen):
-            hand_over(result)
             try:
-                returns[job.key] = _run(launcher, by_key[job.key])
+                returns[job.key] = _run(launcher, by_key[job.key], Measured(result))
             finally:
-                _HANDED.clear()
                 handed_over(job)
     return [returns[int(job_cfg.hydra.job.num)] for job_cfg in configs]
 

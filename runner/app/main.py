@@ -4,8 +4,8 @@
 when no overrides are given), ``--dry-run`` lists a sweep's trials and runs nothing. The
 command line is checked first (:mod:`runner.app.overrides`), so that mistakes get one line
 and exit 2; planning, tracking and reporting live in the callbacks
-(:mod:`runner.app.callbacks`, ``runner.app.report_callback``); the task measures a trial, or hands
-over what the launcher measured (:mod:`runner.app.launcher`).
+(:mod:`runner.app.callbacks`, ``runner.app.report_callback``); the task measures a trial (the launcher,
+:mod:`runner.app.launcher`, runs each job it measured with a task returning that job's result).
 """
 
 from __future__ import annotations
@@ -29,47 +29,50 @@ QUICK_PRESET = "sweep=quick"
 DRY_RUN_FLAG = "--dry-run"
 
 
-_NOTED_FEW_CORES = False
 #: The Amdahl fit needs two worker counts above 1 within the usable CPUs (analysis.model.metrics.AMDAHL_MIN_POINTS).
 AMDAHL_MIN_CPUS = 3
 
 
-def workers_up_to_cores(factor: str | int = 2) -> str:
-    """Resolver for presets: ``1,2,...,factor x usable cores`` as a sweep list.
+class PresetResolvers:
+    """The resolvers the presets use, and the notes they have said: each note once, however often
+    Hydra resolves the preset (the object OmegaConf holds keeps what was said, not the module)."""
 
-    On fewer than :data:`AMDAHL_MIN_CPUS` usable CPUs it says once, in one note line, what the
-    sweep cannot show there (the Amdahl fit) and what it does show."""
-    global _NOTED_FEW_CORES
-    from runner.host.facts import usable_cpu_count
+    def __init__(self) -> None:
+        self.said: set[str] = set()
 
-    cpus = usable_cpu_count()
-    top = int(factor) * cpus
-    if cpus < AMDAHL_MIN_CPUS and not _NOTED_FEW_CORES:
-        _NOTED_FEW_CORES = True
-        print(
-            f"parsweep: note: {cpus} usable CPU{'s' if cpus != 1 else ''}: workers 1..{top} show the speedup up to {cpus} "
-            f"and time-sharing beyond, but not Amdahl's serial fraction (its fit needs two worker counts above 1 within "
-            f"the usable CPUs: {AMDAHL_MIN_CPUS} or more); Karp-Flatt at workers={cpus} is the estimate this machine gives",
-            file=sys.stderr,
-            flush=True,
-        )
-    return ",".join(str(w) for w in range(1, top + 1))
+    def note(self, text: str) -> None:
+        if text not in self.said:
+            self.said.add(text)
+            print(text, file=sys.stderr, flush=True)
 
+    def workers_up_to_cores(self, factor: str | int = 2) -> str:
+        """``${parsweep.workers_up_to_cores:F}``: ``1,2,...,F x usable cores`` as a sweep list.
 
-def free_threaded_pythons() -> str:
-    """Resolver for the ``sweep=gil`` preset; its module (interpreter probing) loads when a config uses it."""
-    from runner.execute.interpreters import free_threaded_sweep_value
+        On fewer than :data:`AMDAHL_MIN_CPUS` usable CPUs it notes what the sweep cannot show
+        there (the Amdahl fit) and what it does show."""
+        from runner.host.facts import usable_cpu_count
 
-    return free_threaded_sweep_value()
+        cpus = usable_cpu_count()
+        top = int(factor) * cpus
+        if cpus < AMDAHL_MIN_CPUS:
+            self.note(
+                f"parsweep: note: {cpus} usable CPU{'s' if cpus != 1 else ''}: workers 1..{top} show the speedup up to {cpus} "
+                f"and time-sharing beyond, but not Amdahl's serial fraction (its fit needs two worker counts above 1 within "
+                f"the usable CPUs: {AMDAHL_MIN_CPUS} or more); Karp-Flatt at workers={cpus} is the estimate this machine gives"
+            )
+        return ",".join(str(w) for w in range(1, top + 1))
+
+    def free_threaded_pythons(self) -> str:
+        """``${parsweep.free_threaded_pythons:}`` for the ``sweep=gil`` preset; its module (interpreter
+        probing) loads when a config uses it."""
+        from runner.execute.interpreters import free_threaded_sweep_value
+
+        return free_threaded_sweep_value(self.note)
 
 
 def task(cfg: DictConfig) -> TrialResult:
-    """Hydra's task: the trial's result. Failures come back in the result, never raised."""
-    from runner.app.launcher import take_result
-
-    handed = take_result()
-    if handed is not None:  # the launcher measured it, with the other trials of its group
-        return handed
+    """Hydra's task: the trial's result. Failures come back in the result, never raised. (A job the
+    launcher measured with the other trials of its group runs ``runner.app.launcher.Measured`` instead.)"""
     try:
         from runner.execute.interpreters import resolve, workload_imports
         from runner.execute.schedule import Job, Scheduler, handed_over
@@ -94,8 +97,9 @@ register_schema()
 # conf/hydra/launcher/{ray,submitit_*}.yaml refine the launcher plugins' own configs of the same
 # names on purpose; Hydra still validates them against the plugins' schemas, so no need to warn.
 warnings.filterwarnings("ignore", message=r"(?s).*is validated against ConfigStore schema with the same name")
-OmegaConf.register_new_resolver("parsweep.workers_up_to_cores", workers_up_to_cores, replace=True)
-OmegaConf.register_new_resolver("parsweep.free_threaded_pythons", free_threaded_pythons, replace=True)
+_resolvers = PresetResolvers()
+OmegaConf.register_new_resolver("parsweep.workers_up_to_cores", _resolvers.workers_up_to_cores, replace=True)
+OmegaConf.register_new_resolver("parsweep.free_threaded_pythons", _resolvers.free_threaded_pythons, replace=True)
 
 
 def ensure_plugins() -> None:

@@ -48,13 +48,25 @@ class Groups:
         return found
 
     def keys(self, group: str, option: str) -> set[str]:
-        """The keys one option of a group defines (``backend``, ``multiprocessing`` -> name, start_method)."""
+        """The keys one option of a group defines (``backend``, ``multiprocessing`` -> name, start_method):
+        its file's, and a backend's or workload's declared ``OPTIONS`` (its schema, ``runner.app.schema``)."""
         found = self.source(group, option)
         try:
             data = yaml.safe_load(found[1] if found else "") or {}
         except yaml.YAMLError:  # said, with its file, when the option is chosen (check_option_files)
             return set()
-        return {k for k in data if k != "defaults"} if isinstance(data, dict) else set()
+        keys = {k for k in data if k != "defaults"} if isinstance(data, dict) else set()
+        return keys | set(declared_options(group, option))
+
+
+def declared_options(group: str, option: str) -> dict[str, tuple[Any, Any]]:
+    """The ``OPTIONS`` a backend or workload module declares (none for other groups and unknown names)."""
+    from runner.trial import backends, workloads
+
+    parts = {"backend": backends, "workload": workloads}.get(group)
+    if parts is None or option not in parts.available():
+        return {}
+    return parts.get(option).OPTIONS
 
 
 def _shown(path: Path) -> str:
@@ -240,6 +252,25 @@ def _check_group_key(group: str, name: str, key: str, value: Any, options: list[
         raise ConfigError(
             key, value, f"{group}={lacking[0]} has no {name}; the {group}s that do: {', '.join(having)} (choose one: {group}=...)"
         )
+    for option in options:
+        _check_declared_type(group, option, name, key, value)
+
+
+def _check_declared_type(group: str, option: str, name: str, key: str, value: Any) -> None:
+    """A list or mapping where the part's schema declares a string: Hydra would refuse it as it
+    composes, in many lines; said here in one, the part's own (``check_options``) when it has one."""
+    declared = declared_options(group, option)
+    if name not in declared or declared[name][0] is Any or not isinstance(value, (list, dict)):
+        return
+    from runner.trial import backends, workloads
+
+    part = (backends if group == "backend" else workloads).get(option)
+    try:
+        part.check_options({**{k: v for k, (_, v) in declared.items() if v != "???"}, name: value})
+    except ConfigError as exc:
+        if exc.key == key:
+            raise
+    raise ConfigError(key, value, "must be one value (a string), not a list or a mapping")
 
 
 def _did_you_mean(word: str, candidates: list[str], prefix: str = "") -> str:

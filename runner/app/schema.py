@@ -1,12 +1,19 @@
-"""The structured schema Hydra composes against, built from the one list of settings.
+"""The structured schemas Hydra composes against, built from what the code declares.
 
 Every top-level key and its default come from :data:`runner.trial.spec.DEFAULTS`;
 ``conf/config.yaml`` holds the defaults list (which backend, workload, tracking) and Hydra's
 settings, and does not repeat the values. ``parsweep --cfg job`` prints them all.
+
+Each backend and workload has a schema of its own, made from its class's ``OPTIONS`` (its keys,
+their types and defaults) and stored as ``parsweep_schema_<group>_<name>``; its
+``conf/<group>/<name>.yaml`` extends it (``- /parsweep_schema_<group>_<name>@_here_`` in its
+defaults list) and holds only its name and what differs. Hydra then refuses, as it composes, a key
+the part does not have and a value its type cannot hold.
 """
 
 from __future__ import annotations
 
+import copy
 import functools
 from dataclasses import field, make_dataclass
 from typing import Any
@@ -58,9 +65,28 @@ def schema() -> type:
     return make_dataclass("ParsweepConf", fields)
 
 
+def part_schema(group: str, name: str, options: dict[str, tuple[Any, Any]]) -> type:
+    """The schema of one backend or workload: its ``name`` and its ``OPTIONS`` with their types and defaults."""
+    fields: list[Any] = [("name", str, field(default=name))]
+    for key, (kind, default) in options.items():
+        if isinstance(default, (list, dict)):
+            fields.append((key, kind, field(default_factory=functools.partial(copy.deepcopy, default))))
+        else:
+            fields.append((key, kind, field(default=default)))
+    return make_dataclass(f"{name.title().replace('_', '')}{group.title()}Conf", fields)
+
+
 def register_schema() -> None:
-    """Make the schema available to ``conf/config.yaml`` as its first default."""
-    ConfigStore.instance().store(name=SCHEMA_NAME, node=schema())
+    """Make the schemas available: the whole config's to ``conf/config.yaml`` as its first default,
+    each backend's and workload's to its own YAML file (``parsweep_schema_<group>_<name>``). They are
+    stored as primary configs, not in a group: Hydra's ``--help`` and tab completion list groups."""
+    from runner.trial import backends, workloads
+
+    store = ConfigStore.instance()
+    store.store(name=SCHEMA_NAME, node=schema())
+    for group, parts in (("backend", backends), ("workload", workloads)):
+        for name in parts.available():
+            store.store(name=f"{SCHEMA_NAME}_{group}_{name}", node=part_schema(group, name, parts.get(name).OPTIONS))
 
 
 @functools.lru_cache(maxsize=1)

@@ -17,7 +17,7 @@ import os
 import shutil
 import subprocess
 import sys
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -179,12 +179,15 @@ def resolve(
 
 
 def workload_imports(spec: Any) -> list[tuple[str, str, str | None]]:
-    """What a trial of ``spec`` imports beyond the trial code: its workload's module and its
-    backend's (whose ``BACKEND`` is then asked whether the interpreter can run it, see
+    """What a trial of ``spec`` imports beyond the trial code: its workload's module (and those it
+    declares its chunks import, ``Workload.imports``) and its backend's (whose ``BACKEND`` is then asked whether the interpreter can run it, see
     :mod:`runner.trial.probe`), and a custom workload's functions (``module:function``: a
     typo'd name is refused before any run, not found inside the trial)."""
+    from runner.trial import workloads
+
     imports: list[tuple[str, str, str | None]] = [
         (f"workload={spec.workload}", f"runner.trial.workloads.{spec.workload}", None),
+        *((f"workload={spec.workload}", module, None) for module in workloads.get(spec.workload).imports),
         (f"backend={spec.backend}", f"runner.trial.backends.{spec.backend}", None),
     ]
     if spec.workload == "custom":  # its functions must exist before a run is made for them
@@ -198,7 +201,6 @@ def workload_imports(spec: Any) -> list[tuple[str, str, str | None]]:
 
 # Where `make interpreters` (.ci/build-python) and shared/tools/build-free-threaded-python put them.
 OPT_PYTHONS = "/opt/python3.*t/bin/python3.*t"
-_NOTED_NO_FREE_THREADED = False
 
 
 def _is_free_threaded(executable: str) -> bool:
@@ -273,23 +275,18 @@ def gil_twin(free_threaded: str) -> str | None:
     return None
 
 
-def free_threaded_sweep_value() -> str:
+def free_threaded_sweep_value(note: Callable[[str], None]) -> str:
     """Resolver ``${parsweep.free_threaded_pythons:}`` for the ``sweep=gil`` preset: the newest
     free-threaded CPython found and its reference, as a sweep list. The reference is its GIL
     twin (:func:`gil_twin`: same version, same source, same flags but ``--disable-gil``) when
     there is one, so that the single-thread cost is free-threading's alone; else ``current``.
-    ``current`` alone when there is no free-threaded build (said once, in one note line: the
-    preset still runs, on the GIL build)."""
-    global _NOTED_NO_FREE_THREADED
+    ``current`` alone when there is no free-threaded build, told to ``note`` (one line: the
+    preset still runs, on the GIL build; the caller says it once)."""
     found = free_threaded_pythons()
     if found:
         return f"{gil_twin(found[0]) or CURRENT_PYTHON},{found[0]}"
-    if not _NOTED_NO_FREE_THREADED:
-        _NOTED_NO_FREE_THREADED = True
-        print(
-            "parsweep: note: no free-threaded CPython found (python3.13t, python3.14t... on PATH, or "
-            f"{OPT_PYTHONS}): measuring python=current alone; `make interpreters` builds /opt/python3.13t",
-            file=sys.stderr,
-            flush=True,
-        )
+    note(
+        "parsweep: note: no free-threaded CPython found (python3.13t, python3.14t... on PATH, or "
+        f"{OPT_PYTHONS}): measuring python=current alone; `make interpreters` builds /opt/python3.13t"
+    )
     return CURRENT_PYTHON

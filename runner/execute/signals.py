@@ -27,6 +27,7 @@ class Interrupted(KeyboardInterrupt):
         return "interrupted (Ctrl-C, SIGINT)" if self.signum == signal.SIGINT else f"stopped by {signal.Signals(self.signum).name}"
 
 
+# Process-wide by nature: signal handlers are the process's, and Python calls them with no object of ours.
 _deferring = 0
 _received: int | None = None  # sticky: a signal raised inside a finalizer is swallowed by Python
 _stopping = False

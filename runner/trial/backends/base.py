@@ -8,7 +8,7 @@ import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 from runner.host.proc import thread_wait_s
 from runner.trial.values import ConfigError
@@ -95,6 +95,11 @@ class Backend:
     """
 
     name: str = ""
+    #: Its own config keys beyond ``name``: key -> (type, default), the one source of their defaults.
+    #: ``check_options`` fills what a config lacks from it, and the Hydra schema its
+    #: ``conf/backend/<name>.yaml`` extends is made from it (``runner.app.schema``). A type is one
+    #: Hydra checks without changing a value (``str``, ``Optional[str]``), else ``Any``.
+    OPTIONS: ClassVar[dict[str, tuple[Any, Any]]] = {}
     uses_workers: bool = True
     workers_per_repetition: bool = False
     # What the rest of parsweep needs to know of a backend, declared by the backend so that adding
@@ -163,6 +168,7 @@ class ProcessBackend(Backend):
     """A backend that starts local processes: its one option is ``start_method``."""
 
     kind = "processes"
+    OPTIONS: ClassVar[dict[str, tuple[Any, Any]]] = {"start_method": (str, "fork")}  # fork | spawn | forkserver
 
     def __init__(self, workers: int, options: Mapping[str, Any]) -> None:
         super().__init__(workers, options)
@@ -173,7 +179,7 @@ class ProcessBackend(Backend):
         for key in options:
             if key != "start_method":
                 raise ConfigError(f"backend.{key}", options[key], f"unknown key; {cls.name} takes: start_method")
-        method = options.get("start_method", "fork")
+        method = options.get("start_method", cls.OPTIONS["start_method"][1])
         if method not in START_METHODS:
             raise ConfigError("backend.start_method", method, f"must be one of: {', '.join(START_METHODS)}")
         return {"start_method": method}

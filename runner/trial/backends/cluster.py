@@ -13,12 +13,11 @@ import socket
 import threading
 import time
 from collections.abc import Iterable, Mapping
-from typing import Any
+from typing import Any, ClassVar
 
 from runner.trial.backends.base import Backend, ChunkFunction, ChunkResult
 from runner.trial.values import ConfigError
 
-OPTION_KEYS = ("address",)
 INSTALL_HINT = "pip install 'parsweep[cluster]'"
 
 # What a chunk task sends back: value, CPU seconds, start on the worker's perf_counter and
@@ -31,6 +30,9 @@ class ClusterBackend(Backend):
     ``package`` must be installed, and the cluster's facts become the trial's tags."""
 
     package: str = ""
+    # address: null for a local cluster made for the trial, else the cluster's address
+    # (Any: Hydra would turn address=5 into '5', which check_options refuses as it is)
+    OPTIONS: ClassVar[dict[str, tuple[Any, Any]]] = {"address": (Any, None)}
     kind = "cluster"
     takes_chunks = True
     workers_in_process_tree = False  # their CPU is not the trial tree's (runner.execute.schedule)
@@ -43,8 +45,8 @@ class ClusterBackend(Backend):
     def check_options(cls, options: Mapping[str, Any]) -> dict[str, Any]:
         """``address`` (null: a local cluster made for the trial) and nothing else; the package installed."""
         for key in options:
-            if key not in OPTION_KEYS:
-                raise ConfigError(f"backend.{key}", options[key], f"unknown key; {cls.name} takes: {', '.join(OPTION_KEYS)}")
+            if key not in cls.OPTIONS:
+                raise ConfigError(f"backend.{key}", options[key], f"unknown key; {cls.name} takes: {', '.join(cls.OPTIONS)}")
         address = options.get("address")
         if address is not None and (not isinstance(address, str) or not address.strip()):
             raise ConfigError("backend.address", address, "must be a cluster address, or null for a local cluster")

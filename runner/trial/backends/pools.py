@@ -16,6 +16,7 @@ from runner.trial.backends.base import Backend, ChunkFunction, ChunkResult, Work
 
 READY_TIMEOUT_S = 120.0
 
+# Per process by nature: a pool worker's initializer can only leave the barrier where the tasks it runs later find it.
 _barrier: Any = None
 
 

@@ -15,7 +15,7 @@ from runner.trial.workloads.base import Workload
 
 __all__ = ["Workload", "available", "get", "preloaded"]
 
-_HELPER_MODULES = {"base"}
+_HELPER_MODULES = {"base", "numpy_chunk"}
 
 
 def available() -> list[str]:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Any, ClassVar
 
 from runner.trial.values import ConfigError
 
@@ -18,6 +18,12 @@ class Workload:
     """
 
     name: str = ""
+    #: Its own config keys beyond ``name``: key -> (type, default), the one source of their defaults
+    #: (see ``Backend.OPTIONS``): the Hydra schema its ``conf/workload/<name>.yaml`` extends is made from it.
+    OPTIONS: ClassVar[dict[str, tuple[Any, Any]]] = {}
+    #: Modules its chunks import beyond its own: the interpreter probe imports them too, so a trial
+    #: interpreter that lacks one (NumPy) is refused before any trial runs.
+    imports: ClassVar[tuple[str, ...]] = ()
     # What the plan's estimate needs to know of a workload, declared by it (adding one is its module
     # plus its YAML): whether its chunks release the GIL (threads then run at once), and its cost.
     releases_gil: bool = False

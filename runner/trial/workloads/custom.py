@@ -20,14 +20,13 @@ import os
 import re
 import sys
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Any, Optional
 
 from runner.trial.values import ConfigError
 from runner.trial.workloads.base import Workload
 
 ALLOW_ENV = "PARSWEEP_ALLOW_MODULES"
 _REF = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$")
-_OPTION_KEYS = ("function", "combine", "expected", "allow", "pythonpath")
 
 
 def allowed_modules(listed: Any) -> list[str]:
@@ -76,12 +75,21 @@ class CallChunk:
 class Custom(Workload):
     name = "custom"
     preload = True
+    # module:function references (str: Hydra's conversion of 5 or true to text fails the same check);
+    # function has no default ('???': OmegaConf's mark for a value that must be given)
+    OPTIONS = {
+        "function": (str, "???"),
+        "combine": (Optional[str], None),  # noqa: UP045 (OmegaConf reads typing's Optional)
+        "expected": (Optional[str], None),  # noqa: UP045
+        "allow": (Any, []),
+        "pythonpath": (Any, None),
+    }
 
     @classmethod
     def check_options(cls, options: Mapping[str, Any]) -> dict[str, Any]:
         for key in options:
-            if key not in _OPTION_KEYS:
-                raise ConfigError(f"workload.{key}", options[key], f"unknown key; custom takes: {', '.join(_OPTION_KEYS)}")
+            if key not in cls.OPTIONS:
+                raise ConfigError(f"workload.{key}", options[key], f"unknown key; custom takes: {', '.join(cls.OPTIONS)}")
         allow = allowed_modules(options.get("allow"))
         checked: dict[str, Any] = {"allow": sorted(set(allow)), "pythonpath": options.get("pythonpath")}
         for key in ("function", "combine", "expected"):

@@ -12,6 +12,10 @@ arrays per block, two threads ran no faster than one on the reference VM.
 Exactness: a block's sum is computed in int64 and added to a Python int; the chunk refuses
 ranges where a block's sum could overflow (``end * block >= 2**63``, i.e. n above about
 7e13 with the default block).
+
+The chunk function is in :mod:`runner.trial.workloads.numpy_chunk`, with the NumPy import: this
+module holds the workload's declarations (its schema among them), which the Hydra app reads at
+start-up without loading NumPy.
 """
 
 from __future__ import annotations
@@ -20,34 +24,10 @@ import functools
 from collections.abc import Callable, Mapping
 from typing import Any
 
-import numpy as np  # imported with the workload, before workers fork: a worker never pays for it
-
 from runner.trial.values import ConfigError, parse_count
 from runner.trial.workloads.base import RangeSum
 
 DEFAULT_BLOCK = 1 << 17
-INT64_MAX = 2**63 - 1
-
-
-def numpy_sum_chunk(start: int, end: int, block: int = DEFAULT_BLOCK) -> int:
-    """``sum(range(start, end))`` with NumPy, one cache-sized block at a time."""
-    if end <= start:
-        return 0
-    if end * block > INT64_MAX:
-        raise OverflowError(f"numpy_sum: range end {end} is too large for exact int64 blocks of {block}")
-    size = min(block, end - start)
-    buf = np.arange(start, start + size, dtype=np.int64)
-    total = 0
-    offset = start
-    while offset < end:
-        m = min(block, end - offset)
-        if m < size:  # the last, shorter block: its values are the buffer's first m
-            buf = buf[:m]
-        total += int(buf.sum())
-        offset += m
-        if offset < end:
-            np.add(buf, m, out=buf)
-    return total
 
 
 class NumpySum(RangeSum):
@@ -56,6 +36,9 @@ class NumpySum(RangeSum):
     # pure-Python loop by ~4% (measured: multiprocessing x2 at n=1e8, 1.27 s against 1.21 s).
     preload = False
     releases_gil = True
+
+    imports = ("runner.trial.workloads.numpy_chunk",)  # NumPy, which the probe must find in a trial interpreter
+    OPTIONS = {"block": (Any, DEFAULT_BLOCK)}  # a count: 131072, 1.3e5 and 131_072 all work
 
     @classmethod
     def item_cost_s(cls, n: int, options: Any, loop_cost_s: Any) -> float | None:
@@ -73,6 +56,9 @@ class NumpySum(RangeSum):
 
     @property
     def chunk_function(self) -> Callable[[int, int], Any]:
+        # NumPy loads here, as the trial builds its workload, before workers start: a worker never pays for it
+        from runner.trial.workloads.numpy_chunk import numpy_sum_chunk
+
         return functools.partial(numpy_sum_chunk, block=self.options.get("block", DEFAULT_BLOCK))
 
 

@@ -33,6 +33,8 @@ class Sleep(RangeSum):
     releases_gil = True
     holds_cpu = False
 
+    OPTIONS = {"sleep_per_item_s": (Any, DEFAULT_SLEEP_PER_ITEM_S)}  # Any: a float type would log 1 as 1.0
+
     @classmethod
     def item_cost_s(cls, n: int, options: Any, loop_cost_s: Any) -> float | None:
         return float(options.get("sleep_per_item_s", DEFAULT_SLEEP_PER_ITEM_S))
