@@ -17,6 +17,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -162,6 +163,27 @@ def spread(values: Sequence[float]) -> float:
     if len(values) < 2:
         return 0.0
     return statistics.stdev(values) / statistics.median(values)
+
+
+@dataclass(frozen=True)
+class Paired:
+    """Ratios of walls measured in the same rounds: their median and its bootstrap 95% interval."""
+
+    ratios: list[float]
+    median: float
+    low: float
+    high: float
+
+
+def paired_ratios(reference: Sequence[float], other: Sequence[float], resamples: int = 2000) -> Paired:
+    """``other[i] / reference[i]`` round by round (pairs close in time cancel the VM's drift),
+    their median, and a percentile bootstrap 95% interval of that median (fixed seed: reproducible)."""
+    import random
+
+    ratios = [o / r for r, o in zip(reference, other)]
+    rng = random.Random(0)
+    medians = sorted(statistics.median(rng.choices(ratios, k=len(ratios))) for _ in range(resamples))
+    return Paired(ratios, statistics.median(ratios), medians[int(0.025 * resamples)], medians[int(0.975 * resamples) - 1])
 
 
 def table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:

@@ -16,7 +16,10 @@ Runs are interleaved round by round (hand-written and parsweep alternate, and wh
 goes first alternates too), so that machine noise and drift hit both sides alike.
 
 Goals (issue 2): parsweep's median within 3% of the hand-written median for both, and
-parsweep's speedup at least 0.97 of the hand-written speedup.
+parsweep's speedup at least 0.97 of the hand-written speedup. Issue 23: the same walls paired
+round by round (each parsweep wall divided by the script's of the same round; the median of
+those ratios, with a bootstrap 95% interval), each within 1%, and the speedup's paired ratio
+within 1%.
 
     .venv/bin/python benchmarks/fidelity.py            # n = 1e8, 5 rounds (~2-3 min on 2 cores)
     .venv/bin/python benchmarks/fidelity.py --n 1e7    # quick check
@@ -25,6 +28,7 @@ parsweep's speedup at least 0.97 of the hand-written speedup.
 from __future__ import annotations
 
 import argparse
+import os
 import subprocess
 import sys
 import textwrap
@@ -36,6 +40,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import (
     machine_lines,
     median,
+    paired_ratios,
     parse_n,
     run_parsweep,
     scratch_dir,
@@ -48,6 +53,7 @@ from _common import (
 
 WALL_TOLERANCE = 0.03  # parsweep's median within 3% of the hand-written one
 SPEEDUP_FLOOR = 0.97  # parsweep's speedup at least 0.97 of the hand-written speedup
+PAIRED_TOLERANCE = 0.01  # issue 23: paired round by round, each wall and the speedup within 1%
 EXPERIMENT = "fidelity"
 
 # The classic scripts, verbatim as a user would save them. They share nothing with parsweep.
@@ -127,6 +133,24 @@ def run_hand_written(script: Path, n: int) -> float:
     return float(done.stdout.strip().splitlines()[-1])
 
 
+def paired_rows(samples: dict[tuple[str, str], list[float]], side: str) -> tuple[list[list[str]], float]:
+    """Per case, ``side``'s walls over the script's of the same round; then the speedup (serial
+    wall / 2 processes' wall, per round) over the script's of the same round. Returns the table's
+    rows and how far the worst median ratio is from 1."""
+    rows, worst = [], 0.0
+    for case in CASES:
+        paired = paired_ratios(samples[(case, "hand")], samples[(case, side)])
+        worst = max(worst, abs(paired.median - 1))
+        rows.append([f"{case} wall", f"{paired.median:.4f}", f"{paired.low:.3f}-{paired.high:.3f}", f"{min(paired.ratios):.3f}-{max(paired.ratios):.3f}"])
+    serial, parallel = list(CASES)
+    hand = [a / b for a, b in zip(samples[(serial, "hand")], samples[(parallel, "hand")])]
+    ours = [a / b for a, b in zip(samples[(serial, side)], samples[(parallel, side)])]
+    paired = paired_ratios(hand, ours)
+    worst = max(worst, abs(paired.median - 1))
+    rows.append(["speedup", f"{paired.median:.4f}", f"{paired.low:.3f}-{paired.high:.3f}", f"{min(paired.ratios):.3f}-{max(paired.ratios):.3f}"])
+    return rows, worst
+
+
 def run_parsweep_trial(case_overrides: list[str], n: int, args: argparse.Namespace, workdir: Path, index: int, source: Path | None = None) -> float:
     """One lone ``parsweep`` trial (of ``source``, another checkout, when given); returns its logged ``wall_time_s``."""
     store = "store" if source is None else "baseline"
@@ -153,20 +177,27 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=5, help="measurements per side and case (default 5)")
     parser.add_argument("--trial-repeats", type=int, default=1, help="parsweep repeats per trial (default 1)")
     parser.add_argument("--warmup", type=int, default=0, help="parsweep warm-up repetitions per trial (default 0)")
+    parser.add_argument("--one-thread", choices=["serial", "threading"], default="serial", help="parsweep's side of the one-thread script: backend=serial, or threading workers=1 as issue 23 measured (default serial)")
+    parser.add_argument("--affinity", choices=["true", "false"], help="parsweep's affinity for every trial (default: parsweep's own default)")
     parser.add_argument("--baseline", type=Path, help="another checkout of parsweep measured as a third side (before/after), e.g. a git worktree of an older commit")
     args = parser.parse_args()
     names = ["hand", "parsweep", *(["baseline"] if args.baseline else [])]
+    if args.one_thread == "threading":
+        CASES["serial"] = ("one_thread.py", ["backend=threading", "workers=1"])
+    extra = [f"affinity={args.affinity}"] if args.affinity else []
 
     print("parsweep fidelity benchmark: hand-written classic scripts vs parsweep trials")
     for line in machine_lines():
         print(line)
     print(
         f"n            {args.n:,}  ({args.rounds} rounds, interleaved; parsweep: repeats={args.trial_repeats} "
-        f"warmup={args.warmup} per trial, figure = its wall_time_s)"
+        f"warmup={args.warmup} per trial, figure = its wall_time_s; one thread: {' '.join(CASES['serial'][1])}; "
+        f"affinity: {args.affinity or 'default'})"
     )
     print()
 
     began = time.perf_counter()
+    loads: list[float] = []
     samples: dict[tuple[str, str], list[float]] = {(case, side): [] for case in CASES for side in names}
     with scratch_dir("parsweep-fidelity-") as workdir:
         scripts = {"one_thread.py": ONE_THREAD, "two_processes.py": TWO_PROCESSES}
@@ -184,10 +215,11 @@ def main() -> None:
                     else:
                         trial_index += 1
                         source = args.baseline.resolve() if side == "baseline" else None
-                        value = run_parsweep_trial(overrides, args.n, args, workdir, trial_index, source)
+                        value = run_parsweep_trial([*overrides, *extra], args.n, args, workdir, trial_index, source)
                     samples[(case, side)].append(value)
                     cells.append(f"{case} {side} {value:.3f} s")
-            print(f"round {round_index + 1}/{args.rounds}: " + " | ".join(cells), flush=True)
+            loads.append(os.getloadavg()[0])
+            print(f"round {round_index + 1}/{args.rounds} (load {loads[-1]:.2f}): " + " | ".join(cells), flush=True)
     elapsed = time.perf_counter() - began
 
     rows = []
@@ -234,10 +266,22 @@ def main() -> None:
         print(table(["case", "hand-written median", "baseline median", "ratio", "paired ratio"], rows))
         print(f"baseline speedup {base_speedup:.3f}x, ratio to hand-written {base_speedup / hand_speedup:.4f}")
         print()
+    paired_ok = True
+    for side in names[1:]:
+        rows, worst = paired_rows(samples, side)
+        if side == "parsweep":
+            paired_ok = worst <= PAIRED_TOLERANCE
+        print(f"{side}, paired round by round (issue 23): its wall / the script's of the same round")
+        print(table(["figure", "median ratio", "95% CI (bootstrap)", "range over rounds"], rows))
+        print()
+    hand_serial = samples[("serial", "hand")]
+    print(f"the one-thread script's walls (a bare loop): median {median(hand_serial):.3f} s, spread ±{spread(hand_serial):.1%} (the VM's drift)")
+    print(f"load average per round {min(loads):.2f}-{max(loads):.2f}")
     print("ratio = parsweep median / hand-written median; paired ratio = median over rounds of the same ratio")
     print("(± = standard deviation relative to the median)")
     all_ok = wall_ok and speedup_ratio >= SPEEDUP_FLOOR
-    print(f"goals: medians within 3% {verdict(wall_ok)}; speedup ratio >= {SPEEDUP_FLOOR} {verdict(speedup_ratio >= SPEEDUP_FLOOR)}")
+    print(f"goals: medians within 3% {verdict(wall_ok)}; speedup ratio >= {SPEEDUP_FLOOR} {verdict(speedup_ratio >= SPEEDUP_FLOOR)}; "
+          f"paired walls and speedup within 1% {verdict(paired_ok)}")
     print(f"load average at the end {machine_lines()[-1].split(None, 2)[2]}; benchmark took {elapsed:.0f} s")
     raise SystemExit(0 if all_ok else 1)
 
