@@ -177,8 +177,8 @@ class ProcessBackend(Backend):
     @classmethod
     def check_options(cls, options: Mapping[str, Any]) -> dict[str, Any]:
         for key in options:
-            if key != "start_method":
-                raise ConfigError(f"backend.{key}", options[key], f"unknown key; {cls.name} takes: start_method")
+            if key not in cls.OPTIONS:
+                raise ConfigError(f"backend.{key}", options[key], f"unknown key; {cls.name} takes: {', '.join(cls.OPTIONS)}")
         method = options.get("start_method", cls.OPTIONS["start_method"][1])
         if method not in START_METHODS:
             raise ConfigError("backend.start_method", method, f"must be one of: {', '.join(START_METHODS)}")
