@@ -144,7 +144,7 @@ COLUMNS: tuple[Column, ...] = (
            cell=Cell("wall (median)", lambda rows, trusted: _marked(rows["wall_time_s"].map(format_seconds), trusted))),
     Column("wall_time_std_s", "the median of the trials' standard deviations"),
     Column("spread", "std / mean of the repetitions",
-           cell=Cell("± std", lambda rows, trusted: [BLANK if is_blank(s) else f"{s:.1%}" for s in rows["spread"]],
+           cell=Cell("± std", lambda rows, trusted: _texts(rows["spread"], lambda spread: f"{spread:.1%}"),
                      legend="± std = the repetitions' standard deviation / their mean (the spread warning's measure)")),
     Column("speedup", "serial's wall time / this one's (same host, interpreter, workload and n)",
            cell=Cell("speedup", lambda rows, trusted: [format_speedup(v, c, ok) for v, c, ok in zip(rows["speedup"], rows["conclusion"], trusted)],
@@ -177,7 +177,7 @@ COLUMNS: tuple[Column, ...] = (
                      legend="Karp-Flatt = (1/speedup - 1/workers) / (1 - 1/workers), the measured serial fraction")),
     # the CPU use the verdict's GIL and parallelism lines cite
     Column("cpu_utilization", "CPU time / wall time of the repetitions",
-           cell=Cell("cores", lambda rows, trusted: [BLANK if is_blank(c) else f"{float(c):.1f}" for c in rows["cpu_utilization"]],
+           cell=Cell("cores", lambda rows, trusted: _texts(rows["cpu_utilization"], lambda cores: f"{cores:.1f}"),
                      legend="cores = CPU time / wall time of the repetitions (1.0: one core busy)")),
     # the start-up share and the imbalance the verdict's start-up and imbalance lines cite; shown only
     # when some row may be cited, so they have no line in the legend (which lists what every table shows)
