@@ -67,6 +67,13 @@ def oversubscribed_pool_measured_fastest(b: StoreBuilder, sweep: str) -> None:
     b.trial(sweep, "process_pool", 4, 10**7, reps_around(0.54), usable=2, trust="oversubscribed")
 
 
+def cluster_beyond_the_usable_cpus(b: StoreBuilder, sweep: str) -> None:
+    """A Ray x4 row on a 2-CPU launcher host is a candidate (its workers are the cluster's): nothing is left out."""
+    b.trial(sweep, "serial", 1, 10**7, reps_around(1.0), usable=2)
+    b.trial(sweep, "process_pool", 2, 10**7, reps_around(0.55), usable=2)
+    b.trial(sweep, "ray", 4, 10**7, reps_around(0.8), usable=2)
+
+
 def multiprocessing_start_up(b: StoreBuilder, sweep: str) -> None:
     b.trial(sweep, "serial", 1, 100_000, reps_around(0.010), usable=2)
     # multiprocessing creates its workers inside every repetition: 12 ms of a 30 ms repetition
@@ -205,6 +212,11 @@ CASES: dict[str, tuple[Builder, list[str], list[str]]] = {
          "workers=4 on 2 usable CPUs: no measurable gain past 2, the workers take turns on the cores "
          "(at n=1e7: process_pool x4 1.85x vs x2 1.82x)"],
         ["x4 is fastest", "tied with process_pool x4"],
+    ),
+    "a cluster beyond the usable CPUs is a candidate": (
+        cluster_beyond_the_usable_cpus,
+        ["n=1e7: process_pool x2 is fastest", "its interval clears every other configuration's."],
+        ["within the 2 usable CPUs"],
     ),
     # rule startup: only from startup_s inside the wall time
     "start-up inside the wall": (

@@ -151,9 +151,14 @@ def _usable(row: pd.Series) -> float:
     return float(value) if not pd.isna(value) else math.inf
 
 
+def _parallel(rows: pd.DataFrame) -> pd.DataFrame:
+    """The parallel rows with a speedup."""
+    return rows[(rows["backend"] != "serial") & rows["speedup"].notna()]
+
+
 def candidates(rows: pd.DataFrame) -> pd.DataFrame:
     """The rows that may be called fastest: parallel, with a speedup, within the usable CPUs."""
-    parallel = rows[(rows["backend"] != "serial") & rows["speedup"].notna()]
+    parallel = _parallel(rows)
     if parallel.empty:
         return parallel
     within = [(row["backend"] in CLUSTER_BACKENDS) or row["workers"] <= _usable(row) for _, row in parallel.iterrows()]
@@ -281,10 +286,10 @@ def fastest_claims(context: Context) -> list[Claim]:
         figures = f"{leader['speedup']:.2f}x faster than serial ({_ci(leader, context.confidence)}; {format_seconds(leader['wall_time_s'])})"
         if tied.empty:
             # Rows beyond the usable CPUs are never candidates (oversubscribed_claims speaks of them),
-            # so "every other" says which others when some are left out.
+            # so "every other" says which others when candidates() left some out.
             usable = _usable(leader)
-            within = (f" within the {int(usable)} usable CPUs" if math.isfinite(usable) and (at_n["workers"] > usable).any()
-                      else "")
+            left_out = len(candidates(at_n)) < len(_parallel(at_n))
+            within = f" within the {int(usable)} usable CPUs" if math.isfinite(usable) and left_out else ""
             claims.append(Claim(f"{where}: {_label(leader, context)} is fastest, {figures}; its interval clears every other "
                                 f"configuration's{within}.", _trust_of(leader)))
         else:
