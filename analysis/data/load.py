@@ -39,6 +39,7 @@ from runner.tracking.names import (
     PYTHON_LABEL_TAG,
     ROLE_TAG,
     SAMPLE_METRIC,
+    SAMPLE_PROCESSES_TAG,
     SAMPLE_ROUNDS_TAG,
     SAMPLES_TAG,
     SCHEDULE_SEED_TAG,
@@ -95,6 +96,7 @@ TAG_COLUMNS = {
     DISCARDED_TAG: "discarded",
     SAMPLES_TAG: "rep_wall_times_s",
     SAMPLE_ROUNDS_TAG: "sample_rounds",
+    SAMPLE_PROCESSES_TAG: "sample_processes",
     SCHEDULE_TAG: "schedule",
     SCHEDULE_SEED_TAG: "schedule_seed",
     GROUP_TAG: "group",
@@ -110,12 +112,15 @@ COLUMNS = [
     "error", "warnings", "warnings_count", "trust_tag", "discarded", "schedule", "schedule_seed", "group",
     "config_hash", "host_cpu_model", "host_cpu_usable", "python_label", "python_version", "python_implementation",
     "python_free_threaded", "python_gil_enabled", "python_executable", "git_commit", "rep_wall_times_s",
-    "sample_rounds",
+    "sample_rounds", "sample_processes",
 ]
 SAMPLE_COLUMNS = ["run_id", "rep", "wall_time_s"]
 #: Samples of interleaved trials also carry ``round``: the interleaved round each was measured in
-#: (``parsweep.sample_rounds``), which is what pairs a trial's repetition with its baseline's.
+#: (``parsweep.sample_rounds``), which is what pairs a trial's repetition with its baseline's;
+#: and ``process``: which of the trial's processes measured it (``parsweep.sample_processes``),
+#: what tells the pairs that share a couple of processes (runner.trial.stats.log_mean_interval).
 ROUND_COLUMN = "round"
+PROCESS_COLUMN = "process"
 
 
 class ReportError(RuntimeError):
@@ -373,12 +378,13 @@ def parse_samples(text: Any) -> list[float] | None:
 def samples_from_tags(trials: pd.DataFrame) -> pd.DataFrame:
     """The repetition samples kept in the trials' ``parsweep.rep_wall_times_s`` tags (no query).
 
-    Columns ``run_id``, ``rep`` (0, 1, ... in repetition order), ``wall_time_s`` and ``round``
+    Columns ``run_id``, ``rep`` (0, 1, ... in repetition order), ``wall_time_s``, ``round``
     (the interleaved round of each repetition, from ``parsweep.sample_rounds``; NaN for runs
-    without that tag, or whose tag does not name one round per sample); runs without the samples
-    tag (or with an unreadable one) have no rows.
+    without that tag, or whose tag does not name one round per sample) and ``process`` (the
+    same, from ``parsweep.sample_processes``); runs without the samples tag (or with an
+    unreadable one) have no rows.
     """
-    columns = [*SAMPLE_COLUMNS, ROUND_COLUMN]
+    columns = [*SAMPLE_COLUMNS, ROUND_COLUMN, PROCESS_COLUMN]
     if trials.empty or "rep_wall_times_s" not in trials:
         return pd.DataFrame(columns=columns)
     text = trials.set_index("run_id")["rep_wall_times_s"].dropna().astype(str).str.strip()
@@ -390,17 +396,19 @@ def samples_from_tags(trials: pd.DataFrame) -> pd.DataFrame:
     frame["rep"] = frame.groupby("run_id", sort=False).cumcount()
     bad = frame.loc[frame["wall_time_s"].isna(), "run_id"].unique()
     frame = frame[~frame["run_id"].isin(bad)]  # a damaged tag: read that run's history instead
-    frame[ROUND_COLUMN] = _rounds(trials, frame)
+    frame[ROUND_COLUMN] = _per_sample(trials, frame, "sample_rounds")
+    frame[PROCESS_COLUMN] = _per_sample(trials, frame, "sample_processes")
     return frame[columns].reset_index(drop=True)
 
 
-def _rounds(trials: pd.DataFrame, samples: pd.DataFrame) -> np.ndarray:
-    """Each sample's round (see :func:`samples_from_tags`), NaN where it is not known."""
+def _per_sample(trials: pd.DataFrame, samples: pd.DataFrame, column: str) -> np.ndarray:
+    """Each sample's whole number from the trials' comma-separated ``column`` (a round, a
+    process: see :func:`samples_from_tags`), NaN where it is not known."""
     rounds = np.full(len(samples), np.nan)
-    if "sample_rounds" not in trials or samples.empty:
+    if column not in trials or samples.empty:
         return rounds
     by_run: dict[str, list[float]] = {}
-    for run_id, text in trials.set_index("run_id")["sample_rounds"].dropna().items():
+    for run_id, text in trials.set_index("run_id")[column].dropna().items():
         try:
             by_run[str(run_id)] = [float(int(part)) for part in str(text).split(",")]
         except ValueError:
@@ -434,7 +442,7 @@ def samples_from_history(tracking_uri: str, run_ids: Iterable[str], metric: str 
 
 
 def load_samples(tracking_uri: str, runs: pd.DataFrame | Iterable[str], *, history: bool = True) -> pd.DataFrame:
-    """The repetition samples of the given runs: columns ``run_id``, ``rep``, ``wall_time_s``, ``round``.
+    """The repetition samples of the given runs: columns ``run_id``, ``rep``, ``wall_time_s``, ``round``, ``process``.
 
     ``runs``: a trial frame (from :func:`load_trials` and friends: the samples come from its
     ``parsweep.rep_wall_times_s`` tags, and only runs without one are asked for their metric
@@ -453,9 +461,10 @@ def load_samples(tracking_uri: str, runs: pd.DataFrame | Iterable[str], *, histo
     if missing:
         parts.append(samples_from_history(tracking_uri, missing))
     frame = pd.concat([p for p in parts if not p.empty], ignore_index=True) if any(not p.empty for p in parts) else tagged
-    if ROUND_COLUMN not in frame:
-        frame[ROUND_COLUMN] = np.nan
-    frame = frame.astype({"run_id": object, "rep": "int64", "wall_time_s": "float64", ROUND_COLUMN: "float64"})
+    for column in (ROUND_COLUMN, PROCESS_COLUMN):
+        if column not in frame:
+            frame[column] = np.nan
+    frame = frame.astype({"run_id": object, "rep": "int64", "wall_time_s": "float64", ROUND_COLUMN: "float64", PROCESS_COLUMN: "float64"})
     return frame.sort_values(["run_id", "rep"], kind="stable").reset_index(drop=True)
 
 

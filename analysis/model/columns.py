@@ -114,6 +114,14 @@ def _texts(values: pd.Series, text: Callable[[float], str]) -> list[str]:
     return [BLANK if is_blank(value) else text(float(value)) for value in values]
 
 
+def _pairs_text(method: Any, pairs: Any, processes: Any) -> str:
+    """The ``CI from`` cell: ``N pairs`` (``, K processes`` when they came from several couples of
+    processes), ``unpaired``, or blank."""
+    if method != "paired":
+        return str(method or BLANK)
+    return f"{int(pairs)} pairs" + (f", {int(processes)} processes" if processes and int(processes) > 1 else "")
+
+
 def _mapped(column: str, text: Callable[[Any], str]) -> Format:
     return lambda rows, trusted: rows[column].map(text)
 
@@ -161,9 +169,10 @@ COLUMNS: tuple[Column, ...] = (
     Column("speedup_ci_high", "the speedup's interval, high end"),
     # which interval each row has: every output says it
     Column("ci_method", "paired, unpaired, or blank without an interval",
-           cell=Cell("CI from", lambda rows, trusted: [f"{int(p)} pairs" if m == "paired" else (m or BLANK)
-                                                       for m, p in zip(rows["ci_method"], rows["pairs"])])),
+           cell=Cell("CI from", lambda rows, trusted: [_pairs_text(m, p, k) for m, p, k in zip(rows["ci_method"], rows["pairs"], rows["processes"])])),
     Column("pairs", "rounds that gave a paired ratio"),
+    Column("processes", "couples of processes (baseline's, this row's) the pairs came from: with 2 or more the interval is "
+                        "the cluster-robust one over them, which sees what stays the same for a process's life (repeats_per_process)"),
     Column("conclusion", "faster, slower, no difference, cannot tell, or blank"),
     Column("self_speedup", "the same backend's wall time at 1 worker / this one",
            cell=Cell("self", _mapped("self_speedup", format_ratio), legend="self = vs the same backend at 1 worker")),

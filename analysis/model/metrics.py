@@ -17,7 +17,9 @@ Definitions (``p`` = workers, ``T`` = median wall time):
   ``parsweep.group``) and at least :data:`MIN_PAIRS` rounds hold both: each round gives one ratio
   (the serial repetition's wall / this one's), and the speedup is the geometric mean of those
   ratios with Student's t interval (:func:`runner.trial.stats.paired_ratio`, the same definition
-  ``repeats=auto`` stops on). The two walls of a round are seconds apart at most, so the VM's
+  ``repeats=auto`` stops on); where the pairs come from several couples of processes (a
+  trial's ``repeats_per_process``, or trials pooled from several runs) the interval is the
+  cluster-robust one over those couples, which sees what stays the same for a process's life. The two walls of a round are seconds apart at most, so the VM's
   drift, which moves both, cancels; two independent pools of repetitions keep it. Then the
   paired figure *is* the row's speedup (the ratio of medians estimates the same thing, less
   precisely). **Unpaired** otherwise (sequential schedules, runs logged before rounds were
@@ -79,7 +81,7 @@ from analysis.model.trust import (
     with_reasons,
 )
 from runner.trial.backends import table_order
-from runner.trial.stats import t_quantile
+from runner.trial.stats import log_mean_interval
 
 BASELINE_KEYS = ["host", "python", "workload", "n"]
 # `chunks` is "" for the default (one chunk per worker), else the chunk count: trials that
@@ -241,13 +243,15 @@ def paired_speedups(table: pd.DataFrame, trials: pd.DataFrame, samples: pd.DataF
     ``ratio``, ``low``, ``high`` and ``pairs``; NaN (``pairs`` 0) where the row cannot be paired.
     The figures are :func:`runner.trial.stats.paired_ratio`'s, computed for all rows at once.
     """
-    out = pd.DataFrame({"ratio": np.nan, "low": np.nan, "high": np.nan, "pairs": 0}, index=table.index)
+    out = pd.DataFrame({"ratio": np.nan, "low": np.nan, "high": np.nan, "pairs": 0, "processes": 0}, index=table.index)
     if samples.empty or "round" not in samples or "group" not in trials or samples["round"].isna().all():
         return out
     row_of_run = {run: row for row, ids in zip(table.index, table["run_ids"]) for run in ids}
     baseline_row = table.groupby(BASELINE_KEYS, sort=False).ngroup()
     serial_of_baseline = dict(zip(baseline_row[table["backend"] == "serial"], table.index[table["backend"] == "serial"]))
     group_of_run = trials.drop_duplicates("run_id").set_index("run_id")["group"]
+    if "process" not in samples:
+        samples = samples.assign(process=np.nan)
     known = samples[samples["round"].notna()]
     known = known.assign(_row=known["run_id"].map(row_of_run), _group=known["run_id"].map(group_of_run))
     known = known[known["_row"].notna() & known["_group"].notna()]
@@ -256,8 +260,8 @@ def paired_speedups(table: pd.DataFrame, trials: pd.DataFrame, samples: pd.DataF
     known["_row"] = known["_row"].astype(np.int64)
     known["_serial_row"] = known["_row"].map(baseline_row).map(serial_of_baseline)
     is_serial = known["_row"].map(table["backend"]).eq("serial")
-    base = known[is_serial].drop_duplicates(["_row", "_group", "round"])[["_row", "_group", "round", "wall_time_s"]]
-    base = base.rename(columns={"_row": "_serial_row", "wall_time_s": "_base_s"})
+    base = known[is_serial].drop_duplicates(["_row", "_group", "round"])[["_row", "_group", "round", "wall_time_s", "process"]]
+    base = base.rename(columns={"_row": "_serial_row", "wall_time_s": "_base_s", "process": "_base_process"})
     contender = known[~is_serial & known["_serial_row"].notna()].drop_duplicates(["run_id", "round"])
     if contender.empty or base.empty:
         return out
@@ -273,12 +277,14 @@ def paired_speedups(table: pd.DataFrame, trials: pd.DataFrame, samples: pd.DataF
     per_row = per_row[(per_row["count"] >= MIN_PAIRS) & (per_row["runs"] == runs_with_samples.reindex(per_row.index))]
     if per_row.empty:
         return out
-    quantiles = {int(c): t_quantile(0.5 + confidence / 2, int(c) - 1) for c in per_row["count"].unique()}
-    half = per_row["count"].map(quantiles) * per_row["std"] / np.sqrt(per_row["count"])
-    out.loc[per_row.index, "ratio"] = np.exp(per_row["mean"])
-    out.loc[per_row.index, "low"] = np.exp(per_row["mean"] - half)
-    out.loc[per_row.index, "high"] = np.exp(per_row["mean"] + half)
-    out.loc[per_row.index, "pairs"] = per_row["count"].astype(int)
+    # a cluster: the pairs of one couple of processes, the contender's and the baseline's (runs
+    # logged before processes were recorded: one process per run)
+    pairs["_cluster"] = list(zip(pairs["run_id"], pairs["process"].fillna(-1), pairs["_group"], pairs["_base_process"].fillna(-1)))
+    for row, part in pairs[pairs["_row"].isin(per_row.index)].groupby("_row"):
+        mean, half, clusters = log_mean_interval(part["_log"].tolist(), part["_cluster"].tolist(), confidence)
+        out.loc[row, ["ratio", "low", "high"]] = [np.exp(mean), np.exp(mean - half), np.exp(mean + half)]
+        out.loc[row, "pairs"] = len(part)
+        out.loc[row, "processes"] = clusters
     return out
 
 
@@ -315,6 +321,7 @@ def speedup_table(
     table["speedup_ci_high"] = np.nan
     table["ci_method"] = ""
     table["pairs"] = 0
+    table["processes"] = 0
     if samples is not None and not samples.empty:
         table["speedup_ci_low"], table["speedup_ci_high"] = _intervals(table, samples, confidence, resamples, seed)
         has_interval = table["speedup_ci_low"].notna()
@@ -325,8 +332,10 @@ def speedup_table(
         table.loc[is_paired, "speedup_ci_low"] = paired.loc[is_paired, "low"]
         table.loc[is_paired, "speedup_ci_high"] = paired.loc[is_paired, "high"]
         table.loc[is_paired, "pairs"] = paired.loc[is_paired, "pairs"]
+        table.loc[is_paired, "processes"] = paired.loc[is_paired, "processes"]
         table.loc[is_paired, "ci_method"] = PAIRED
     table["pairs"] = table["pairs"].astype("int64")
+    table["processes"] = table["processes"].astype("int64")
     table["efficiency"] = table["speedup"] / table["workers"]
     table["karp_flatt"] = karp_flatt(table["speedup"], table["workers"])
     table["conclusion"] = conclusions(table["speedup_ci_low"], table["speedup_ci_high"])

@@ -27,6 +27,11 @@ repetition replaces a marked one; the figures use the clean ones, the run record
 were discarded and why, and a marked repetition that could not be replaced stays, flagged
 (trust ``interference``).
 
+A trial's process runs ``repeats_per_process`` recorded repetitions, then hands over to a fresh
+one, started and warmed up as the first was, between rounds (cluster backends keep theirs):
+a process keeps a speed of its own for its whole life, which pairing cannot cancel and
+several processes average out (:mod:`runner.trial.stats`). Each repetition records its process.
+
 Each trial keeps its own ``timeout_s``: its start plus its own repetitions, not the others'
 turns. Trials of one host queue on the host lock (:mod:`runner.host.lock`) one group at a
 time. Ctrl-C, SIGTERM, a crash or a timeout kill every trial process of the group whole.
@@ -35,8 +40,10 @@ time. Ctrl-C, SIGTERM, a crash or a timeout kill every trial process of the grou
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import os
 import random
+import statistics
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
@@ -48,8 +55,9 @@ from runner.execute.signals import check_interrupted
 from runner.host.facts import usable_cpu_count
 from runner.host.lock import LockWait, host_lock
 from runner.host.proc import MIN_WINDOW_S, CpuWindow, other_cores_now, tick_error_cores, usable_cpu_ids
+from runner.trial import backends
 from runner.trial.bench import FinishInfo, StartInfo, assemble, repeat_plan
-from runner.trial.measure import AutoRepeats, AutoTrial, Repetition, decide_stops
+from runner.trial.measure import MIN_COUPLES, AutoRepeats, AutoTrial, Repetition, decide_stops
 from runner.trial.results import TrialResult
 from runner.trial.spec import Policy, TrialSpec
 
@@ -127,6 +135,11 @@ class Live:
     window_wall_s: float = 0.0
     window_other_s: float = 0.0
     lock_wait: LockWait | None = None
+    # repeats_per_process: which of the trial's processes is running (0, 1, ...), the recorded
+    # repetitions it has run, and every process's backend start-up time
+    process_index: int = 0
+    in_process: int = 0
+    startups_s: list[float] = field(default_factory=list)
 
     @property
     def spec(self) -> TrialSpec:
@@ -338,8 +351,12 @@ class Scheduler:
             wanted = [live for live in batch if not live.done and not live.failed and len(live.reps) < targets[id(live)]]
             if not wanted:
                 break
+            self._rotate(wanted)
             self._round(wanted, recorded=True)
             self._stop_auto(batch)
+        for live in batch:  # ran every planned repetition (some marked as disturbed) before a rule said stop
+            if live.spec.auto_repeats and live.stop_rule is None and not live.failed and len(live.reps) >= targets[id(live)]:
+                live.stop_rule = "max_repeats"
         self._mark_all(self.windows.close(force=True))
         self._clean_up(batch)
         for live in batch:
@@ -357,25 +374,55 @@ class Scheduler:
         for live in lives:
             check_interrupted()
             live.started_at, live.began = time.time(), time.perf_counter()
-            began = time.monotonic()
-            try:
-                live.process = TrialProcess(live.job.interpreter.executable, live.job.interpreter.gil)
-                live.process.send(("spec", live.spec, live.job.cwd or os.getcwd(), self.trial_cpus(live.spec)))
-                answer = live.process.receive(live.deadline())
-            except TrialCrashed as exc:
-                live.error = str(exc)
-                self._kill(live)
-                continue
-            finally:
-                live.active_s += time.monotonic() - began
-            if answer is None:
-                self._timed_out(live)
-            elif answer[0] == "error":
-                live.error = str(answer[1])
-                self._kill(live)
-            else:
-                live.start = answer[1]
+            self._start_process(live)
         return window
+
+    def _start_process(self, live: Live) -> None:
+        """Fork ``live``'s trial process and start its backend (a failure ends the trial)."""
+        began = time.monotonic()
+        try:
+            live.process = TrialProcess(live.job.interpreter.executable, live.job.interpreter.gil)
+            live.process.send(("spec", live.spec, live.job.cwd or os.getcwd(), self.trial_cpus(live.spec)))
+            answer = live.process.receive(live.deadline())
+        except TrialCrashed as exc:
+            live.error = str(exc)
+            self._kill(live)
+            return
+        finally:
+            live.active_s += time.monotonic() - began
+        if answer is None:
+            self._timed_out(live)
+        elif answer[0] == "error":
+            live.error = str(answer[1])
+            self._kill(live)
+        else:
+            live.start = live.start or answer[1]  # the first process's facts; every process's start-up time
+            live.startups_s.append(answer[1].startup_s)
+
+    def _rotate(self, lives: list[Live]) -> None:
+        """Hand each of ``lives`` whose process has run ``repeats_per_process`` recorded repetitions
+        to a fresh process, started and warmed up as its first was (see runner.trial.stats: what
+        stays the same for a process's life averages out over several)."""
+        every = self.policy.repeats_per_process
+        if every is None:
+            return
+        due = [live for live in lives if live.in_process >= every and backends.get(live.spec.backend).fresh_processes]
+        if not due:
+            return
+        self._mark_all(self.windows.close(force=True))  # a process's start is no repetition's window
+        started = []
+        for live in due:
+            check_interrupted()
+            self._finish(live)
+            if live.failed:
+                continue
+            live.process_index, live.in_process = live.process_index + 1, 0
+            self._start_process(live)
+            if not live.failed:
+                started.append(live)
+        warmed = {id(live): live.warmups_done + live.spec.warmup for live in started}
+        for _ in range(max((live.spec.warmup for live in started), default=0)):
+            self._round([live for live in started if live.warmups_done < warmed[id(live)]], recorded=False)
 
     def _round(self, lives: list[Live], recorded: bool) -> None:
         """One repetition of each of ``lives``, in shuffled order when interleaved."""
@@ -421,11 +468,20 @@ class Scheduler:
         if not recorded:
             live.warmups_done += 1
         else:
+            rep.process = live.process_index
+            live.in_process += 1
             live.reps.append(rep)
         done = live.warmups_done + len(live.reps) + len(live.discarded)
-        total = max(done, live.spec.warmup + live.spec.repeats_planned + len(live.discarded))
+        total = max(done, self._planned_warmups(live.spec) + live.spec.repeats_planned + len(live.discarded))
         self.observer.repetition(live.job, done, total, rep.wall_s)
         return rep
+
+    def _planned_warmups(self, spec: TrialSpec) -> int:
+        """Warm-up repetitions a trial runs if it runs every planned repetition: each process's."""
+        every = self.policy.repeats_per_process
+        if every is None or not backends.get(spec.backend).fresh_processes:
+            return spec.warmup
+        return spec.warmup * max(1, -(-spec.repeats_planned // every))
 
     # -- repeats=auto ----------------------------------------------------------------------------
 
@@ -451,14 +507,19 @@ class Scheduler:
         if not autos:
             return
         baselines = {(live.spec.python, live.spec.gil): live for live in autos if live.spec.backend == "serial"}
+        spread = self.policy.repeats_per_process is not None
         trials = []
         for live in autos:
             plan = repeat_plan(live.spec)
             assert isinstance(plan, AutoRepeats)
             base = baselines.get((live.spec.python, live.spec.gil)) if self.interleaved and live.spec.backend != "serial" else None
-            samples = [(rep.round if rep.round is not None else i, rep.wall_s) for i, rep in enumerate(live.reps) if not rep.interfered]
+            usable = [(rep.round if rep.round is not None else i, rep) for i, rep in enumerate(live.reps) if not rep.interfered]
+            samples = [(index, rep.wall_s) for index, rep in usable]
+            processes = {index: rep.process for index, rep in usable if rep.process is not None}
+            couples = MIN_COUPLES if spread and base is not None and all(
+                backends.get(side.spec.backend).fresh_processes for side in (live, base)) else 1
             trials.append(AutoTrial(id(live), plan, samples, id(base) if base is not None else None, live.spec.target_speedup_ci,
-                                    stop=live.stop_rule))
+                                    stop=live.stop_rule, processes=processes, couples=couples))
         spent = self._group_deadline is not None and time.monotonic() >= self._group_deadline
         decide_stops(trials, budget_spent=spent)
         for live, trial in zip(autos, trials):
@@ -580,6 +641,8 @@ class Scheduler:
 
     def _result(self, live: Live) -> TrialResult:
         other = live.window_other_s / live.window_wall_s if live.window_wall_s > 0 else None
+        if live.start is not None and len(live.startups_s) > 1:  # the backend started once per process
+            live.start = dataclasses.replace(live.start, startup_s=statistics.median(live.startups_s))
         result = assemble(
             live.spec, live.start, live.reps, live.finish, usable=self.usable, threshold_cores=self.threshold_cores,
             error=live.error, repeats_stop=live.stop_rule, discarded=live.discarded, other_cpu_cores=other,

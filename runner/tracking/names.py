@@ -28,6 +28,7 @@ SAMPLES_TAG = "parsweep.rep_wall_times_s"  # the recorded repetitions' wall time
 SAMPLE_ROUNDS_TAG = "parsweep.sample_rounds"  # interleaved: each sample's round in its group (from 0), same order
 SAMPLE_STARTS_TAG = "parsweep.sample_starts"  # interleaved: each sample's dispatch, seconds after its group's start
 SAMPLE_PROBES_TAG = "parsweep.sample_probes"  # each sample's speed probe (s, mean of before and after), same order
+SAMPLE_PROCESSES_TAG = "parsweep.sample_processes"  # each sample's trial process (0, 1, ...: repeats_per_process), same order
 CPUS_TAG = "parsweep.cpus"  # the CPUs a trial (its process and workers) could run on, comma-separated
 REPEATS_STOP_TAG = "parsweep.repeats_stop"  # repeats=auto: the rule that stopped it
 SCHEDULE_TAG = "parsweep.schedule"  # "interleaved" or "sequential"
@@ -71,5 +72,3 @@ EXPERIMENT_TAGS = {
 SAMPLE_METRIC = "rep_wall_time_s"  # one value per recorded repetition, step = its index
 REPS_DISCARDED_METRIC = "reps_discarded"
 REPS_INTERFERED_METRIC = "reps_interfered"
-SAMPLE_ROUNDS_TAG = "parsweep.sample_rounds"  # each recorded repetition's interleaved round in its group, comma-separated
-SAMPLE_STARTS_TAG = "parsweep.sample_starts"  # each recorded repetition's start, seconds after its group's start

@@ -81,6 +81,8 @@ def outcome_tags(result: TrialResult) -> dict[str, str]:
     if result.sample_rounds and len(result.sample_rounds) == len(result.wall_times_s) == len(result.sample_starts):
         tags[names.SAMPLE_ROUNDS_TAG] = ",".join(str(index) for index in result.sample_rounds)
         tags[names.SAMPLE_STARTS_TAG] = samples_text(result.sample_starts)
+    if result.sample_processes and len(result.sample_processes) == len(result.wall_times_s):
+        tags[names.SAMPLE_PROCESSES_TAG] = ",".join(str(index) for index in result.sample_processes)
     if result.sample_probes and len(result.sample_probes) == len(result.wall_times_s):
         tags[names.SAMPLE_PROBES_TAG] = samples_text(result.sample_probes)
     if result.cpus:

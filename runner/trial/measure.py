@@ -70,6 +70,7 @@ class Repetition:
     round: int | None = None  # interleaved: the group's recorded round it ran in (from 0)
     started_s: float | None = None  # interleaved: dispatched this long after the group's start
     probe_s: float | None = None  # the speed probe's time, mean of one right before and one right after
+    process: int | None = None  # which of the trial's processes measured it (0, 1, ...: repeats_per_process)
     extra: dict[str, float] = field(default_factory=dict)
 
     @property
@@ -170,6 +171,10 @@ class AutoRepeats:
 #: Pairs a paired speedup needs before it may stop a contender: fewer say too little of the spread
 #: (with 2 or 3 nearly equal ratios, a t interval can come out narrow by luck).
 MIN_PAIRS = 5
+#: With repeats_per_process, the couples of processes (baseline's, contender's) a speedup's pairs
+#: must come from before it may stop: the pairs of one couple share its lasting offset, and the
+#: interval can tell that offset from noise only across couples (runner.trial.stats).
+MIN_COUPLES = 3
 
 TARGET_SPEEDUP_RULE = "target_speedup_ci"  # a contender: its paired speedup is known well enough
 CONTENDERS_KNOWN_RULE = "contenders_stopped"  # a baseline: every contender paired with it has stopped
@@ -180,7 +185,9 @@ SWEEP_BUDGET_RULE = "sweep_budget_s"  # the sweep's time budget for repeats=auto
 class AutoTrial:
     """One trial of a group as the stopping rule sees it: ``samples`` are its usable recorded
     repetitions as ``(round, wall)``; ``baseline`` the key of the trial it is paired with (None:
-    it is a baseline, or has none); ``stop`` the rule that stopped it (None: still running)."""
+    it is a baseline, or has none); ``stop`` the rule that stopped it (None: still running);
+    ``processes`` which of the trial's processes measured each round (pairs of one couple of
+    processes are one cluster: :func:`runner.trial.stats.log_mean_interval`)."""
 
     key: int
     rules: AutoRepeats
@@ -189,6 +196,8 @@ class AutoTrial:
     target: float = 0.03
     stop: str | None = None
     paired: PairedRatio | None = None
+    processes: dict[int, int] = field(default_factory=dict)  # round -> which of the trial's processes ran it
+    couples: int = 1  # couples of processes its paired speedup needs before it may stop (MIN_COUPLES when spread)
 
 
 def decide_stops(trials: Sequence[AutoTrial], budget_spent: bool = False) -> None:
@@ -205,9 +214,16 @@ def decide_stops(trials: Sequence[AutoTrial], budget_spent: bool = False) -> Non
         walls = [wall for _, wall in trial.samples]
         if not walls:
             continue
-        numerators, denominators = pair_by_round(by_key[trial.baseline].samples, trial.samples)
-        trial.paired = paired_ratio(numerators, denominators)
-        if trial.paired is not None and trial.paired.pairs >= MIN_PAIRS and trial.paired.rel_half_width <= trial.target:
+        base = by_key[trial.baseline]
+        numerators, denominators = pair_by_round(base.samples, trial.samples)
+        clusters = None
+        if base.processes or trial.processes:  # pairs of one couple of processes share its offset
+            mine = {index for index, _ in trial.samples}
+            rounds = [index for index, _ in base.samples if index in mine]
+            clusters = [(base.processes.get(index), trial.processes.get(index)) for index in rounds]
+        trial.paired = paired_ratio(numerators, denominators, clusters=clusters)
+        if (trial.paired is not None and trial.paired.pairs >= MIN_PAIRS and trial.paired.clusters >= trial.couples
+                and trial.paired.rel_half_width <= trial.target):
             trial.stop = TARGET_SPEEDUP_RULE
         else:
             trial.stop = trial.rules.limit(walls) or (SWEEP_BUDGET_RULE if budget_spent and len(walls) >= MIN_PAIRS else None)

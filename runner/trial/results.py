@@ -66,6 +66,7 @@ class TrialResult:
     sample_starts: list[float] = field(default_factory=list)
     cpus: list[int] | None = None  # the CPUs the trial process and its workers could run on (affinity)
     sample_probes: list[float] = field(default_factory=list)  # per sample, the speed probe around it (s)
+    sample_processes: list[int] = field(default_factory=list)  # per sample, which of the trial's processes ran it
 
     @property
     def failed(self) -> bool:
@@ -92,6 +93,8 @@ class TrialResult:
             self.busy_s.append(list(rep.busy_s))
         if repetitions and all(rep.probe_s is not None for rep in repetitions):
             self.sample_probes.extend(float(rep.probe_s) for rep in repetitions if rep.probe_s is not None)
+        if repetitions and all(rep.process is not None for rep in repetitions):
+            self.sample_processes.extend(int(rep.process) for rep in repetitions if rep.process is not None)
         if repetitions and all(rep.round is not None and rep.started_s is not None for rep in repetitions):
             self.sample_rounds.extend(int(rep.round) for rep in repetitions if rep.round is not None)
             self.sample_starts.extend(float(rep.started_s) for rep in repetitions if rep.started_s is not None)

@@ -68,6 +68,11 @@ DEFAULTS: dict[str, Any] = {
     # a pair measured on two CPUs carries both drifts; pinned A/A speedups land closer to 1.00
     # (benchmarks/affinity.py, benchmarks/noisy_vm.py)
     "affinity": True,
+    # a trial's repetitions run in several processes, this many in each (null: one process for all). Two
+    # processes running the same code on the same CPU differ by a few percent for their whole life (page
+    # placement), which pairing in time cannot cancel: spread over processes, it averages out and the
+    # speedup's interval sees it (benchmarks/process_offset.py; pyperf runs 20 processes for this reason)
+    "repeats_per_process": 5,
     "interference": {
         "threshold": 0.1,  # a repetition is marked when other processes used this share of the usable CPUs
         "retries": 2,  # rounds of measuring marked repetitions again, once the machine is quiet
@@ -102,14 +107,19 @@ def parse_workers(value: Any) -> int:
     return workers
 
 
-def parse_chunks(value: Any) -> int | None:
-    """``chunks``: the number of tasks a repetition is cut into; null means one per worker."""
+def _count_or_null(key: str, value: Any, null_means: str) -> int | None:
+    """A whole number >= 1, or None (``null``: ``null_means``)."""
     if value is None:
         return None
     try:
-        return parse_count("chunks", value, 1)
+        return parse_count(key, value, 1)
     except ConfigError:
-        raise ConfigError("chunks", value, "must be a whole number >= 1, or null for one chunk per worker") from None
+        raise ConfigError(key, value, f"must be a whole number >= 1, or null for {null_means}") from None
+
+
+def parse_chunks(value: Any) -> int | None:
+    """``chunks``: the number of tasks a repetition is cut into; null means one per worker."""
+    return _count_or_null("chunks", value, "one chunk per worker")
 
 
 def parse_max_repeats(value: Any) -> int:
@@ -130,6 +140,12 @@ def parse_gil(value: Any) -> int | None:
     if str(value).strip() in ("0", "1"):
         return int(str(value).strip())
     raise ConfigError("gil", value, "must be null (the interpreter as built), 0 (GIL off) or 1 (GIL on); it sets PYTHON_GIL")
+
+
+def parse_repeats_per_process(value: Any) -> int | None:
+    """``repeats_per_process``: recorded repetitions a trial's process runs before a fresh one
+    takes over; null: one process for the whole trial."""
+    return _count_or_null("repeats_per_process", value, "one process for the whole trial")
 
 
 def parse_seed(value: Any) -> int | None:
@@ -184,6 +200,7 @@ def check_value(key: str, value: Any) -> None:
         "schedule": lambda v: parse_choice("schedule", v, SCHEDULES),
         "seed": parse_seed,
         "affinity": lambda v: parse_flag("affinity", v),
+        "repeats_per_process": parse_repeats_per_process,
         "experiment": lambda v: parse_name("experiment", v),
         "quiet": lambda v: parse_flag("quiet", v),
         "resume": parse_resume,
@@ -291,7 +308,9 @@ class Policy:
     measuring marked repetitions again once the machine is quiet. ``budget_s``: the most a
     launch spends on waiting for quiet and measuring again. ``affinity``: pin each trial's
     process (and the workers it starts) to fixed CPUs, so that the trials compared run on the
-    same ones (see :func:`runner.execute.schedule.trial_cpus`).
+    same ones (see :func:`runner.execute.schedule.trial_cpus`). ``repeats_per_process``: a
+    trial's process runs this many recorded repetitions, then a fresh one (started and warmed
+    up as the first was) takes over; None: one process for the whole trial.
     """
 
     schedule: str = DEFAULTS["schedule"]
@@ -301,6 +320,7 @@ class Policy:
     budget_s: float = DEFAULTS["interference"]["budget_s"]
     affinity: bool = DEFAULTS["affinity"]
     sweep_budget_s: float | None = DEFAULTS["sweep_budget_s"]
+    repeats_per_process: int | None = DEFAULTS["repeats_per_process"]
 
 
 def _get(cfg: Mapping[str, Any], key: str) -> Any:
@@ -382,6 +402,7 @@ def build_policy(cfg: Mapping[str, Any]) -> Policy:
         budget_s=checked["budget_s"],
         affinity=parse_flag("affinity", _get(cfg, "affinity")),
         sweep_budget_s=parse_seconds("sweep_budget_s", _get(cfg, "sweep_budget_s")),
+        repeats_per_process=parse_repeats_per_process(_get(cfg, "repeats_per_process")),
     )
 
 

@@ -18,7 +18,7 @@ from __future__ import annotations
 import functools
 import math
 import statistics
-from collections.abc import Sequence
+from collections.abc import Hashable, Sequence
 from dataclasses import dataclass
 
 CONFIDENCE = 0.95
@@ -119,6 +119,18 @@ def summarize(values: Sequence[float]) -> Summary:
 # enough for the launcher to evaluate after every round (``repeats=auto``). The t quantile is
 # computed here (no scipy in the trial side): exact for 1 and 2 degrees of freedom, the
 # Cornish-Fisher expansion from the normal quantile above (within 0.12% of scipy at 3, 1e-4 from 5 on).
+#
+# Pairing cannot cancel what stays the same for a process's whole life: two processes forked
+# from one parent, running the same loop on the same CPU, differ by a few percent for as long as
+# they live (physical page placement; benchmarks/process_offset.py measured 0.94-1.06 between
+# such couples, each known within +-1%). So a trial's repetitions are spread over several
+# processes (``repeats_per_process``), and the pairs of one couple of processes (the baseline's
+# and the contender's) form a *cluster*: its pairs share one offset. With two or more clusters
+# the interval is the cluster-robust one (the variance of the mean of logs from the clusters'
+# sums of deviations, ``k / (k - 1)`` corrected, Student's t with ``k - 1`` degrees of freedom),
+# and never narrower than the per-pair interval; with one cluster (one process per side: runs
+# from before, or ``repeats_per_process=null``) only the per-pair interval can be had, and it
+# cannot see the offset.
 
 
 def t_quantile(p: float, df: int) -> float:
@@ -145,6 +157,7 @@ class PairedRatio:
     low: float
     high: float
     pairs: int
+    clusters: int = 1  # couples of processes the pairs came from (see above)
 
     @property
     def rel_half_width(self) -> float:
@@ -152,10 +165,40 @@ class PairedRatio:
         return math.sqrt(self.high / self.low) - 1 if self.low > 0 else math.inf
 
 
+def log_mean_interval(
+    logs: Sequence[float], clusters: Sequence[Hashable] | None = None, confidence: float = CONFIDENCE
+) -> tuple[float, float, int]:
+    """The mean of ``logs`` (two or more), its interval's half-width, and the number of clusters.
+
+    ``clusters`` labels each value with the couple of processes it came from; with two or more
+    distinct labels the half-width is the larger of the per-value t interval's and the
+    cluster-robust one's (see the comment above), else the per-value one's.
+    """
+    count = len(logs)
+    mean = statistics.fmean(logs)
+    half = t_quantile(0.5 + confidence / 2, count - 1) * statistics.stdev(logs) / math.sqrt(count)
+    if clusters is None:
+        return mean, half, 1
+    if len(clusters) != count:
+        raise ValueError(f"one cluster label per value, got {len(clusters)} for {count} values")
+    sums: dict[Hashable, float] = {}
+    for value, label in zip(logs, clusters):
+        sums[label] = sums.get(label, 0.0) + value - mean
+    k = len(sums)
+    if k < 2:
+        return mean, half, 1
+    variance = k / (k - 1) * sum(total * total for total in sums.values()) / count**2
+    return mean, max(half, t_quantile(0.5 + confidence / 2, k - 1) * math.sqrt(variance)), k
+
+
 def paired_ratio(
-    numerators: Sequence[float], denominators: Sequence[float], confidence: float = CONFIDENCE
+    numerators: Sequence[float],
+    denominators: Sequence[float],
+    confidence: float = CONFIDENCE,
+    clusters: Sequence[Hashable] | None = None,
 ) -> PairedRatio | None:
-    """The paired ratio of two aligned samples (pair ``i`` = ``numerators[i]``, ``denominators[i]``).
+    """The paired ratio of two aligned samples (pair ``i`` = ``numerators[i]``, ``denominators[i]``),
+    ``clusters[i]`` the couple of processes pair ``i`` was measured in (see :func:`log_mean_interval`).
 
     ``None`` with fewer than two pairs (one pair says nothing of the spread) or a value <= 0.
     For a speedup, the numerators are the baseline's walls and the denominators the contender's.
@@ -165,10 +208,8 @@ def paired_ratio(
     if len(numerators) < 2 or min(numerators, default=0) <= 0 or min(denominators, default=0) <= 0:
         return None
     logs = [math.log(a / b) for a, b in zip(numerators, denominators)]
-    count = len(logs)
-    mean = statistics.fmean(logs)
-    half = t_quantile(0.5 + confidence / 2, count - 1) * statistics.stdev(logs) / math.sqrt(count)
-    return PairedRatio(ratio=math.exp(mean), low=math.exp(mean - half), high=math.exp(mean + half), pairs=count)
+    mean, half, k = log_mean_interval(logs, clusters, confidence)
+    return PairedRatio(ratio=math.exp(mean), low=math.exp(mean - half), high=math.exp(mean + half), pairs=len(logs), clusters=k)
 
 
 def pair_by_round(

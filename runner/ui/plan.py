@@ -10,6 +10,7 @@ up to the usable CPUs otherwise), plus each backend's usual start-up.
 from __future__ import annotations
 
 import functools
+import math
 import time
 from typing import Any
 
@@ -67,10 +68,13 @@ def estimate_s(trial: Any) -> float | None:
 
     backend = get(spec.backend)
     per_rep = spec.n * cost / parallel(spec, gil) + backend.per_repetition_s * spec.workers
-    recorded = spec.max_repeats * per_rep if spec.auto_repeats else int(spec.repeats) * per_rep
-    if spec.auto_repeats and spec.max_time_s is not None:
-        recorded = min(recorded, spec.max_time_s + per_rep)
-    return PER_TRIAL_S + backend.startup_s + spec.warmup * per_rep + recorded
+    planned = spec.max_repeats if spec.auto_repeats else int(spec.repeats)
+    if spec.auto_repeats and spec.max_time_s is not None and per_rep > 0:
+        planned = min(planned, math.ceil(spec.max_time_s / per_rep) + 1)
+    # each of the trial's processes starts its backend and warms up (repeats_per_process)
+    every = getattr(getattr(trial, "policy", None), "repeats_per_process", None)
+    processes = math.ceil(planned / every) if every and backend.fresh_processes else 1
+    return PER_TRIAL_S + max(1, processes) * (backend.startup_s + spec.warmup * per_rep) + planned * per_rep
 
 
 def estimate_text(trials: list[Any]) -> str:

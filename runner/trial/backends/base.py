@@ -121,6 +121,9 @@ class Backend:
     # False when the workers live outside the trial's process tree (cluster daemons): their
     # CPU cannot be told apart from other processes', so that check is skipped.
     workers_in_process_tree: bool = True
+    # Whether a trial's repetitions may be spread over fresh trial processes (repeats_per_process):
+    # false where a start costs seconds and the workers live outside the trial process anyway.
+    fresh_processes: bool = True
 
     def __init__(self, workers: int, options: Mapping[str, Any]) -> None:
         self.workers = workers

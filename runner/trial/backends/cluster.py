@@ -34,6 +34,7 @@ class ClusterBackend(Backend):
     # (Any: Hydra would turn address=5 into '5', which check_options refuses as it is)
     OPTIONS: ClassVar[dict[str, tuple[Any, Any]]] = {"address": (Any, None)}
     kind = "cluster"
+    fresh_processes = False  # a cluster starts in seconds, and its workers are its own processes
     takes_chunks = True
     workers_in_process_tree = False  # their CPU is not the trial tree's (runner.execute.schedule)
 
