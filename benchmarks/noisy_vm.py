@@ -133,11 +133,11 @@ def unpaired(workdir: Path, backend: str) -> tuple[float, float, float]:
     return float(statistics.median(serial) / statistics.median(other)), float(low[0]), float(high[0])
 
 
-def aa_sweeps(count: int, before: bool) -> list[dict[str, Any]]:
+def aa_sweeps(count: int, before: list[str] | None) -> list[dict[str, Any]]:
     """``count`` A/A sweeps per setting, the settings alternating (before, after, before, ...)."""
     out = []
     for index in range(count):
-        for label, extra in ([("before", BEFORE)] if before else []) + [("after", [])]:
+        for label, extra in ([("before", before)] if before is not None else []) + [("after", [])]:
             with scratch_dir("noisy-aa-") as workdir:
                 began = time.perf_counter()
                 run_parsweep(["-m", "backend=serial,threading", "workers=1", "n=1e7", *extra], workdir)
@@ -164,7 +164,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-quick", action="store_true", help="skip the quick sweep")
     parser.add_argument("--show", action="store_true", help="print the quick sweep's own output too")
     parser.add_argument("--no-before", action="store_true", help="only the current defaults, not the settings before issue 17")
+    parser.add_argument("--before", metavar="OVERRIDES", help="what 'before' runs instead of the settings before issue 17, for "
+                        "the A/A sweeps and the quick preset alike (e.g. 'repeats_per_process=null')")
     args = parser.parse_args(argv)
+    before_aa = None if args.no_before else (args.before.split() if args.before else BEFORE)
+    before_quick = ["sweep=quick", *args.before.split()] if args.before else QUICK_BEFORE
     print("\n".join(machine_lines()))
     rel, span = bare_loop_drift()
     print(f"drift        a bare loop (n=1e6, 30 reps, this process): std {rel:.1%} of the mean, slowest/fastest {span:.2f}x\n")
@@ -176,7 +180,7 @@ def main(argv: list[str] | None = None) -> int:
               f" {adjacent:.3f}; the two CPUs at the same moments: speed correlation {correlation:.2f},"
               f" log-ratio std {across:.3f} (100 ms bins)\n")
 
-    results = aa_sweeps(args.aa, not args.no_before)
+    results = aa_sweeps(args.aa, before_aa)
     rows = []
     goal_aa = True
     for result in results:
@@ -189,13 +193,13 @@ def main(argv: list[str] | None = None) -> int:
                      f"{row['speedup_ci_low']:.3f}-{row['speedup_ci_high']:.3f}", f"+-{width:.1%}",
                      str(row["ci_method"]), str(row["pairs"]), f"{u_speedup:.3f}", f"+-{half_width(u_low, u_high):.1%}",
                      str(row["trust"]), f"{result['seconds']:.0f} s"])
-    print("A/A: threading x1 against serial, n=1e7 (true speedup 1.00); before: repeats=5 affinity=false, after: the defaults")
+    print(f"A/A: threading x1 against serial, n=1e7 (true speedup 1.00); before: {' '.join(before_aa or BEFORE)}, after: the defaults")
     print(table(["sweep", "setting", "speedup", "95% CI", "width", "method", "pairs", "unpaired", "width", "trust", "time"], rows))
     print(f"goal (after): every interval holds 1.00 and is at most +-{AA_HALF_WIDTH:.0%}: {verdict(goal_aa)}\n")
 
     if not args.no_quick:
         cpus = usable_cores()
-        for label, extra in ([("before", QUICK_BEFORE)] if not args.no_before else []) + [("now", [])]:
+        for label, extra in ([("before", before_quick)] if not args.no_before else []) + [("now", [])]:
             quick = quick_sweep(args.show, extra)
             within = [r for r in quick["rows"] if r["workers"] <= cpus]
             trusted = [r for r in within if str(r["trust"]).startswith("ok")]
