@@ -66,3 +66,21 @@ def test_a_wrong_group_field_fails_in_hydras_composition(tmp_path: Path, group: 
             pytest.raises((ConfigCompositionException, ValidationError)) as raised:
         compose(config_name="config", overrides=overrides)
     assert message in str(raised.value) + str(raised.value.__cause__), raised.value
+
+
+def test_a_part_file_that_does_not_extend_its_schema_still_composes(tmp_path: Path) -> None:
+    """Why the whole config's ``backend`` and ``workload`` stay ``Any`` (runner/app/schema.py): a part's
+    YAML of one's own without ``parsweep_schema_<group>_<name>`` composes with its options, and
+    parsweep's own checks judge them; a closed type for ``backend`` would refuse ``start_method``."""
+    from hydra import compose, initialize_config_dir
+
+    import runner.app.main  # noqa: F401  registers the schemas
+    from runner.trial.spec import build_spec
+
+    conf = tmp_path / "conf"
+    shutil.copytree(CONF_DIR, conf, ignore=shutil.ignore_patterns("__pycache__"))
+    (conf / "backend" / "mine.yaml").write_text("name: multiprocessing\nstart_method: spawn\n")
+    with initialize_config_dir(version_base="1.3", config_dir=str(conf), job_name="test"):
+        composed = compose(config_name="config", overrides=["backend=mine"])
+    assert dict(composed.backend) == {"name": "multiprocessing", "start_method": "spawn"}
+    assert build_spec(composed).backend == "multiprocessing"

@@ -137,6 +137,25 @@ def test_quick_sweep_plan_runs_serial_once_per_n(hydra_conf) -> None:
     assert all(spec.workers == 1 for spec in serial)
 
 
+def test_a_sweeps_plan_is_found_on_its_launch_by_its_own_primary_config_only(hydra_conf) -> None:
+    """The sweeper and the launcher take the plan from the launch (runner.app.launch), and only for the
+    primary config it was made from: planning leaves nothing in a module for a later sweep."""
+    from runner.app.launch import Launch
+    from runner.app.plan import job_config, plan_sweep
+
+    cfg = hydra_conf("config", overrides=["sweep=quick"], return_hydra_config=True)
+    other = hydra_conf("config", overrides=["sweep=quick"], return_hydra_config=True)
+    plan = plan_sweep(cfg)
+    assert Launch().plan_of(cfg) is None  # a new launch knows no plan
+    launch = Launch(plan=plan)
+    assert launch.plan_of(cfg) is plan and launch.plan_of(other) is None
+    first = plan.trials[0]
+    kept = first.config
+    assert job_config(first.overrides, cfg, launch.plan_of(cfg)) is kept  # the very config that was validated
+    again = job_config(first.overrides, cfg, launch.plan_of(cfg))  # handed out once, then composed anew
+    assert again is not kept and again == kept
+
+
 @pytest.mark.parametrize("given", ["100000000", "1e8", "100_000_000", 100000000, 1e8])
 def test_n_accepts_every_spelling(hydra_conf, given) -> None:
     assert parse_count("n", given, 1) == 100_000_000

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import ast
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -214,6 +215,10 @@ GLOBALS_ALLOWED = {
     # the launch's live display: Hydra instantiates the callbacks and the launcher and calls the task
     # separately, and they share nothing but the process; atexit stops it on Ctrl-C
     ("runner/ui/progress.py", "_active"): "Hydra-instantiated parts share the display",
+    # the open launch: Hydra instantiates the callbacks, the sweeper and the launcher from the config,
+    # each by itself, and they share nothing but the process; what they hand each other (the dry-run
+    # flag, the session, the sweep's plan, the callbacks Ctrl-C must abort) is on that one object
+    ("runner/app/launch.py", "_current"): "the one door from Hydra-instantiated parts to their launch",
 }
 
 
@@ -226,3 +231,81 @@ def test_no_global_statement_but_the_allowed_ones() -> None:
                     found |= {(str(path.relative_to(REPO)), name) for name in node.names}
     assert found - set(GLOBALS_ALLOWED) == set(), "a module global set from a function: pass an object instead, or say why here"
     assert set(GLOBALS_ALLOWED) - found == set(), "gone: take it off GLOBALS_ALLOWED"
+
+
+MUTATORS = {"append", "extend", "insert", "pop", "remove", "clear", "update", "setdefault", "popitem", "add", "discard", "sort", "reverse"}
+
+
+def module_containers(path: Path) -> dict[str, int]:
+    """The module-level names ``path`` binds to a list, dict or set (a display, a comprehension or a
+    call of ``list``/``dict``/``set``/``collections``), with their lines."""
+    found = {}
+    for node in ast.parse(path.read_text()).body:
+        if isinstance(node, ast.Assign):
+            targets, value = node.targets, node.value
+        elif isinstance(node, ast.AnnAssign) and node.value is not None:
+            targets, value = [node.target], node.value
+        else:
+            continue
+        container = isinstance(value, (ast.List, ast.Dict, ast.Set, ast.ListComp, ast.DictComp, ast.SetComp)) or (
+            isinstance(value, ast.Call) and ast.unparse(value.func).split(".")[-1] in ("list", "dict", "set", "defaultdict", "deque", "OrderedDict")
+        )
+        if container:
+            found |= {target.id: node.lineno for target in targets if isinstance(target, ast.Name)}
+    return found
+
+
+def mutated_names(tree: ast.AST) -> set[str]:
+    """Names (or ``module.NAME`` attributes) whose container is changed in place: a mutating method,
+    an item or slice assigned or deleted, an augmented assignment."""
+    def name(node: ast.AST) -> str | None:
+        if isinstance(node, ast.Name):
+            return node.id
+        return node.attr if isinstance(node, ast.Attribute) else None
+
+    found = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr in MUTATORS:
+            found.add(name(node.func.value))
+        elif isinstance(node, (ast.Assign, ast.AugAssign, ast.Delete)):
+            for target in node.targets if isinstance(node, (ast.Assign, ast.Delete)) else [node.target]:
+                if isinstance(target, ast.Subscript):
+                    found.add(name(target.value))
+                elif isinstance(node, ast.AugAssign):
+                    found.add(name(target))
+    return found - {None}
+
+
+def test_the_app_hands_nothing_over_through_module_containers() -> None:
+    """The Hydra app's parts share one launch (``runner/app/launch.py``), never a module-level list or
+    dict that one part fills and another reads (the dry-run flag, the live callbacks, the plan and
+    the session once were such lists). A module-level container in ``runner/app`` is a constant: named
+    in capitals, not empty, and changed nowhere (tests may patch one, the code never does)."""
+    changed = set()
+    for top in ("runner", "analysis", "hydra_plugins"):
+        for path in (REPO / top).rglob("*.py"):
+            changed |= mutated_names(ast.parse(path.read_text()))
+    offenders = []
+    for path in sorted((REPO / "runner" / "app").rglob("*.py")):
+        tree = ast.parse(path.read_text())
+        empty = {t.id for n in tree.body if isinstance(n, (ast.Assign, ast.AnnAssign)) and isinstance(n.value, (ast.List, ast.Dict, ast.Set))
+                 and not (n.value.keys if isinstance(n.value, ast.Dict) else n.value.elts)
+                 for t in (n.targets if isinstance(n, ast.Assign) else [n.target]) if isinstance(t, ast.Name)}
+        for name, line in module_containers(path).items():
+            if not name.isupper() or name in empty or name in changed:
+                offenders.append(f"{path.relative_to(REPO)}:{line}: {name}")
+    assert offenders == [], f"module-level state in the Hydra app: put it on the launch (runner.app.launch.Launch): {offenders}"
+
+
+def test_the_module_container_rule_catches_the_hand_off_lists(tmp_path: Path) -> None:
+    """The rule above, on the shapes it forbids: an empty list filled from elsewhere, a list a function
+    replaces, a dict filled by item, and a constant that is never changed (allowed)."""
+    source = tmp_path / "handoff.py"
+    source.write_text(
+        "DRY_RUN: list[bool] = []\n_LIVE = [1]\nPLANS = {'a': 1}\nNAMES = ('x',)\nKEYS = {'a': 'b'}\n"
+        "def f(x):\n    _LIVE[:] = [x]\n    PLANS['b'] = x\n"
+    )
+    tree = ast.parse(source.read_text())
+    assert set(module_containers(source)) == {"DRY_RUN", "_LIVE", "PLANS", "KEYS"}
+    assert mutated_names(tree) == {"_LIVE", "PLANS"}
+    assert mutated_names(ast.parse("from m import callbacks\ncallbacks.DRY_RUN.append(True)")) == {"DRY_RUN"}

@@ -9,9 +9,12 @@ with the command that resumes them), and starts the sweep's run (``parsweep.role
 journal first, then MLflow), one line per trial, its warnings held for the end (said once each,
 with their trials: the report's section, else here), and at the end
 where everything is, the failed trials, and the exit code. The speedup table is the report
-callback's (``runner.app.report_callback``). On Ctrl-C / SIGTERM the launcher calls
-:func:`abort_live_runs`: trials measured but not yet recorded are recorded, the one being
-measured becomes a KILLED run (with its params), and so does the sweep.
+callback's (``runner.app.report_callback``). What it shares with the launch's other parts (the
+dry-run flag, its session, the sweep's plan, itself while its runs are open) is on the launch
+(:mod:`runner.app.launch`). On Ctrl-C / SIGTERM ``parsweep`` calls
+:meth:`~runner.app.launch.Launch.abort_live_runs`, which calls :meth:`TrackingCallback.abort`:
+trials measured but not yet recorded are recorded, the one being measured becomes a KILLED run
+(with its params), and so does the sweep.
 
 Exceptions of its own become one warning line here, never Hydra's two-line warning; user
 mistakes exit 2 with one error line.
@@ -34,9 +37,9 @@ from hydra.core.utils import JobReturn, JobStatus
 from hydra.experimental.callback import Callback
 from omegaconf import DictConfig, OmegaConf
 
-from runner.app import session as sessions
+from runner.app import launch as launches
 from runner.app.folders import claim_output_dir, pin_clock
-from runner.app.plan import Plan, forget_plan, plan_sweep, plan_trial, use_sweep_dir
+from runner.app.plan import Plan, plan_sweep, plan_trial
 from runner.app.resume import find_resumption
 from runner.app.session import Session
 from runner.execute.signals import signals_deferred
@@ -55,13 +58,11 @@ from runner.ui import progress, terminal
 EXIT_BAD_INPUT = 2
 EXIT_TRIALS_FAILED = 1
 EXIT_NOT_LOGGED = 3  # every trial ran, but some results wait in the journal for upload
-DRY_RUN: list[bool] = []  # set by the command line's --dry-run (runner.app.main)
 
 LAUNCHER_PACKAGES = {
     "hydra_plugins.hydra_ray_launcher": "pip install --no-deps 'hydra-ray-launcher==1.2.2' (beside the cluster extra)",
     "hydra_plugins.hydra_submitit_launcher": "pip install 'parsweep[cluster]'",
 }
-_LIVE: list[TrackingCallback] = []  # this process's callbacks, for abort_live_runs
 
 
 @contextlib.contextmanager
@@ -216,11 +217,12 @@ class TrackingCallback(Callback):
 
     def on_run_start(self, config: DictConfig, **kwargs: Any) -> None:
         HydraConfig.instance().set_config(config)  # Hydra sets it only later; ${hydra:...} values need it
+        launch = launches.current()
         with user_errors():
             pin_clock(config)
             plan = plan_trial(config)
             quiet = self._quiet(config)
-            if DRY_RUN:
+            if launch.dry_run:
                 self._print_plan(plan)
                 raise SystemExit(0)
             uri, tracker, experiment_id = self._open(config, plan.trials[0].spec.experiment)
@@ -232,23 +234,24 @@ class TrackingCallback(Callback):
         recorder = Recorder(uri, plan.trials[0].spec.experiment, str(Path(config.hydra.run.dir).resolve()),
                             reproduces=self.reproduces, warn=self._warn, note=self._note)
         recorder._tracker = tracker
-        self.session = sessions.open_session(Session(uri, recorder.experiment, experiment_id, recorder, total=1, quiet=quiet))
-        _LIVE.append(self)
+        self.session = launch.session = Session(uri, recorder.experiment, experiment_id, recorder, total=1, quiet=quiet)
+        launch.live.append(self)
         progress.activate(progress.SweepProgress(1, progress.choose_mode(quiet, True)))
         settle_collector()
 
     def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
         HydraConfig.instance().set_config(config)  # Hydra sets it only later; ${hydra:...} values need it
+        launch = launches.current()
         with user_errors():
             pin_clock(config)
             check_launcher_installed(config)
-            plan = plan_sweep(config)
+            plan = launch.plan = plan_sweep(config)
             experiments = sorted({trial.spec.experiment for trial in plan.trials})
             if len(experiments) > 1:
                 raise ConfigError("experiment", ",".join(experiments), "a sweep logs to one experiment; sweep it in separate launches")
             quiet = self._quiet(config)
             resume = parse_resume(config.get("resume", False))
-            if DRY_RUN and not resume:
+            if launch.dry_run and not resume:
                 self._print_plan(plan)
                 raise SystemExit(0)
             uri, tracker, experiment_id = self._open(config, experiments[0])
@@ -256,12 +259,12 @@ class TrackingCallback(Callback):
             if resumption is not None:
                 refuse_live_resumption(resumption.sweep_run)
                 plan.skip(resumption.skipped)
-            if DRY_RUN:
+            if launch.dry_run:
                 self._print_plan(plan)
                 raise SystemExit(0)
             # Validated: now the sweep takes its folder (never one another launch wrote to).
             _, moved = claim_output_dir(config, "sweep")
-            use_sweep_dir(config)
+            plan.use_sweep_dir()
             HydraConfig.instance().set_config(config)
         remote = remote_launcher(config)
         if remote and not uri.startswith(("http://", "https://")):
@@ -308,12 +311,12 @@ class TrackingCallback(Callback):
 
                     tracker.client.log_batch(parent, params=[Param(k, v) for k, v in swept_values(plan).items()])
             recorder.parent_run_id = parent
-            self.session = sessions.open_session(Session(
+            self.session = launch.session = Session(
                 uri, experiments[0], experiment_id, recorder, total=total, quiet=quiet, multirun=True, parent_run_id=parent,
                 resumed=resumption is not None, sweep_dir=sweep_dir, swept=swept_keys(plan), local=local_launcher(config),
                 launched_ms=launched_ms,
-            ))
-            _LIVE.append(self)
+            )
+            launch.live.append(self)
         journal = recorder.journal
         journal.append({"kind": "sweep", "key": "sweep", "uri": uri, "experiment": experiments[0], "run_id": parent,
                         "name": name, "tags": tags, "start_time_ms": now_ms()})
@@ -407,7 +410,7 @@ class TrackingCallback(Callback):
         progress.deactivate()
         if session is None:
             return
-        _LIVE[:] = [c for c in _LIVE if c is not self]
+        launches.current().leave(self)
         if session.quiet and session.failures:  # quiet still reports errors, one line each
             for failure in session.failures:
                 terminal.error(failure)
@@ -431,8 +434,9 @@ class TrackingCallback(Callback):
             return
         settle_collector()
         progress.deactivate()
-        forget_plan()
-        _LIVE[:] = [c for c in _LIVE if c is not self]
+        launch = launches.current()
+        launch.plan = None  # the launch is over: no later sweep in this process may take its plan for its own
+        launch.leave(self)
         recorder = session.recorder
         session.settle()
         unlogged = recorder.unlogged()
@@ -537,15 +541,3 @@ def refuse_live_resumption(sweep_run: Any) -> None:
     if on_this_host(sweep.host) and not sweep.gone and sweep.pid is not None:
         raise ConfigError("resume", sweep.run_id, f"that sweep is still running (pid {sweep.pid} on this host); wait for it, or stop it first")
 
-
-def abort_live_runs(reason: str) -> None:
-    """Mark this process's running trials and sweep KILLED (the launcher calls it on Ctrl-C / SIGTERM)."""
-    with contextlib.suppress(Exception):
-        progress.deactivate()
-    with signals_deferred():
-        while _LIVE:
-            callback = _LIVE.pop()
-            try:
-                callback.abort(reason)
-            except Exception as exc:  # the exit code and the other callbacks still matter more
-                terminal.warn(f"could not mark the runs KILLED: {terminal.describe(exc)}")

@@ -14,7 +14,7 @@ script that reuses a name keeps working and never overwrites an earlier sweep's 
 The claimed folder reaches every job the way Hydra passes any setting to its jobs: as a
 ``hydra.sweep.dir=...`` entry of ``hydra.overrides.hydra``, which Hydra's public
 ``load_sweep_config`` applies to every job it composes (whatever the launcher); the configs
-the plan composed already are given it too (:func:`runner.app.plan.use_sweep_dir`).
+the plan composed already are given it too (:meth:`runner.app.plan.Plan.use_sweep_dir`).
 
 ``PARSWEEP_NOW`` (ISO 8601, ``2026-12-02T18:31:38``) pins the time Hydra's ``${now:...}``
 reads in this launch: for scripts and tests that want a known folder name, or two launches

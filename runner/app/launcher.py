@@ -7,7 +7,8 @@ records: the jobs' trials are measured by the scheduler (:mod:`runner.execute.sc
 interleaved by default: a (workload, n)'s trials in shuffled rounds), and as each group of
 trials is measured, each job goes through ``run_job`` with a task that returns its measured
 result (:class:`Measured`), so Hydra's callbacks record it as they would any job's result.
-Jobs a plan composed and validated before the sweep began run with that very config.
+Jobs a plan composed and validated before the sweep began (the launch's plan: :mod:`runner.app.launch`)
+run with that very config.
 """
 
 from __future__ import annotations
@@ -15,10 +16,13 @@ from __future__ import annotations
 import os
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from hydra.core.utils import JobReturn, configure_log, run_job, setup_globals
 from omegaconf import DictConfig, OmegaConf, open_dict, read_write
+
+if TYPE_CHECKING:
+    from runner.app.plan import Plan
 
 
 class Measured:
@@ -44,13 +48,17 @@ def launch(launcher: Any, job_overrides: Sequence[Sequence[str]], initial_job_id
     configure_log(config.hydra.hydra_logging, config.hydra.verbose)
     Path(str(config.hydra.sweep.dir)).mkdir(parents=True, exist_ok=True)
     parsweep = is_parsweep_task(launcher.task_function)
+    plan = None
+    if parsweep:
+        from runner.app.launch import current
+        from runner.app.plan import job_config
+
+        plan = current().plan_of(config)
     configs = []
     for position, overrides in enumerate(job_overrides):
         idx = initial_job_idx + position
         if parsweep:
-            from runner.app.plan import job_config
-
-            job_cfg = job_config(overrides, config)
+            job_cfg = job_config(overrides, config, plan)
         else:
             job_cfg = launcher.hydra_context.config_loader.load_sweep_config(config, list(overrides))
         with read_write(job_cfg.hydra), open_dict(job_cfg):  # a planned config's hydra node is read-only
@@ -59,7 +67,7 @@ def launch(launcher: Any, job_overrides: Sequence[Sequence[str]], initial_job_id
         configs.append(job_cfg)
     if not parsweep:
         return [_run(launcher, job_cfg) for job_cfg in configs]
-    return _measure_then_run(launcher, configs)
+    return _measure_then_run(launcher, configs, plan)
 
 
 def _run(launcher: Any, job_cfg: DictConfig, task_function: Any = None) -> JobReturn:
@@ -74,13 +82,12 @@ def _run(launcher: Any, job_cfg: DictConfig, task_function: Any = None) -> JobRe
     return ret
 
 
-def _measure_then_run(launcher: Any, configs: list[DictConfig]) -> list[JobReturn]:
-    from runner.app.plan import current_plan, planned_trial
+def _measure_then_run(launcher: Any, configs: list[DictConfig], plan: Plan | None) -> list[JobReturn]:
+    from runner.app.plan import planned_trial
     from runner.execute.schedule import Budget, Job, Scheduler, handed_over
     from runner.ui import progress
     from runner.ui.terminal import trial_name
 
-    plan = current_plan(launcher.config)
     jobs: list[Job] = []
     by_key: dict[int, DictConfig] = {}
     policies: list[Any] = []

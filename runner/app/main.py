@@ -6,6 +6,7 @@ command line is checked first (:mod:`runner.app.overrides`), so that mistakes ge
 and exit 2; planning, tracking and reporting live in the callbacks
 (:mod:`runner.app.callbacks`, ``runner.app.report_callback``); the task measures a trial (the launcher,
 :mod:`runner.app.launcher`, runs each job it measured with a task returning that job's result).
+What those parts share is on the launch :func:`main` opens (:mod:`runner.app.launch`).
 """
 
 from __future__ import annotations
@@ -218,10 +219,9 @@ def _main() -> None:
 
         wanted = set(overrides)
         arguments = [integral_override(a) if a in wanted else a for a in arguments]
-    if dry_run:
-        from runner.app.callbacks import DRY_RUN
+    from runner.app.launch import open_launch
 
-        DRY_RUN.append(True)
+    launch = open_launch(dry_run=dry_run)  # what Hydra's parts share: runner.app.launch
     sys.argv[1:] = arguments
     from runner.execute.signals import install_signal_handlers, stopping
 
@@ -229,10 +229,9 @@ def _main() -> None:
     try:
         hydra_main()
     except KeyboardInterrupt as exc:  # Ctrl-C or SIGTERM (runner.execute.signals.Interrupted)
-        from runner.app.callbacks import abort_live_runs
         from runner.ui import progress
 
         progress.deactivate()  # end the live display before saying what was stopped
         stopping()
-        abort_live_runs(getattr(exc, "reason", "interrupted (Ctrl-C)"))
+        launch.abort_live_runs(getattr(exc, "reason", "interrupted (Ctrl-C)"))
         raise SystemExit(getattr(exc, "exit_code", 130)) from None

@@ -7,9 +7,10 @@ their cartesian product), runs ``serial`` once per (workload, n) whatever ``work
 validates it into a spec and a scheduling policy, and resolves each distinct interpreter
 (``python=...``). The first mistake stops the launch with one line, before any trial runs.
 
-The plan is kept for the rest of the launch (:func:`current_plan`): the sweeper launches its
-jobs (minus those ``resume`` found finished) and the launcher runs the very configs that were
-validated.
+The plan is kept for the rest of the launch (:attr:`runner.app.launch.Launch.plan`), with the
+primary config it was made from and its composer: the sweeper launches its jobs (minus those
+``resume`` found finished) and the launcher runs the very configs that were validated
+(:func:`job_config`).
 """
 
 from __future__ import annotations
@@ -94,10 +95,13 @@ class PlannedTrial:
 
 @dataclass
 class Plan:
-    """Every trial of a sweep; ``skipped`` are those ``resume`` found already FINISHED."""
+    """Every trial of a sweep; ``skipped`` are those ``resume`` found already FINISHED. A sweep's
+    plan keeps the primary config it was made from and the composer of its jobs."""
 
     trials: list[PlannedTrial]
     skipped: list[PlannedTrial] = field(default_factory=list)
+    primary: DictConfig | None = field(default=None, repr=False, compare=False)
+    composer: JobComposer | None = field(default=None, repr=False, compare=False)
 
     @property
     def to_run(self) -> list[PlannedTrial]:
@@ -114,54 +118,29 @@ class Plan:
     def skip(self, trials: Sequence[PlannedTrial]) -> None:
         self.skipped = list(trials)
 
-
-_CURRENT: list[tuple[DictConfig, Plan, JobComposer]] = []
-
-
-def current_plan(config: DictConfig | None = None) -> Plan | None:
-    """The plan of this launch's sweep, if one was made (of ``config``'s sweep when given: Hydra
-    hands the callbacks, the sweeper and the launcher the very same primary config object)."""
-    if not _CURRENT:
-        return None
-    master, plan, _ = _CURRENT[-1]
-    return plan if config is None or master is config else None
-
-
-def forget_plan() -> None:
-    """The launch is over: no later sweep in this process may take its plan for its own."""
-    _CURRENT.clear()
+    def use_sweep_dir(self) -> None:
+        """The sweep's folder was claimed after its jobs were composed (:mod:`runner.app.folders`):
+        give it to those jobs, and compose later ones with it (it is in ``hydra.overrides.hydra``)."""
+        if self.primary is None or self.composer is None:
+            return
+        folder = str(self.primary.hydra.sweep.dir)
+        for trial in self.trials:
+            if trial.config is not None:
+                with read_write(trial.config.hydra):
+                    trial.config.hydra.sweep.dir = folder
+        self.composer = JobComposer(self.primary, self.composer.loader)
 
 
-def composer_for(master: DictConfig) -> JobComposer:
-    """The composer of this sweep's primary config (kept with its plan, else made)."""
-    if _CURRENT and _CURRENT[-1][0] is master:
-        return _CURRENT[-1][2]
-    return JobComposer(master)
-
-
-def use_sweep_dir(master: DictConfig) -> None:
-    """The sweep's folder was claimed after its jobs were composed (:mod:`runner.app.folders`):
-    give it to those jobs, and compose later ones with it (it is in ``hydra.overrides.hydra``)."""
-    if not _CURRENT or _CURRENT[-1][0] is not master:
-        return
-    _, plan, composer = _CURRENT[-1]
-    folder = str(master.hydra.sweep.dir)
-    for trial in plan.trials:
-        if trial.config is not None:
-            with read_write(trial.config.hydra):
-                trial.config.hydra.sweep.dir = folder
-    _CURRENT[-1] = (master, plan, JobComposer(master, composer.loader))
-
-
-def job_config(job: Sequence[str], master: DictConfig) -> DictConfig:
-    """The config the plan composed for ``job`` (handed out once), else a fresh composition."""
-    plan = current_plan(master)
+def job_config(job: Sequence[str], master: DictConfig, plan: Plan | None) -> DictConfig:
+    """The config ``plan`` composed for ``job`` (handed out once), else a fresh composition (with the
+    plan's composer when there is a plan of ``master``'s sweep)."""
     if plan is not None:
         for trial in plan.trials:
             if trial.config is not None and trial.overrides == list(job):
                 config, trial.config = trial.config, None
                 return config
-    return composer_for(master).compose(job)
+    composer = plan.composer if plan is not None and plan.composer is not None else JobComposer(master)
+    return composer.compose(job)
 
 
 def plan_sweep(config: DictConfig) -> Plan:
@@ -184,9 +163,7 @@ def plan_sweep(config: DictConfig) -> Plan:
         trial = _planned(job, job_cfg)
         trial.config = job_cfg if len(jobs) <= MAX_KEPT_CONFIGS else None
         trials.append(trial)
-    plan = Plan(trials)
-    _CURRENT[:] = [(config, plan, composer)]
-    return plan
+    return Plan(trials, primary=config, composer=composer)
 
 
 def _planned(job: list[str], job_cfg: DictConfig) -> PlannedTrial:

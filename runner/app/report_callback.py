@@ -21,10 +21,10 @@ class ReportCallback(Callback):
     """Prints the sweep's report and attaches it to the sweep's run (see :mod:`analysis.publish`)."""
 
     def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
-        from runner.app.session import current
+        from runner.app.launch import current
         from runner.ui import progress, terminal
 
-        session = current()
+        session = current().session
         if session is None or not session.parent_run_id:
             return
         session.settle()

@@ -9,6 +9,15 @@ their types and defaults) and stored as ``parsweep_schema_<group>_<name>``; its
 ``conf/<group>/<name>.yaml`` extends it (``- /parsweep_schema_<group>_<name>@_here_`` in its
 defaults list) and holds only its name and what differs. Hydra then refuses, as it composes, a key
 the part does not have and a value its type cannot hold.
+
+In the whole config's schema ``backend`` and ``workload`` stay ``Any``: which keys they hold depends
+on the option chosen, and that option's own schema checks them. Hydra cannot type them any better
+without changing what composes: an open ``dict[str, Any]`` refuses the parts' schemas (OmegaConf
+will not assign a structured config to a plain dict type), and a closed base class the parts'
+schemas extend (``name: str``) would refuse, with a ``ConfigKeyError``, the options of a part whose
+YAML file does not extend its schema (a user's ``--config-dir`` holding ``backend/mine.yaml`` =
+``name: multiprocessing`` and ``start_method: spawn``, which composes today and which parsweep's own
+checks, ``check_options``, then judge), while adding only the check that ``name`` is a string.
 """
 
 from __future__ import annotations

@@ -1,9 +1,9 @@
-"""One launch's state, shared by parsweep's Hydra callbacks: the store, the sweep's run, the plan.
+"""What a launch records and how it ended: the store, the sweep's run, the trials counted.
 
-The tracking callback (:mod:`runner.app.callbacks`) opens a session when a launch starts;
-the report callback (``runner.app.report_callback``) reads it at the end to draw the table. The
-session travels with the callback to a remote launcher's workers (it pickles without its
-MLflow client).
+The tracking callback (:mod:`runner.app.callbacks`) makes a session when a launch starts and puts
+it on the launch (:attr:`runner.app.launch.Launch.session`); the report callback
+(``runner.app.report_callback``) reads it there at the end to draw the table. The session travels
+with the callback to a remote launcher's workers (it pickles without its MLflow client).
 """
 
 from __future__ import annotations
@@ -65,17 +65,4 @@ class Session:
         self.failures = [
             f"{run.info.run_name}: {run.data.tags.get(names.ERROR_TAG, run.info.status)}" for run in ours if run.info.status != "FINISHED"
         ]
-
-
-_CURRENT: list[Session] = []
-
-
-def open_session(session: Session) -> Session:
-    _CURRENT[:] = [session]
-    return session
-
-
-def current() -> Session | None:
-    """This process's session, if a launch opened one."""
-    return _CURRENT[-1] if _CURRENT else None
 

@@ -3,7 +3,7 @@
 For any Hydra app it is Hydra's basic sweeper: the cartesian product of the swept values
 (``hydra.sweeper.params`` first, the command line after), in batches of
 ``hydra.sweeper.max_batch_size`` jobs, each batch validated and launched. For parsweep's own
-sweeps the tracking callback has already planned them (:mod:`runner.app.plan`): ``serial``
+sweeps the tracking callback has already planned them (:mod:`runner.app.plan`, kept on the launch: :mod:`runner.app.launch`): ``serial``
 runs once per (workload, n), ``resume`` leaves out what already finished, and the planned jobs
 need no second validation.
 """
@@ -18,7 +18,8 @@ from hydra.core.override_parser.overrides_parser import OverridesParser
 from hydra.core.utils import JobReturn
 from omegaconf import OmegaConf
 
-from runner.app.plan import cartesian_jobs, current_plan, serial_once
+from runner.app.launch import current
+from runner.app.plan import cartesian_jobs, serial_once
 
 
 def batches(jobs: list[list[str]], size: int | None) -> list[list[list[str]]]:
@@ -36,7 +37,7 @@ def sweep(sweeper: Any, arguments: Sequence[str]) -> list[Sequence[JobReturn]]:
     params = [f"{key}={value}" for key, value in (sweeper.params or {}).items()]
     parser = OverridesParser.create(config_loader=sweeper.hydra_context.config_loader)
     jobs = cartesian_jobs(parser.parse_overrides(params + list(arguments)))
-    plan = current_plan(config)
+    plan = current().plan_of(config)
     planned: set[tuple[str, ...]] = set()
     if plan is not None:
         jobs = serial_once(jobs, config)
