@@ -234,7 +234,9 @@ def test_samples_are_the_repetitions_in_order(small_store: Any) -> None:
     builder, _, sweep = small_store
     trials = load_sweep(builder.uri, sweep)
     samples = load_samples(builder.uri, trials)
-    assert list(samples.columns) == ["run_id", "rep", "wall_time_s", "round"]  # round: NaN for runs without parsweep.sample_rounds
+    # round and process: NaN for runs without parsweep.sample_rounds / parsweep.sample_processes
+    assert list(samples.columns) == ["run_id", "rep", "wall_time_s", "round", "process"]
+    assert samples["process"].isna().all()
     threading = trials.loc[trials["backend"] == "threading", "run_id"].iloc[0]
     mine = samples[samples["run_id"] == threading]
     assert mine["rep"].tolist() == [0, 1, 2, 3, 4]
