@@ -135,7 +135,7 @@ def test_help_is_the_text_hydra_prints(launch_dir: Path) -> None:
 
 
 def test_a_kept_help_follows_the_command_line_and_the_configs(tmp_path: Path, launch_dir: Path) -> None:
-    """Another override, or an edited YAML under conf/, gives the new text, rendered again. parsweep runs
+    """Another override, an edited YAML under conf/ or another plugin: the text is rendered again. parsweep runs
     from a copy of its code and configs here (first on PYTHONPATH), so that the edit is the test's own."""
     copy = tmp_path / "checkout"
     root = Path(__file__).resolve().parents[1]
@@ -156,6 +156,9 @@ def test_a_kept_help_follows_the_command_line_and_the_configs(tmp_path: Path, la
     assert "parsweep (edited): how much faster" in edited
     assert help_launch(three, launch_dir, cache, **env) == (edited, True)
     assert help_launch(three, launch_dir, cache, **env) == (edited, False)
+    (copy / "hydra_plugins" / "another_plugin").mkdir()  # a plugin installed: Hydra's scan imports it
+    (copy / "hydra_plugins" / "another_plugin" / "__init__.py").write_text("")
+    assert help_launch(three, launch_dir, cache, **env) == (edited, True)
 
 
 def test_help_without_a_usable_cache_is_rendered(tmp_path: Path, launch_dir: Path) -> None:

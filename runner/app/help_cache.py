@@ -15,7 +15,9 @@ file renamed into place), the newest :data:`KEPT` kept. The key is a SHA-256 ove
   ``runner.conf``) and of parsweep's code (``runner/``, ``hydra_plugins/parsweep*``: the schemas,
   the defaults and the help itself come from it);
 - Hydra's and OmegaConf's installed ``__init__``/``version`` files (their versions; reading them
-  costs microseconds, ``importlib.metadata`` ~40 ms), the interpreter's version and prefix.
+  costs microseconds, ``importlib.metadata`` ~40 ms), the interpreter's version and prefix;
+- the names in each ``hydra_plugins`` folder on the path (the plugins Hydra's scan finds; the full
+  path stops when parsweep's own is not among them).
 
 Only a help :func:`runner.app.help.print_help` printed is kept, and never one with ``--resolve``
 (resolving may read the clock, the environment or the CPU count). A cache that cannot be read or
@@ -65,13 +67,21 @@ def _sources() -> list[Path]:
     return files
 
 
+def _plugins() -> list[str]:
+    """The folders Hydra scans for plugins (``hydra_plugins`` on the path) and what each holds: a
+    plugin installed or removed, or parsweep's own hidden by an editable install, changes the key."""
+    spec = find_spec("hydra_plugins")  # a namespace package: found, not imported
+    locations = sorted(spec.submodule_search_locations or []) if spec else []
+    return [f"{location}:{','.join(sorted(os.listdir(location)))}" for location in locations]
+
+
 @functools.lru_cache(maxsize=1)  # a first --help looks it up, renders, then keeps it: one hashing
 def _entry(arguments: tuple[str, ...]) -> Path:
     """The file that keeps the help of this command line with today's sources."""
     import platformdirs
 
     key = hashlib.sha256()
-    for part in (FORMAT, sys.version, sys.prefix, *arguments):
+    for part in (FORMAT, sys.version, sys.prefix, *_plugins(), "", *arguments):
         key.update(part.encode("utf-8", "surrogateescape") + b"\0")
     key.update(b"\1")
     for path in _sources():
