@@ -100,15 +100,18 @@ def clean_env(workdir: Path | None = None) -> dict[str, str]:
     return env
 
 
-def run_parsweep(arguments: Sequence[str], workdir: Path, quiet: bool = True, source: Path | None = None) -> float:
+def run_parsweep(
+    arguments: Sequence[str], workdir: Path, quiet: bool = True, source: Path | None = None, env: dict[str, str] | None = None
+) -> float:
     """Run ``parsweep ARGUMENTS`` from ``workdir``; return its wall time in seconds.
 
     Hydra's output dirs and the tracking store are the caller's business (pass them as
     overrides pointing into ``workdir``). A non-zero exit stops the benchmark. ``source``:
     another checkout of parsweep (an older commit, say), run as ``python -m runner`` with this
     interpreter and that checkout first on ``PYTHONPATH`` (its plugin shadows this one's).
+    ``env``: variables added to its environment.
     """
-    env = clean_env(workdir)
+    env = {**clean_env(workdir), **(env or {})}
     if source is None:
         command = [*parsweep_command(), *arguments]
     else:

@@ -1,3 +1,3 @@
-from runner.app.main import main
+from runner.app.entry import main
 
 main()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 import sys
@@ -95,6 +96,17 @@ def test_cfg_job_from_the_wheel(wheel_target: Path, tmp_path: Path) -> None:
     assert info.returncode == 0, info.explain()
     assert "pkg://runner.conf" in info.stdout
     assert str(REPO / "conf") not in info.stdout
+
+
+def test_help_from_the_wheel_is_kept(wheel_target: Path, tmp_path: Path) -> None:
+    """The help cache's key covers the package's configs (``runner/conf``): rendered once, then kept."""
+    env = {**wheel_env(wheel_target), "XDG_CACHE_HOME": str(tmp_path / "cache")}
+    command = [sys.executable, "-X", "importtime", "-m", "runner"]
+    first, second = (run_parsweep(["--help"], tmp_path, env=env, command=command) for _ in range(2))
+    assert first.returncode == second.returncode == 0, first.explain() + second.explain()
+    assert first.stdout == second.stdout and "backend: dask, interpreters" in first.stdout
+    hydra = re.compile(r"^import time:.*\| +hydra$", re.MULTILINE)  # -X importtime's line for the package
+    assert hydra.search(first.stderr) and not hydra.search(second.stderr), second.stderr
 
 
 def test_a_tiny_sweep_from_the_wheel(wheel_target: Path, tmp_path: Path) -> None:

@@ -8,6 +8,8 @@ with what parsweep printed. No timing is asserted (benchmarks/startup.py measure
 
 from __future__ import annotations
 
+import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -97,18 +99,83 @@ def test_a_report_with_nothing_to_resample_leaves_scipy_stats_unloaded(launch_di
     assert [name for name, _ in imported(launch.stderr) if name.startswith("scipy.stats")] == []
 
 
-def test_help_is_the_text_hydra_prints(launch_dir: Path) -> None:
-    """``parsweep --help`` lists only the app's config groups (issue 21): the text stays Hydra's own."""
-    overrides = ["backend=threading", "workers=4"]
+def hydra_help(args: list[str], cwd: Path, env: dict[str, str] | None = None) -> str:
+    """The help ``@hydra.main`` itself prints for ``args``."""
     hydra_own = subprocess.run(
-        [sys.executable, "-c", "import sys; from runner.app.main import hydra_main; hydra_main()", *overrides, "--help"],
-        cwd=launch_dir, env=clean_env(), capture_output=True, text=True, timeout=120,
+        [sys.executable, "-c", "import sys; from runner.app.main import hydra_main; hydra_main()", *args],
+        cwd=cwd, env=clean_env(**(env or {})), capture_output=True, text=True, timeout=120,
     )
     assert hydra_own.returncode == 0, hydra_own.stderr
-    ours = run_parsweep([*overrides, "--help"], launch_dir)
-    assert ours.returncode == 0, ours.explain()
-    assert ours.stdout == hydra_own.stdout
-    assert "backend: dask, interpreters" in ours.stdout and "name: threading" in ours.stdout
+    return hydra_own.stdout
+
+
+def help_launch(args: list[str], cwd: Path, cache: Path, **env: str) -> tuple[str, bool]:
+    """``parsweep ARGS`` under ``-X importtime`` with ``cache`` as XDG_CACHE_HOME: its output, and
+    whether it rendered the help (imported Hydra) rather than printing a kept one."""
+    launch = run_parsweep(args, cwd, env={"XDG_CACHE_HOME": str(cache), **env}, command=IMPORTTIME)
+    assert launch.returncode == 0, launch.explain()
+    modules = {top(name) for name, _ in imported(launch.stderr)}
+    assert "runner" in modules, "no -X importtime output: the check would prove nothing"
+    assert not modules & {"mlflow", "pandas"}, launch.explain()
+    rendered = "hydra" in modules
+    assert rendered or not modules & {"omegaconf"}, "a kept help imported OmegaConf"
+    return launch.stdout, rendered
+
+
+def test_help_is_the_text_hydra_prints(launch_dir: Path) -> None:
+    """``parsweep --help`` lists only the app's config groups (issue 21): the text stays Hydra's own,
+    rendered (an empty cache) and kept (the next launch: no Hydra, no OmegaConf imported)."""
+    args = ["backend=threading", "workers=4", "--help"]
+    hydra_own = hydra_help(args, launch_dir)
+    cache = launch_dir / "cache"
+    assert help_launch(args, launch_dir, cache) == (hydra_own, True)
+    assert help_launch(args, launch_dir, cache) == (hydra_own, False)
+    assert "backend: dask, interpreters" in hydra_own and "name: threading" in hydra_own
+    assert help_launch(args, launch_dir, cache, PARSWEEP_HELP_CACHE="0") == (hydra_own, True), "PARSWEEP_HELP_CACHE=0 did not turn it off"
+
+
+def test_a_kept_help_follows_the_command_line_and_the_configs(tmp_path: Path, launch_dir: Path) -> None:
+    """Another override, an edited YAML under conf/ or another plugin: the text is rendered again. parsweep runs
+    from a copy of its code and configs here (first on PYTHONPATH), so that the edit is the test's own."""
+    copy = tmp_path / "checkout"
+    root = Path(__file__).resolve().parents[1]
+    for folder in ("runner", "conf", "hydra_plugins"):
+        shutil.copytree(root / folder, copy / folder, ignore=shutil.ignore_patterns("__pycache__"))
+    env = {"PYTHONPATH": str(copy)}
+    cache = tmp_path / "cache"
+    three, four = ["workers=3", "--help"], ["workers=4", "--help"]
+    text_three = hydra_help(three, launch_dir, env)
+    assert help_launch(three, launch_dir, cache, **env) == (text_three, True)
+    assert help_launch(three, launch_dir, cache, **env) == (text_three, False)
+    text_four = hydra_help(four, launch_dir, env)
+    assert "workers: 4" in text_four and text_four != text_three
+    assert help_launch(four, launch_dir, cache, **env) == (text_four, True)
+    config = copy / "conf" / "config.yaml"
+    config.write_text(config.read_text().replace("parsweep: how much faster", "parsweep (edited): how much faster", 1))
+    edited = hydra_help(three, launch_dir, env)
+    assert "parsweep (edited): how much faster" in edited
+    assert help_launch(three, launch_dir, cache, **env) == (edited, True)
+    assert help_launch(three, launch_dir, cache, **env) == (edited, False)
+    (copy / "hydra_plugins" / "another_plugin").mkdir()  # a plugin installed: Hydra's scan imports it
+    (copy / "hydra_plugins" / "another_plugin" / "__init__.py").write_text("")
+    assert help_launch(three, launch_dir, cache, **env) == (edited, True)
+
+
+def test_help_without_a_usable_cache_is_rendered(tmp_path: Path, launch_dir: Path) -> None:
+    """A cache folder that cannot be made (its parent is a file: unwritable even for root) and a kept
+    text that is not UTF-8: the help is rendered each time, as without a cache."""
+    args = ["--help"]
+    hydra_own = hydra_help(args, launch_dir)
+    blocked = tmp_path / "not-a-folder"
+    blocked.write_text("")
+    for _ in range(2):
+        assert help_launch(args, launch_dir, blocked) == (hydra_own, True)
+    cache = tmp_path / "cache"
+    assert help_launch(args, launch_dir, cache) == (hydra_own, True)
+    (kept,) = (cache / "parsweep" / "help").iterdir()
+    kept.write_bytes(b"\xff not text")
+    assert help_launch(args, launch_dir, cache) == (hydra_own, True)
+    assert help_launch(args, launch_dir, cache) == (hydra_own, False), "the broken entry was not replaced"
 
 
 def test_help_with_a_mistake_says_one_line(launch_dir: Path) -> None:
@@ -116,3 +183,18 @@ def test_help_with_a_mistake_says_one_line(launch_dir: Path) -> None:
     assert launch.returncode == 2, launch.explain()
     assert launch.stderr_lines == [line for line in launch.stderr_lines if line.startswith("parsweep: error: wrkers=3: unknown key")]
     assert len(launch.stderr_lines) == 1 and launch.stdout == ""
+
+
+def test_the_help_cache_keeps_only_the_newest_texts(tmp_path: Path, launch_dir: Path) -> None:
+    from runner.app.help_cache import KEPT
+
+    folder = tmp_path / "cache" / "parsweep" / "help"
+    folder.mkdir(parents=True)
+    for number in range(KEPT + 5):  # stale texts, older than any new one
+        (folder / f"{number:064x}.txt").write_text("stale")
+        os.utime(folder / f"{number:064x}.txt", (1_000_000 + number, 1_000_000 + number))
+    help_launch(["--help"], launch_dir, tmp_path / "cache")
+    left = {p.name for p in folder.iterdir()}
+    stale_left = {f"{number:064x}.txt" for number in range(6, KEPT + 5)}  # the new text and the KEPT - 1 newest stale ones
+    assert len(left) == KEPT and stale_left < left, sorted(left)
+    assert help_launch(["--help"], launch_dir, tmp_path / "cache")[1] is False, "the new text was pruned"

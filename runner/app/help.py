@@ -6,7 +6,8 @@ shows only the app's groups; each listing deep-copies Hydra's whole ConfigStore,
 took 0.5 s of the 0.85 s ``parsweep --help`` took (issue 21). Here the app's groups are parsweep's
 own (:data:`runner.trial.spec.GROUPS`, their options the files in ``conf/``), so the text is the
 one Hydra prints (``tests/test_ux_startup.py`` compares them). A template that asks for more than
-the app's groups and the config is left to Hydra.
+the app's groups and the config is left to Hydra. The text printed here is kept for the next
+``--help`` with the same words and sources (:mod:`runner.app.help_cache`), which then imports no Hydra.
 """
 
 from __future__ import annotations
@@ -23,10 +24,10 @@ from runner.trial.spec import GROUPS
 FILLED = {"APP_CONFIG_GROUPS", "CONFIG"}
 
 
-def print_help(args: argparse.Namespace, config_path: str) -> bool:
-    """Print the app's help as Hydra would; False (nothing printed) when Hydra must do it itself."""
+def print_help(args: argparse.Namespace, config_path: str) -> str | None:
+    """Print the app's help as Hydra would and return it; None (nothing printed) when Hydra must do it itself."""
     if args.config_dir or args.config_path or args.config_name or args.hydra_help:
-        return False
+        return None
     from hydra import compose, initialize_config_dir, initialize_config_module
     from hydra.core.hydra_config import HydraConfig
     from omegaconf import OmegaConf, open_dict
@@ -39,7 +40,7 @@ def print_help(args: argparse.Namespace, config_path: str) -> bool:
         cfg = compose(config_name="config", overrides=list(args.overrides), return_hydra_config=True)
         template = str(cfg.hydra.help.template)
         if not set(re.findall(r"\$\{?(\w+)", template)) <= FILLED:
-            return False
+            return None
         HydraConfig.instance().set_config(cfg)  # as Hydra's help does: ${hydra:...} resolves
         groups = "".join(f"{group}: {', '.join(group_options(group))}\n" for group in sorted(GROUPS))
         job = cfg.copy()
@@ -47,5 +48,5 @@ def print_help(args: argparse.Namespace, config_path: str) -> bool:
             del job["hydra"]
         text = string.Template(template).substitute(APP_CONFIG_GROUPS=groups, CONFIG=OmegaConf.to_yaml(job, resolve=args.resolve))
     print(text)
-    return True
+    return text
 

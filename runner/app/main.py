@@ -1,6 +1,7 @@
 """The ``parsweep`` command: a thin Hydra entry around plain code.
 
-``parsweep [overrides]`` runs one trial, ``parsweep -m [overrides]`` a sweep (the quick sweep
+The console script enters through :mod:`runner.app.entry`, which prints a kept ``--help`` without
+loading this module (it imports Hydra). ``parsweep [overrides]`` runs one trial, ``parsweep -m [overrides]`` a sweep (the quick sweep
 when no overrides are given), ``--dry-run`` lists a sweep's trials and runs nothing. The
 command line is checked first (:mod:`runner.app.overrides`), so that mistakes get one line
 and exit 2; planning, tracking and reporting live in the callbacks
@@ -142,10 +143,10 @@ def main() -> None:
     gc.disable()
     try:
         _main()
-    except BrokenPipeError:  # `parsweep --help | head`: the reader left; nothing more to say
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
-        raise SystemExit(0) from None
+    except BrokenPipeError:
+        from runner.app.entry import reader_left
+
+        reader_left()
     finally:
         gc.enable()
 
@@ -159,7 +160,7 @@ def _main() -> None:
     os.environ.setdefault("MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT", "true")  # no "View run" line per run
     if not sys.stdout.isatty():  # hydra/launcher=ray: the driver relays its tasks' lines; no colour codes in a pipe
         os.environ.setdefault("RAY_COLOR_PREFIX", "0")
-    arguments = sys.argv[1:]
+    arguments = command_line = sys.argv[1:]
     if "--version" in arguments:
         print(version_line())
         return
@@ -175,6 +176,7 @@ def _main() -> None:
     ensure_plugins()
     if args.help and not (args.shell_completion or args.info):
         from runner.app.help import print_help
+        from runner.app.help_cache import keep
         from runner.app.overrides import check_overrides
 
         try:  # `parsweep wrkers=3 --help`: one line, as without --help
@@ -182,7 +184,10 @@ def _main() -> None:
         except ConfigError as exc:
             terminal.error(str(exc))
             raise SystemExit(2) from None
-        if print_help(args, config_path()):
+        text = print_help(args, config_path())
+        if text is not None:
+            if not args.resolve:  # resolving may read the clock, the environment, the CPU count
+                keep(command_line, text)
             return
     if args.shell_completion or args.help or args.hydra_help or args.info:
         sys.argv[1:] = arguments
