@@ -133,14 +133,16 @@ def unpaired(workdir: Path, backend: str) -> tuple[float, float, float]:
     return float(statistics.median(serial) / statistics.median(other)), float(low[0]), float(high[0])
 
 
-def aa_sweeps(count: int, before: list[str] | None) -> list[dict[str, Any]]:
-    """``count`` A/A sweeps per setting, the settings alternating (before, after, before, ...)."""
+def aa_sweeps(count: int, before: list[str] | None, before_env: dict[str, str] | None = None) -> list[dict[str, Any]]:
+    """``count`` A/A sweeps per setting, the settings alternating (before, after, before, ...);
+    ``before_env``: environment variables the "before" sweeps run with."""
     out = []
     for index in range(count):
         for label, extra in ([("before", before)] if before is not None else []) + [("after", [])]:
             with scratch_dir("noisy-aa-") as workdir:
                 began = time.perf_counter()
-                run_parsweep(["-m", "backend=serial,threading", "workers=1", "n=1e7", *extra], workdir)
+                run_parsweep(["-m", "backend=serial,threading", "workers=1", "n=1e7", *extra], workdir,
+                             env=before_env if label == "before" else None)
                 seconds = time.perf_counter() - began
                 rows = json.loads(report(workdir, "json"))["rows"]
                 row = next(r for r in rows if r["backend"] == "threading")
@@ -164,10 +166,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-quick", action="store_true", help="skip the quick sweep")
     parser.add_argument("--show", action="store_true", help="print the quick sweep's own output too")
     parser.add_argument("--no-before", action="store_true", help="only the current defaults, not the settings before issue 17")
+    parser.add_argument("--before-env", metavar="VAR=VALUE", action="append", default=[],
+                        help="an environment variable the 'before' A/A sweeps run with (e.g. PARSWEEP_LAYOUT_SHIFT=0)")
     parser.add_argument("--before", metavar="OVERRIDES", help="what 'before' runs instead of the settings before issue 17, for "
                         "the A/A sweeps and the quick preset alike (e.g. 'repeats_per_process=null')")
     args = parser.parse_args(argv)
-    before_aa = None if args.no_before else (args.before.split() if args.before else BEFORE)
+    before_env = dict(item.split("=", 1) for item in args.before_env)
+    before_aa = None if args.no_before else (args.before.split() if args.before is not None else ([] if before_env else BEFORE))
     before_quick = ["sweep=quick", *args.before.split()] if args.before else QUICK_BEFORE
     print("\n".join(machine_lines()))
     rel, span = bare_loop_drift()
@@ -180,7 +185,7 @@ def main(argv: list[str] | None = None) -> int:
               f" {adjacent:.3f}; the two CPUs at the same moments: speed correlation {correlation:.2f},"
               f" log-ratio std {across:.3f} (100 ms bins)\n")
 
-    results = aa_sweeps(args.aa, before_aa)
+    results = aa_sweeps(args.aa, before_aa, before_env or None)
     rows = []
     goal_aa = True
     for result in results:
@@ -193,7 +198,8 @@ def main(argv: list[str] | None = None) -> int:
                      f"{row['speedup_ci_low']:.3f}-{row['speedup_ci_high']:.3f}", f"+-{width:.1%}",
                      str(row["ci_method"]), str(row["pairs"]), f"{u_speedup:.3f}", f"+-{half_width(u_low, u_high):.1%}",
                      str(row["trust"]), f"{result['seconds']:.0f} s"])
-    print(f"A/A: threading x1 against serial, n=1e7 (true speedup 1.00); before: {' '.join(before_aa or BEFORE)}, after: the defaults")
+    said = " ".join([*(before_aa or []), *(f"{k}={v}" for k, v in before_env.items())]) or "the defaults"
+    print(f"A/A: threading x1 against serial, n=1e7 (true speedup 1.00); before: {said}, after: the defaults")
     print(table(["sweep", "setting", "speedup", "95% CI", "width", "method", "pairs", "unpaired", "width", "trust", "time"], rows))
     print(f"goal (after): every interval holds 1.00 and is at most +-{AA_HALF_WIDTH:.0%}: {verdict(goal_aa)}\n")
 

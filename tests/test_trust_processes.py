@@ -28,16 +28,25 @@ def work(start, end):
     with open(os.environ["PARSWEEP_TEST_PIDS"], "a") as out:
         out.write(f"{os.getpid()}\\n")
     return sum(range(start, end))
+
+
+def where(start, end):  # how deep in calls this process runs its work
+    import inspect
+
+    with open(os.environ["PARSWEEP_TEST_PIDS"], "a") as out:
+        out.write(f"{os.getpid()}:{len(inspect.stack(0))}\\n")
+    return sum(range(start, end))
 '''
 
 
-def _pid_sweep(launch_dir: Path, *extra: str) -> tuple[list[dict[str, str]], Counter[str]]:
+def _pid_sweep(launch_dir: Path, *extra: str, function: str = "work", backends: str = "serial,threading"
+               ) -> tuple[list[dict[str, str]], Counter[str]]:
     (launch_dir / "pid_code.py").write_text(PID_MODULE)
     pids = launch_dir / "pids.txt"
     uri = sqlite_uri(launch_dir / "mlflow.db")
     launch = run_parsweep(
-        ["-m", "backend=serial,threading", "workers=1", "n=2e4", "repeats=6", "warmup=1", "interference.retries=0",
-         "workload=custom", "workload.function=pid_code:work", "workload.allow=[pid_code]", *extra],
+        ["-m", f"backend={backends}", "workers=1", "n=2e4", "repeats=6", "warmup=1", "interference.retries=0",
+         "workload=custom", f"workload.function=pid_code:{function}", "workload.allow=[pid_code]", *extra],
         launch_dir, uri=uri, env={"PARSWEEP_TEST_PIDS": str(pids)},
     )
     assert launch.returncode == 0, launch.explain()
@@ -54,6 +63,21 @@ def test_a_trial_hands_over_to_fresh_processes(launch_dir: Path) -> None:
         assert trial["parsweep.sample_processes"] == "0,0,1,1,2,2", trial
     # serial and threading x1 run the chunk in the trial process itself: 2 trials x 3 processes
     assert len(calls) == 6 and set(calls.values()) == {3}, calls
+
+
+def test_each_trial_process_has_a_layout_of_its_own(launch_dir: Path) -> None:
+    """Forked from one fork server, every trial process would start with the same layout: each
+    shifts its heap and runs its trial a random number of calls deep first
+    (runner.trial.worker.shift_layout). Six processes of one trial: their work does not run at
+    one and the same depth (without the shift it always does; with it, all six alike has odds
+    of 1 in 61**5)."""
+    _, calls = _pid_sweep(launch_dir, "repeats_per_process=1", function="where", backends="serial")
+    depth: dict[str, int] = {}
+    for call in calls:  # pid:depth, in the order they were made
+        pid, frames = call.split(":")
+        depth.setdefault(pid, int(frames))
+    assert len(depth) == 6, calls  # one process per recorded repetition
+    assert len(set(depth.values())) > 1, depth
 
 
 def test_one_process_for_the_whole_trial_when_asked(launch_dir: Path) -> None:

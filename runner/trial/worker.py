@@ -7,7 +7,7 @@ take turns. The conversation, over two one-way :class:`multiprocessing.connectio
 pipes (objects pickled, protocol 4 or the interpreters' shared default)::
 
     launcher                          trial process
-    ("spec", TrialSpec, cwd, cpus) -> pin to cpus (None: as is), start the backend
+    ("spec", TrialSpec, cwd, cpus) -> shift its layout, pin to cpus (None: as is), start the backend
                                 <-    ("ready", StartInfo)       or ("error", text)
     ("rep", recorded)           ->    one repetition
                                 <-    ("rep", Repetition)        or ("error", text), then it ends
@@ -24,10 +24,20 @@ two pipe descriptors as arguments).
 from __future__ import annotations
 
 import os
+import random
 import signal
 import sys
+from collections.abc import Callable
+from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from typing import Any
+
+# shift_layout: at most this many padding blocks, each at most this many bytes (1 MB in all), and
+# this many Python calls of depth
+PAD_BLOCKS_MAX = 2000
+PAD_BLOCK_MAX = 512
+PAD_DEPTH_MAX = 60
+LAYOUT_SHIFT_ENV = "PARSWEEP_LAYOUT_SHIFT"  # 0: no shift (every process keeps the fork server's layout)
 
 
 def _describe(exc: BaseException) -> str:
@@ -42,6 +52,48 @@ def serve(commands: Connection, replies: Connection) -> None:
         message = commands.recv()  # a process started ahead of its trial waits here, idle
     except (EOFError, OSError):
         return  # never needed: the launcher finished, or is gone
+    # this process's own heap and stack offsets, for its whole life (see shift_layout)
+    if os.environ.get(LAYOUT_SHIFT_ENV) == "0":  # for benchmarks/noisy_vm.py's side-by-side figures
+        _serve(message, commands, replies)
+        return
+    padding = shift_layout(random.Random(int.from_bytes(os.urandom(8), "little")))
+    at_depth(padding.depth, lambda: _serve(message, commands, replies))
+
+
+@dataclass
+class Padding:
+    """What :func:`shift_layout` allocated (kept alive for the process's life) and the call depth
+    the trial runs at."""
+
+    blocks: list[bytearray]
+    depth: int
+
+
+def shift_layout(rng: random.Random) -> Padding:
+    """Move where this trial process's objects and frames land by a random amount.
+
+    Every trial process is forked from one fork server, so each starts with the same memory
+    layout, and what a layout costs the work (a few percent on this VM: README, "Several
+    processes per trial") would be the same for every process of every trial: a lean that
+    spreading repetitions over processes cannot average out. So, as the Stabilizer tool does,
+    each process first allocates a random number of blocks of random sizes (up to 1 MB; the
+    heap's next objects land elsewhere) and runs its trial a random number of Python calls deep
+    (its frames land elsewhere); the workers it starts inherit its layout. The offsets become
+    each process's own, and average out with the others.
+    """
+    blocks = [bytearray(rng.randint(1, PAD_BLOCK_MAX)) for _ in range(rng.randint(0, PAD_BLOCKS_MAX))]
+    return Padding(blocks, rng.randint(0, PAD_DEPTH_MAX))
+
+
+def at_depth(depth: int, then: Callable[[], None]) -> None:
+    """Call ``then`` ``depth`` Python calls deeper than here."""
+    if depth <= 0:
+        then()
+        return
+    at_depth(depth - 1, then)
+
+
+def _serve(message: Any, commands: Connection, replies: Connection) -> None:
     _, spec, cwd, cpus = message
     from runner.trial.bench import TrialBench
 
