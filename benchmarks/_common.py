@@ -191,7 +191,7 @@ def paired_ratios(reference: Sequence[float], other: Sequence[float], resamples:
 
 def table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
     """A plain fixed-width table: left-aligned first column, right-aligned others."""
-    widths = [max(len(str(h)), *(len(str(r[i])) for r in rows)) for i, h in enumerate(headers)]
+    widths = [max([len(str(h)), *(len(str(r[i])) for r in rows)]) for i, h in enumerate(headers)]  # no rows: the headers
 
     def line(cells: Sequence[str]) -> str:
         parts = [str(c).ljust(widths[0]) if i == 0 else str(c).rjust(widths[i]) for i, c in enumerate(cells)]
