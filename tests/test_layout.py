@@ -297,6 +297,73 @@ def test_the_app_hands_nothing_over_through_module_containers() -> None:
     assert offenders == [], f"module-level state in the Hydra app: put it on the launch (runner.app.launch.Launch): {offenders}"
 
 
+#: Module-level containers outside the app that the code changes, and why each belongs to the process
+#: rather than to an object a caller could pass. A new one fails the test below until it says why.
+CONTAINERS_ALLOWED = {
+    # a trial interpreter's fork server is a process of ours, started once and shared by every
+    # scheduler of this process (a sweep's, a reproduction's); atexit closes them all
+    ("runner/execute/processes.py", "_SERVERS"): "one fork server per interpreter per process",
+    # probing an interpreter is a subprocess; its answer is a fact of this machine, not of a launch
+    ("runner/execute/interpreters.py", "_RESOLVED"): "a memo of resolved interpreters",
+    # the format registry: register() adds a notebook's own exporter at run time, and every
+    # renderer reads the one registry (the exporter modules are listed in EXPORTER_MODULES)
+    ("analysis/render/registry.py", "EXPORTERS"): "the format registry",
+    ("analysis/render/registry.py", "FILE_NAMES"): "the format registry",
+    ("analysis/render/registry.py", "RENDERERS"): "the format registry",
+}
+
+
+def changed_containers(path: Path, attributes: set[str]) -> dict[str, int]:
+    """The module-level names of ``path`` whose value is changed in place: by the module itself, or
+    as ``module.NAME`` anywhere (``attributes``). Whatever made the value (a display, a call), and
+    ``__all__`` aside."""
+    tree = ast.parse(path.read_text())
+    bound = {}
+    for node in tree.body:
+        targets = node.targets if isinstance(node, ast.Assign) else [node.target] if isinstance(node, ast.AnnAssign) and node.value else []
+        bound |= {target.id: node.lineno for target in targets if isinstance(target, ast.Name)}
+    own = mutated_names(tree)
+    return {name: line for name, line in bound.items() if name != "__all__" and (name in own or name in attributes)}
+
+
+def mutated_attributes(tree: ast.AST) -> set[str]:
+    """Like :func:`mutated_names`, only the ``module.NAME`` kind (a container changed from elsewhere)."""
+    rebuilt = ast.parse(ast.unparse(tree))
+    for node in ast.walk(rebuilt):  # hide plain names: keep only what is reached as an attribute
+        if isinstance(node, ast.Name):
+            node.id = "\0"
+    return mutated_names(rebuilt) - {"\0"}
+
+
+def test_module_state_is_constant_or_says_why() -> None:
+    """Everywhere, not only in the app: a module-level list, dict or set that the code changes is
+    process-wide state. Each one left is on :data:`CONTAINERS_ALLOWED` with its reason (a resource of
+    the process, a memo, a registry); the in-flight trials and a sweep's held warnings, once such
+    lists, now live on the launch and the session."""
+    tops = ("runner", "analysis", "hydra_plugins")
+    attributes = set()
+    for top in tops:
+        for path in (REPO / top).rglob("*.py"):
+            attributes |= mutated_attributes(ast.parse(path.read_text()))
+    found = {}
+    for top in tops:
+        for path in sorted((REPO / top).rglob("*.py")):
+            for name, line in changed_containers(path, attributes).items():
+                found[(str(path.relative_to(REPO)), name)] = line
+    found = {key: line for key, line in found.items() if key not in GLOBALS_ALLOWED}  # said why there
+    assert set(found) - set(CONTAINERS_ALLOWED) == set(), "module-level state changed in place: pass an object instead, or say why here"
+    assert set(CONTAINERS_ALLOWED) - set(found) == set(), "gone: take it off CONTAINERS_ALLOWED"
+
+
+def test_the_state_rule_sees_a_list_filled_from_another_module(tmp_path: Path) -> None:
+    """The rule above on the shape the in-flight list had: an empty module list that the module
+    fills itself, and one that another module fills through ``module.NAME``."""
+    (tmp_path / "a.py").write_text("_MEASURING: list[int] = []\nPENDING = []\nKEYS = {'a': 1}\ndef go(x):\n    _MEASURING.extend(x)\n")
+    elsewhere = mutated_attributes(ast.parse("import a\ndef f():\n    a.PENDING.append(1)\n"))
+    assert elsewhere == {"PENDING"}
+    assert set(changed_containers(tmp_path / "a.py", elsewhere)) == {"_MEASURING", "PENDING"}
+
+
 def test_the_module_container_rule_catches_the_hand_off_lists(tmp_path: Path) -> None:
     """The rule above, on the shapes it forbids: an empty list filled from elsewhere, a list a function
     replaces, a dict filled by item, and a constant that is never changed (allowed)."""

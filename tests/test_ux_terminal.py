@@ -318,12 +318,12 @@ def test_each_warning_is_said_once_with_its_trials() -> None:
 
 def test_a_sweeps_display_holds_warnings_for_the_end(capsys: pytest.CaptureFixture[str]) -> None:
     lines = progress.SweepProgress(2, progress.LINES).start()
-    lines.hold_warnings = True
+    held: list[tuple[str, str]] = []
+    lines.held = held
     lines.trial_finished("[1/2] threading ...", warnings=["too many workers"], trial="threading · 4 workers · n=1e5")
     lines.stop()
     assert capsys.readouterr().out.splitlines() == ["[1/2] threading ..."]
-    assert progress.take_held_warnings() == [("threading · 4 workers · n=1e5", "too many workers")]
-    assert progress.take_held_warnings() == []
+    assert held == [("threading · 4 workers · n=1e5", "too many workers")]
 
 
 def test_n_is_the_integer_it_is_and_the_resume_command_is_exact() -> None:

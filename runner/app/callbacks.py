@@ -326,7 +326,7 @@ class TrackingCallback(Callback):
             display.note(moved)
         for line in abandoned:
             display.note(line)
-        display.hold_warnings = True  # said once each at the end, with their trials
+        display.held = self.session.held_warnings  # said once each at the end, with their trials
         if resumption is not None:
             display.note(
                 f"parsweep: resuming sweep {parent}: {len(plan.skipped)} of {len(plan.trials)} trials already FINISHED there; "
@@ -447,7 +447,8 @@ class TrackingCallback(Callback):
             session.finished = True
         if session.total == 0:
             print("parsweep: resume: every trial of this sweep already has a FINISHED run; nothing ran", flush=True)
-        held = progress.take_held_warnings()  # empty when the report said them
+        held = list(session.held_warnings)  # empty when the report said them
+        session.held_warnings.clear()
         if held and not session.quiet:
             print(f"\nWarnings ({len(held)}; each kind once, with the trials that had it)")
             for line in group_warnings(held):
@@ -485,12 +486,11 @@ class TrackingCallback(Callback):
 
     def abort(self, reason: str) -> None:
         """Record what was measured, mark the trial being measured and the sweep KILLED."""
-        from runner.execute.schedule import handed_over, in_flight
-
         session = self.session
         if session is None:
             return
-        for live in in_flight():
+        in_flight = launches.current().in_flight
+        for live in in_flight:
             name = live.job.name or terminal.trial_name(live.spec)
             if live.result is not None:  # measured: it keeps every number
                 session.recorder.record(live.spec, live.result, name, {})
@@ -498,7 +498,7 @@ class TrackingCallback(Callback):
             else:
                 session.recorder.record_killed(live.spec, name, live.started_at or None, reason)
                 print(f"parsweep: {reason}: trial '{name}' stopped, its run marked KILLED", file=sys.stderr)
-            handed_over(live.job)
+            in_flight.handed_over(live.job)
         if session.parent_run_id and not session.finished:
             session.recorder.finish_sweep("KILLED")
             with contextlib.suppress(Exception):

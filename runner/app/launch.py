@@ -5,7 +5,9 @@ starts: whether it is a dry run. The tracking callback (:mod:`runner.app.callbac
 launch's :class:`~runner.app.session.Session` once it has one, the sweep's plan once it is made
 (:func:`runner.app.plan.plan_sweep`), and itself to :attr:`Launch.live` while its runs are open; the
 sweeper and the launcher take the plan, the report callback (``runner.app.report_callback``) the
-session, and ``main`` itself marks the live runs KILLED on Ctrl-C (:meth:`Launch.abort_live_runs`).
+session, the launcher and the task hand their schedulers :attr:`Launch.in_flight`, and ``main``
+itself marks the live runs KILLED on Ctrl-C (:meth:`Launch.abort_live_runs`), each callback
+recording the trials in flight.
 
 Hydra instantiates the callbacks, the sweeper and the launcher from the config, each by itself,
 and they share nothing but the process: so the open launch is reachable through :func:`current`,
@@ -27,6 +29,7 @@ if TYPE_CHECKING:
     from runner.app.callbacks import TrackingCallback
     from runner.app.plan import Plan
     from runner.app.session import Session
+    from runner.execute.schedule import InFlight
 
 
 @dataclass
@@ -37,6 +40,17 @@ class Launch:
     session: Session | None = None  # opened by the tracking callback when the launch starts
     plan: Plan | None = None  # the sweep's plan, from on_multirun_start to on_multirun_end
     live: list[TrackingCallback] = field(default_factory=list)  # callbacks whose runs are open, for Ctrl-C
+    _in_flight: InFlight | None = field(default=None, repr=False)
+
+    @property
+    def in_flight(self) -> InFlight:
+        """The trials this launch's schedulers are measuring and have not handed over yet, for
+        Ctrl-C (made on first use: a dry run measures nothing and need not import the scheduler)."""
+        if self._in_flight is None:
+            from runner.execute.schedule import InFlight
+
+            self._in_flight = InFlight()
+        return self._in_flight
 
     def plan_of(self, primary: DictConfig) -> Plan | None:
         """The plan of ``primary``'s sweep, if one was made (Hydra hands the callbacks, the sweeper

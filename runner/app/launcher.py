@@ -83,8 +83,9 @@ def _run(launcher: Any, job_cfg: DictConfig, task_function: Any = None) -> JobRe
 
 
 def _measure_then_run(launcher: Any, configs: list[DictConfig], plan: Plan | None) -> list[JobReturn]:
+    from runner.app import launch
     from runner.app.plan import planned_trial
-    from runner.execute.schedule import Budget, Job, Scheduler, handed_over
+    from runner.execute.schedule import Budget, Job, Scheduler
     from runner.ui import progress
     from runner.ui.terminal import trial_name
 
@@ -103,11 +104,12 @@ def _measure_then_run(launcher: Any, configs: list[DictConfig], plan: Plan | Non
     # Jobs with different scheduling settings (a swept `schedule=...`) are measured apart.
     for policy in list(dict.fromkeys(policies)):
         chosen = [job for job, p in zip(jobs, policies) if p == policy]
-        for job, result in Scheduler(policy, observer, budget).measure(chosen):
+        in_flight = launch.current().in_flight
+        for job, result in Scheduler(policy, observer, budget, in_flight).measure(chosen):
             try:
                 returns[job.key] = _run(launcher, by_key[job.key], Measured(result))
             finally:
-                handed_over(job)
+                in_flight.handed_over(job)
     return [returns[int(job_cfg.hydra.job.num)] for job_cfg in configs]
 
 

@@ -76,15 +76,17 @@ def task(cfg: DictConfig) -> TrialResult:
     """Hydra's task: the trial's result. Failures come back in the result, never raised. (A job the
     launcher measured with the other trials of its group runs ``runner.app.launcher.Measured`` instead.)"""
     try:
+        from runner.app import launch
         from runner.execute.interpreters import resolve, workload_imports
-        from runner.execute.schedule import Job, Scheduler, handed_over
+        from runner.execute.schedule import Job, Scheduler
         from runner.trial.spec import build_policy, build_spec
         from runner.ui import progress
 
         spec, policy = build_spec(cfg), build_policy(cfg)
         job = Job(0, spec, resolve(spec.python, spec.gil, workload_imports(spec)), terminal.trial_name(spec))
-        for _, result in Scheduler(policy, progress.observer()).measure([job]):
-            handed_over(job)
+        in_flight = launch.current().in_flight
+        for _, result in Scheduler(policy, progress.observer(), in_flight=in_flight).measure([job]):
+            in_flight.handed_over(job)
             return result
         raise AssertionError("no result")
     except ConfigError as exc:

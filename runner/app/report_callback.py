@@ -42,7 +42,7 @@ class ReportCallback(Callback):
             return
         if not text:
             return
-        progress.take_held_warnings()  # the report's warnings section says each once, with its trials
+        session.held_warnings.clear()  # the report's warnings section says each once, with its trials
         if not session.quiet:
             print()
         print(text, flush=True)

@@ -37,6 +37,8 @@ class Session:
     local: bool = True  # jobs run in this process (else a remote launcher's workers record them)
     launched_ms: int = 0  # when this launch began (a resumed sweep has older trials)
     settled: bool = False
+    # (trial, warning) the sweep's display held back, said once each at its end (SweepProgress.held)
+    held_warnings: list[tuple[str, str]] = field(default_factory=list)
     watcher: Any = None  # remote launchers: the RemoteProgress printing their trials (runner.app.remote)
 
     def __getstate__(self) -> dict[str, Any]:  # to a remote launcher's worker: no thread travels

@@ -155,18 +155,27 @@ class Live:
         return time.monotonic() + max(0.0, self.spec.timeout_s - self.active_s)
 
 
-# The trials of the measurement under way, for Ctrl-C (their runs become KILLED runs that say what they were).
-_MEASURING: list[Live] = []
+class InFlight:
+    """The trials being measured, or measured (``result`` set) but not yet recorded: what Ctrl-C
+    must record (a measured trial keeps its numbers, one being measured becomes a KILLED run that
+    says what it was). The launch owns one (``runner.app.launch.Launch.in_flight``) and hands it to
+    its schedulers; a scheduler given none keeps its own."""
 
+    def __init__(self) -> None:
+        self._lives: list[Live] = []
 
-def in_flight() -> list[Live]:
-    """Trials being measured, or measured (``result`` set) but not yet recorded."""
-    return list(_MEASURING)
+    def add(self, lives: Sequence[Live]) -> None:
+        self._lives.extend(lives)
 
+    def handed_over(self, job: Job) -> None:
+        """``job``'s trial has been recorded: it is no longer in flight."""
+        self._lives[:] = [live for live in self._lives if live.job is not job]
 
-def handed_over(job: Job) -> None:
-    """``job``'s trial has been recorded: it is no longer in flight."""
-    _MEASURING[:] = [live for live in _MEASURING if live.job is not job]
+    def __iter__(self) -> Iterator[Live]:
+        return iter(list(self._lives))  # a copy: recording a trial hands it over while iterating
+
+    def __len__(self) -> int:
+        return len(self._lives)
 
 
 class Windows:
@@ -233,8 +242,11 @@ class Windows:
 class Scheduler:
     """Measures jobs under a :class:`Policy`; see the module docstring."""
 
-    def __init__(self, policy: Policy, observer: Observer | None = None, budget: Budget | None = None) -> None:
+    def __init__(
+        self, policy: Policy, observer: Observer | None = None, budget: Budget | None = None, in_flight: InFlight | None = None
+    ) -> None:
         self.policy = policy
+        self.in_flight = in_flight if in_flight is not None else InFlight()
         self.observer = observer or Silent()
         self.budget = budget if budget is not None else Budget(policy.budget_s)
         self.cpus = usable_cpu_ids()
@@ -303,7 +315,7 @@ class Scheduler:
         lives = [Live(job) for job in group]
         self._groups_measured += 1
         group_id = f"{self.seed:x}-{self._groups_measured}" if self.interleaved else None
-        _MEASURING.extend(lives)
+        self.in_flight.add(lives)
         try:
             label = group[0].name if len(group) == 1 else f"{len(group)} trials of {group[0].name}"
             with host_lock(label, check=check_interrupted, say=self.observer.note) as waited:
@@ -669,9 +681,8 @@ def run_isolated(spec: TrialSpec, policy: Policy | None = None, observer: Observ
 
     job = Job(0, spec, resolve(spec.python, spec.gil, workload_imports(spec)), trial_name(spec))
     for _, result in Scheduler(policy or Policy(schedule="sequential"), observer).measure([job]):
-        handed_over(job)
         return result
     raise AssertionError("a job was measured without a result")
 
 
-__all__ = ["Job", "Scheduler", "Budget", "Observer", "Silent", "in_flight", "handed_over", "run_isolated", "close_fork_servers"]
+__all__ = ["Job", "Scheduler", "Budget", "Observer", "Silent", "InFlight", "run_isolated", "close_fork_servers"]

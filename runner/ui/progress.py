@@ -103,7 +103,7 @@ class SweepProgress:
         self._warmup = 0
         self._interleaved = False
         self._trials_measured = 1
-        self.hold_warnings = False
+        self.held: list[tuple[str, str]] | None = None  # a sweep's: (trial, warning) kept for its end
 
     # -- lifecycle -------------------------------------------------------------------------
 
@@ -174,9 +174,9 @@ class SweepProgress:
     def trial_finished(self, line: str, failed: bool = False, warnings: Sequence[str] = (), trial: str | None = None) -> None:
         """Count the trial and show its line, and its warnings right under it (not when quiet).
 
-        With :attr:`hold_warnings` (a sweep) the warnings are kept for the sweep's end instead,
-        where each is said once with the trials that had it (:func:`take_held_warnings`); the
-        trial's line still flags them (``[spread, oversubscribed]``)."""
+        Given a :attr:`held` list (a sweep's), the warnings go there instead, for the sweep's end,
+        where each is said once with the trials that had it; the trial's line still flags them
+        (``[spread, oversubscribed]``)."""
         self.done += 1
         self.failed += int(failed)
         if self._progress is not None and self._sweep_task is not None:
@@ -187,8 +187,8 @@ class SweepProgress:
             self._print(Text(line, style="red" if failed else ""))
         else:
             self._print(line)
-        if self.hold_warnings:
-            _HELD.extend((trial or line, warning) for warning in warnings)
+        if self.held is not None:
+            self.held.extend((trial or line, warning) for warning in warnings)
             return
         for warning in warnings:
             self.warn(warning)
@@ -250,14 +250,6 @@ def _escape(text: str) -> str:
 # -- the launch's progress, reachable from the launcher and the task ------------------------------
 
 _active: SweepProgress | None = None
-_HELD: list[tuple[str, str]] = []  # (trial, warning) a sweep's display kept for its end
-
-
-def take_held_warnings() -> list[tuple[str, str]]:
-    """The (trial, warning) pairs held back so far (see ``SweepProgress.hold_warnings``), forgotten here."""
-    held = list(_HELD)
-    _HELD.clear()
-    return held
 
 
 def activate(progress: SweepProgress) -> SweepProgress:
