@@ -87,6 +87,18 @@ def test_one_process_for_the_whole_trial_when_asked(launch_dir: Path) -> None:
     assert len(calls) == 2 and set(calls.values()) == {7}, calls
 
 
+def test_the_plan_and_the_scheduler_count_processes_alike() -> None:
+    """One rule (``Policy.processes``) for the scheduler's warm-up count and the plan's estimate: a
+    process per ``repeats_per_process`` recorded repetitions, the last one partly filled; one for a
+    backend that keeps its process (a cluster) or with ``repeats_per_process=null``."""
+    from runner.trial.spec import Policy
+
+    every_five = Policy(repeats_per_process=5)
+    assert [every_five.processes(r) for r in (1, 5, 6, 10, 11, 100)] == [1, 1, 2, 2, 3, 20]
+    assert every_five.processes(100, fresh_processes=False) == 1
+    assert Policy(repeats_per_process=None).processes(100) == 1
+
+
 def test_a_bad_repeats_per_process_is_one_line_naming_the_key(launch_dir: Path) -> None:
     launch = run_parsweep(["repeats_per_process=0"], launch_dir, uri=sqlite_uri(launch_dir / "mlflow.db"))
     assert launch.returncode == 2, launch.explain()

@@ -490,10 +490,7 @@ class Scheduler:
 
     def _planned_warmups(self, spec: TrialSpec) -> int:
         """Warm-up repetitions a trial runs if it runs every planned repetition: each process's."""
-        every = self.policy.repeats_per_process
-        if every is None or not backends.get(spec.backend).fresh_processes:
-            return spec.warmup
-        return spec.warmup * max(1, -(-spec.repeats_planned // every))
+        return spec.warmup * self.policy.processes(spec.repeats_planned, backends.get(spec.backend).fresh_processes)
 
     # -- repeats=auto ----------------------------------------------------------------------------
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
@@ -321,6 +322,15 @@ class Policy:
     affinity: bool = DEFAULTS["affinity"]
     sweep_budget_s: float | None = DEFAULTS["sweep_budget_s"]
     repeats_per_process: int | None = DEFAULTS["repeats_per_process"]
+
+    def processes(self, repeats: int, fresh_processes: bool = True) -> int:
+        """How many processes a trial of ``repeats`` recorded repetitions runs in (each started and
+        warmed up): one per ``repeats_per_process``, or one for a backend that keeps its process
+        (``Backend.fresh_processes``) or when ``repeats_per_process`` is None."""
+        every = self.repeats_per_process
+        if every is None or not fresh_processes:
+            return 1
+        return max(1, math.ceil(repeats / every))
 
 
 def _get(cfg: Mapping[str, Any], key: str) -> Any:

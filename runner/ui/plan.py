@@ -72,9 +72,8 @@ def estimate_s(trial: Any) -> float | None:
     if spec.auto_repeats and spec.max_time_s is not None and per_rep > 0:
         planned = min(planned, math.ceil(spec.max_time_s / per_rep) + 1)
     # each of the trial's processes starts its backend and warms up (repeats_per_process)
-    every = trial.policy.repeats_per_process
-    processes = math.ceil(planned / every) if every and backend.fresh_processes else 1
-    return PER_TRIAL_S + max(1, processes) * (backend.startup_s + spec.warmup * per_rep) + planned * per_rep
+    processes = trial.policy.processes(planned, backend.fresh_processes)
+    return PER_TRIAL_S + processes * (backend.startup_s + spec.warmup * per_rep) + planned * per_rep
 
 
 def estimate_text(trials: list[Any]) -> str:
