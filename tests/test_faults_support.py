@@ -77,6 +77,36 @@ class Background:
         lines = self.stdout if stream == "stdout" else self.stderr
         return self.wait_for(lambda: next((line for line in list(lines) if text in line), None), timeout, repr(text))
 
+    def wait_for_trial_process(self, line: str, timeout: float = 90) -> None:
+        """Wait for ``line``, then for a process of the sweep started since (its next group's trial
+        process; the processes of the trials ``line`` reports ended before it was printed): from
+        then on a trial is being measured, however busy the machine."""
+        import psutil
+
+        self.wait_for_line(line, timeout=timeout)
+        # the line may have been printed up to a reader's turn before it was seen: look back a little.
+        # Start times are compared on the kernel's own clock (seconds since boot, /proc/PID/stat);
+        # psutil's create_time adds the boot time, which on a VM can be seconds off time.time().
+        since = time.clock_gettime(time.CLOCK_BOOTTIME) - 0.5
+        ticks = os.sysconf("SC_CLK_TCK")
+
+        def started() -> bool:
+            try:
+                family = psutil.Process(self.pid).children(recursive=True)
+            except psutil.NoSuchProcess:
+                return False
+            for process in family:
+                try:
+                    fields = Path(f"/proc/{process.pid}/stat").read_text().rsplit(")", 1)[1].split()
+                except OSError:
+                    continue
+                state, start = fields[0], int(fields[19]) / ticks  # fields 3 and 22 of proc(5)
+                if start >= since and state != "Z":
+                    return True
+            return False
+
+        self.wait_for(started, timeout, f"a trial process after {line!r}")
+
     def finish(self, timeout: float = 120) -> int:
         try:
             code = self.process.wait(timeout)

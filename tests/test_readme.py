@@ -415,9 +415,11 @@ def test_an_interrupted_sweep_ends_as_the_readme_says(tmp_path: Path) -> None:
     env = {"MLFLOW_TRACKING_URI": f"sqlite:///{tmp_path / 'mlflow.db'}", "PATH": f"{REPO / '.venv' / 'bin'}:{os.environ['PATH']}"}
     sweep = Background(shlex.split(command)[1:], tmp_path, env=env, command=[str(REPO / ".venv" / "bin" / "parsweep")])
     try:
-        sweep.wait_for_line("[3/6]")  # the n=1e7 group is recorded; the n=2e7 group comes next and takes
-        time.sleep(1.0)  # seconds: a second in, it is being measured (right after the line, a busy machine
-        os.killpg(sweep.pid, signal.SIGINT)  # can deliver the Ctrl-C before that group has begun)
+        # the n=1e7 group is recorded; the n=2e7 group comes next: once its trial process runs, it is
+        # being measured (right after the line, a busy machine could deliver the Ctrl-C before that
+        # group had begun)
+        sweep.wait_for_trial_process("[3/6]")
+        os.killpg(sweep.pid, signal.SIGINT)
         assert sweep.finish(timeout=60) == 130, sweep.output()
     finally:
         if sweep.process.poll() is None:

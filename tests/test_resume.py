@@ -10,7 +10,6 @@ from __future__ import annotations
 import os
 import shutil
 import signal
-import time
 from pathlib import Path
 
 import pytest
@@ -33,10 +32,10 @@ def test_resume_finishes_the_interrupted_sweep_in_its_own_run(tmp_path: Path) ->
     uri = sqlite_uri(tmp_path / "mlflow.db")
     sweep = Background(SWEEP, tmp_path, uri=uri)
     try:
-        sweep.wait_for_line("[2/4]")  # the n=1e4 group is recorded; the n=3e7 group comes next...
-        # ...and takes 5 s or more (6 repetitions of ~1 s): a second in, it is being measured. Right
-        # after the line, a busy machine can deliver the Ctrl-C before that group has begun (CI did).
-        time.sleep(1.0)
+        # the n=1e4 group is recorded; the n=3e7 group comes next: once its trial process runs, it is
+        # being measured (right after the line, a busy machine could deliver the Ctrl-C before that
+        # group had begun: CI did)
+        sweep.wait_for_trial_process("[2/4]")
         os.killpg(sweep.pid, signal.SIGINT)
         assert sweep.finish(timeout=60) == 130, sweep.output()
     finally:
