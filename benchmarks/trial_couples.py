@@ -1,0 +1,158 @@
+"""Does the process a trial runs in cost the loop time? Couples of processes, in turns (issue 23)
+
+``fidelity.py`` compares whole runs, one per round: on a VM whose CPU speed drifts by ±10-35%
+from round to round, seven rounds cannot resolve 1%. This script uses the structure of the
+measurement instead. Each *couple* is two processes, alive at the same time and pinned to the
+same CPU:
+
+* **bare**: a fresh ``python -c`` process running the hand-written script's loop
+  (``fidelity.py``'s ``partial_sum``, timed with ``time.perf_counter`` around the loop only);
+* **trial**: a real parsweep trial process, forked from parsweep's fork server (its modules
+  preloaded, its layout shifted), running ``backend=serial workload=sum_range`` repetitions
+  through the trial code (``("rep", True)``: the backend's dispatch, the same loop, the answer
+  checked, ``wall_s`` as parsweep records it).
+
+They run in turns (bare, trial, trial, bare, ...: neither always goes first), ``--pairs`` times
+after one warm-up each, so the drift moves both sides of a pair alike and cancels. A process
+keeps a speed of its own for its life (``process_offset.py``: about 1% per process); so the
+figure is taken over ``--couples`` fresh couples, with the interval over couples
+(``runner.trial.stats.log_mean_interval``, clusters = couples): what the trial's place costs
+the loop, each process's own offset averaged out.
+
+    .venv/bin/python benchmarks/trial_couples.py                 # 8 couples x 30 pairs at n=2e6 (~1-2 min)
+    .venv/bin/python benchmarks/trial_couples.py --no-shift      # the trial processes without the layout shift
+    .venv/bin/python benchmarks/trial_couples.py --no-pin        # both left where the OS puts them
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import load_average, machine_lines, parse_n, spread, table
+from fidelity import ONE_THREAD
+
+# The hand-written script's loop, served: one timing per line read, until stdin closes.
+BARE = ONE_THREAD.split("if __name__")[0] + (
+    "n = int(sys.argv[1])\n"
+    "for _ in sys.stdin:\n"
+    "    t0 = time.perf_counter()\n"
+    "    total = partial_sum(0, n)\n"
+    "    elapsed = time.perf_counter() - t0\n"
+    "    assert total == n * (n - 1) // 2, total\n"
+    "    print(elapsed, flush=True)\n"
+)
+
+
+class Bare:
+    """The hand-written script's process, asked for one timing at a time."""
+
+    def __init__(self, n: int, cpu: int | None) -> None:
+        self.process = subprocess.Popen([sys.executable, "-c", BARE, str(n)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        if cpu is not None:
+            os.sched_setaffinity(self.process.pid, {cpu})
+
+    def time(self) -> float:
+        assert self.process.stdin is not None and self.process.stdout is not None
+        self.process.stdin.write("x\n")
+        self.process.stdin.flush()
+        return float(self.process.stdout.readline())
+
+    def close(self) -> None:
+        assert self.process.stdin is not None
+        self.process.stdin.close()
+        self.process.wait(30)
+
+
+class Trial:
+    """A real trial process (``backend=serial workload=sum_range``), asked for one recorded repetition at a time."""
+
+    def __init__(self, n: int, cpu: int | None) -> None:
+        from runner.execute.processes import TrialProcess
+        from runner.trial.spec import build_spec
+
+        spec = build_spec({"backend": {"name": "serial"}, "workload": {"name": "sum_range"}, "n": n, "repeats": 1, "warmup": 0})
+        self.process = TrialProcess(sys.executable)
+        self.process.send(("spec", spec, os.getcwd(), [cpu] if cpu is not None else None))
+        self._answer("ready")
+
+    def _answer(self, kind: str) -> Any:
+        answer = self.process.receive(None)
+        if answer is None or answer[0] != kind:
+            raise SystemExit(f"trial_couples: the trial process answered {answer!r}, not {kind!r}")
+        return answer[1]
+
+    def time(self) -> float:
+        self.process.send(("rep", True))
+        return float(self._answer("rep").wall_s)
+
+    def close(self) -> None:
+        self.process.send(("finish",))
+        self._answer("finished")
+        self.process.stop()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--couples", type=int, default=8)
+    parser.add_argument("--pairs", type=int, default=30)
+    parser.add_argument("--n", type=parse_n, default=parse_n("2e6"), help="the loop's size (2e6: ~0.1 s)")
+    parser.add_argument("--no-shift", action="store_true", help="PARSWEEP_LAYOUT_SHIFT=0 for the trial processes")
+    parser.add_argument("--no-pin", action="store_true", help="leave both processes unpinned")
+    args = parser.parse_args(argv)
+    if args.no_shift:
+        os.environ["PARSWEEP_LAYOUT_SHIFT"] = "0"  # before the fork server starts: it passes our environment on
+    from runner.execute.processes import close_fork_servers
+    from runner.trial.stats import log_mean_interval, paired_ratio
+
+    print("\n".join(machine_lines()))
+    cpus = sorted(os.sched_getaffinity(0))
+    cpu = None if args.no_pin or len(cpus) < 2 else cpus[-1]
+    if cpu is not None:
+        os.sched_setaffinity(0, set(cpus[:-1]))  # this process waits elsewhere
+    where = f"both pinned to CPU {cpu}" if cpu is not None else "unpinned"
+    shift = "off" if args.no_shift else "on"
+    print(f"couples of a bare script process and a parsweep trial process, {where}; layout shift {shift}; "
+          f"the loop at n={args.n:g}, {args.pairs} pairs each after one warm-up\n")
+    rows, logs, clusters, bare_walls = [], [], [], []
+    try:
+        for couple in range(args.couples):
+            bare, trial = Bare(args.n, cpu), Trial(args.n, cpu)
+            try:
+                bare.time(), trial.time()  # warm-up
+                first, second = [], []
+                for index in range(args.pairs):
+                    if index % 2:
+                        tt, tb = trial.time(), bare.time()
+                    else:
+                        tb, tt = bare.time(), trial.time()
+                    first.append(tb)
+                    second.append(tt)
+            finally:
+                bare.close()
+                trial.close()
+            ratio = paired_ratio(second, first)
+            assert ratio is not None
+            logs += [math.log(t / b) for t, b in zip(second, first)]
+            clusters += [couple] * len(first)
+            bare_walls += first
+            holds = "yes" if ratio.low <= 1 <= ratio.high else "NO"
+            rows.append([str(couple + 1), f"{ratio.ratio:.4f}", f"{ratio.low:.4f}-{ratio.high:.4f}", holds, load_average()])
+    finally:
+        close_fork_servers()
+    print(table(["couple", "trial/bare", "95% CI (pairs)", "holds 1.00", "load"], rows))
+    mean, half, k = log_mean_interval(logs, clusters)
+    print(f"\nthe bare loop's walls: median {sorted(bare_walls)[len(bare_walls) // 2]:.4f} s, spread {spread(bare_walls):.1%}")
+    print(f"over {len(logs)} pairs in {k} couples: the trial process's wall / the script's = {math.exp(mean):.4f} "
+          f"(95% CI {math.exp(mean - half):.4f}-{math.exp(mean + half):.4f}, interval over couples)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
