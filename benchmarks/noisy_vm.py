@@ -185,7 +185,9 @@ def main(argv: list[str] | None = None) -> int:
               f" {adjacent:.3f}; the two CPUs at the same moments: speed correlation {correlation:.2f},"
               f" log-ratio std {across:.3f} (100 ms bins)\n")
 
-    results = aa_sweeps(args.aa, before_aa, before_env or None)
+    results = aa_sweeps(args.aa, before_aa, before_env or None) if args.aa > 0 else []
+    if not results:
+        print("A/A: not run (--aa 0)\n")
     rows = []
     goal_aa = True
     for result in results:
@@ -199,9 +201,10 @@ def main(argv: list[str] | None = None) -> int:
                      str(row["ci_method"]), str(row["pairs"]), f"{u_speedup:.3f}", f"+-{half_width(u_low, u_high):.1%}",
                      str(row["trust"]), f"{result['seconds']:.0f} s"])
     said = " ".join([*(before_aa or []), *(f"{k}={v}" for k, v in before_env.items())]) or "the defaults"
-    print(f"A/A: threading x1 against serial, n=1e7 (true speedup 1.00); before: {said}, after: the defaults")
-    print(table(["sweep", "setting", "speedup", "95% CI", "width", "method", "pairs", "unpaired", "width", "trust", "time"], rows))
-    print(f"goal (after): every interval holds 1.00 and is at most +-{AA_HALF_WIDTH:.0%}: {verdict(goal_aa)}\n")
+    if results:
+        print(f"A/A: threading x1 against serial, n=1e7 (true speedup 1.00); before: {said}, after: the defaults")
+        print(table(["sweep", "setting", "speedup", "95% CI", "width", "method", "pairs", "unpaired", "width", "trust", "time"], rows))
+        print(f"goal (after): every interval holds 1.00 and is at most +-{AA_HALF_WIDTH:.0%}: {verdict(goal_aa)}\n")
 
     if not args.no_quick:
         cpus = usable_cores()
