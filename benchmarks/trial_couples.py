@@ -12,6 +12,13 @@ same CPU:
   through the trial code (``("rep", True)``: the backend's dispatch, the same loop, the answer
   checked, ``wall_s`` as parsweep records it).
 
+``--kind`` puts something else beside the bare script, to find where a difference comes from:
+``bare`` (another bare script: the method's own A/A, which must hold 1.00), ``preloaded`` (the
+script's loop in a process that first imports what parsweep's fork server preloads), ``forked``
+(the same, then forked: a child of a preloaded process, as a trial process is), ``forked-chunk``
+(that child running the workload's own ``sum_range_chunk`` instead of the script's copy), ``trial``
+(the default).
+
 They run in turns (bare, trial, trial, bare, ...: neither always goes first), ``--pairs`` times
 after one warm-up each, so the drift moves both sides of a pair alike and cancels. A process
 keeps a speed of its own for its life (``process_offset.py``: about 1% per process); so the
@@ -29,6 +36,7 @@ from __future__ import annotations
 import argparse
 import math
 import os
+import statistics
 import subprocess
 import sys
 from pathlib import Path
@@ -50,13 +58,28 @@ BARE = ONE_THREAD.split("if __name__")[0] + (
 )
 
 
-class Bare:
-    """The hand-written script's process, asked for one timing at a time."""
+def preloading(fork: bool, parsweep_loop: bool = False) -> str:
+    """The bare script, after importing what the fork server preloads (and forking, with ``fork``:
+    the child serves the loop on the inherited pipes, the parent waits for it)."""
+    from runner.trial.forkserver import preload
 
-    def __init__(self, n: int, cpu: int | None) -> None:
-        self.process = subprocess.Popen([sys.executable, "-c", BARE, str(n)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    head = "import importlib, os, sys\n" + "".join(f"importlib.import_module({name!r})\n" for name in preload())
+    if fork:
+        head += "pid = os.fork()\nif pid:\n    os.waitpid(pid, 0)\n    sys.exit(0)\n"
+    if parsweep_loop:  # the workload's own function, not the script's copy of it
+        return head + BARE.replace("n = int(sys.argv[1])", "from runner.trial.workloads.sum_range import sum_range_chunk as partial_sum\nn = int(sys.argv[1])")
+    return head + BARE
+
+
+class Bare:
+    """The hand-written script's process, asked for one timing at a time (``code``: another
+    program with the same protocol, :func:`preloading`'s)."""
+
+    def __init__(self, n: int, cpu: int | None, code: str = BARE) -> None:
+        env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent)}
+        self.process = subprocess.Popen([sys.executable, "-c", code, str(n)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=env)
         if cpu is not None:
-            os.sched_setaffinity(self.process.pid, {cpu})
+            os.sched_setaffinity(self.process.pid, {cpu})  # a forked child inherits it: it forks after the imports
 
     def time(self) -> float:
         assert self.process.stdin is not None and self.process.stdout is not None
@@ -73,7 +96,7 @@ class Bare:
 class Trial:
     """A real trial process (``backend=serial workload=sum_range``), asked for one recorded repetition at a time."""
 
-    def __init__(self, n: int, cpu: int | None) -> None:
+    def __init__(self, n: int, cpu: int | None, probes: bool = True) -> None:
         from runner.execute.processes import TrialProcess
         from runner.trial.spec import build_spec
 
@@ -81,6 +104,7 @@ class Trial:
         self.process = TrialProcess(sys.executable)
         self.process.send(("spec", spec, os.getcwd(), [cpu] if cpu is not None else None))
         self._answer("ready")
+        self.recorded = probes  # an unrecorded repetition runs without the speed probes around it
 
     def _answer(self, kind: str) -> Any:
         answer = self.process.receive(None)
@@ -89,7 +113,7 @@ class Trial:
         return answer[1]
 
     def time(self) -> float:
-        self.process.send(("rep", True))
+        self.process.send(("rep", self.recorded))
         return float(self._answer("rep").wall_s)
 
     def close(self) -> None:
@@ -105,6 +129,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--n", type=parse_n, default=parse_n("2e6"), help="the loop's size (2e6: ~0.1 s)")
     parser.add_argument("--no-shift", action="store_true", help="PARSWEEP_LAYOUT_SHIFT=0 for the trial processes")
     parser.add_argument("--no-pin", action="store_true", help="leave both processes unpinned")
+    parser.add_argument("--fresh-server", action="store_true", help="a new fork server (a new exec: new addresses) for every couple")
+    parser.add_argument("--no-probes", action="store_true", help="the trial's repetitions unrecorded: no speed probes around them")
+    parser.add_argument("--kind", choices=["trial", "bare", "preloaded", "forked", "forked-chunk"], default="trial", help="what runs beside the bare script")
     args = parser.parse_args(argv)
     if args.no_shift:
         os.environ["PARSWEEP_LAYOUT_SHIFT"] = "0"  # before the fork server starts: it passes our environment on
@@ -118,12 +145,16 @@ def main(argv: list[str] | None = None) -> int:
         os.sched_setaffinity(0, set(cpus[:-1]))  # this process waits elsewhere
     where = f"both pinned to CPU {cpu}" if cpu is not None else "unpinned"
     shift = "off" if args.no_shift else "on"
-    print(f"couples of a bare script process and a parsweep trial process, {where}; layout shift {shift}; "
+    print(f"couples of a bare script process and a {args.kind} process, {where}; layout shift {shift}; "
           f"the loop at n={args.n:g}, {args.pairs} pairs each after one warm-up\n")
-    rows, logs, clusters, bare_walls = [], [], [], []
+    rows, logs, clusters, bare_walls, ratios = [], [], [], [], []
     try:
         for couple in range(args.couples):
-            bare, trial = Bare(args.n, cpu), Trial(args.n, cpu)
+            bare = Bare(args.n, cpu)
+            if args.kind == "trial":
+                trial: Bare | Trial = Trial(args.n, cpu, probes=not args.no_probes)
+            else:
+                trial = Bare(args.n, cpu, BARE if args.kind == "bare" else preloading(args.kind != "preloaded", args.kind == "forked-chunk"))
             try:
                 bare.time(), trial.time()  # warm-up
                 first, second = [], []
@@ -137,20 +168,24 @@ def main(argv: list[str] | None = None) -> int:
             finally:
                 bare.close()
                 trial.close()
+                if args.fresh_server:
+                    close_fork_servers()
             ratio = paired_ratio(second, first)
             assert ratio is not None
             logs += [math.log(t / b) for t, b in zip(second, first)]
             clusters += [couple] * len(first)
             bare_walls += first
+            ratios.append(ratio.ratio)
             holds = "yes" if ratio.low <= 1 <= ratio.high else "NO"
             rows.append([str(couple + 1), f"{ratio.ratio:.4f}", f"{ratio.low:.4f}-{ratio.high:.4f}", holds, load_average()])
     finally:
         close_fork_servers()
-    print(table(["couple", "trial/bare", "95% CI (pairs)", "holds 1.00", "load"], rows))
+    print(table(["couple", f"{args.kind}/bare", "95% CI (pairs)", "holds 1.00", "load"], rows))
     mean, half, k = log_mean_interval(logs, clusters)
     print(f"\nthe bare loop's walls: median {sorted(bare_walls)[len(bare_walls) // 2]:.4f} s, spread {spread(bare_walls):.1%}")
-    print(f"over {len(logs)} pairs in {k} couples: the trial process's wall / the script's = {math.exp(mean):.4f} "
-          f"(95% CI {math.exp(mean - half):.4f}-{math.exp(mean + half):.4f}, interval over couples)")
+    print(f"over {len(logs)} pairs in {k} couples: the {args.kind} process's wall / the script's = {math.exp(mean):.4f} "
+          f"(95% CI {math.exp(mean - half):.4f}-{math.exp(mean + half):.4f}, interval over couples); "
+          f"the couples' median {statistics.median(ratios):.4f} (one couple far off moves the mean, not the median)")
     return 0
 
 
