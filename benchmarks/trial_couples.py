@@ -16,8 +16,9 @@ same CPU:
 ``bare`` (another bare script: the method's own A/A, which must hold 1.00), ``preloaded`` (the
 script's loop in a process that first imports what parsweep's fork server preloads), ``forked``
 (the same, then forked: a child of a preloaded process, as a trial process is), ``forked-chunk``
-(that child running the workload's own ``sum_range_chunk`` instead of the script's copy), ``trial``
-(the default).
+(that child running the workload's own ``sum_range_chunk`` instead of the script's copy),
+``trial-exec`` (the trial code's own loop, ``runner.trial.worker.serve``, in a fresh ``python -c``
+process: a trial process without the fork server), ``trial`` (the default).
 
 They run in turns (bare, trial, trial, bare, ...: neither always goes first), ``--pairs`` times
 after one warm-up each, so the drift moves both sides of a pair alike and cancels. A process
@@ -96,12 +97,12 @@ class Bare:
 class Trial:
     """A real trial process (``backend=serial workload=sum_range``), asked for one recorded repetition at a time."""
 
-    def __init__(self, n: int, cpu: int | None, probes: bool = True) -> None:
+    def __init__(self, n: int, cpu: int | None, probes: bool = True, exec_: bool = False) -> None:
         from runner.execute.processes import TrialProcess
         from runner.trial.spec import build_spec
 
         spec = build_spec({"backend": {"name": "serial"}, "workload": {"name": "sum_range"}, "n": n, "repeats": 1, "warmup": 0})
-        self.process = TrialProcess(sys.executable)
+        self.process = Execed() if exec_ else TrialProcess(sys.executable)
         self.process.send(("spec", spec, os.getcwd(), [cpu] if cpu is not None else None))
         self._answer("ready")
         self.recorded = probes  # an unrecorded repetition runs without the speed probes around it
@@ -122,6 +123,36 @@ class Trial:
         self.process.stop()
 
 
+class Execed:
+    """The trial code's own loop (``runner.trial.worker.serve``) in a fresh ``python -c`` process,
+    no fork server: :class:`Trial`'s ``--kind trial-exec``, with :class:`TrialProcess`'s methods it uses."""
+
+    CODE = ("import sys\nfrom multiprocessing.connection import Connection\nfrom runner.trial.worker import serve\n"
+            "serve(Connection(int(sys.argv[1]), writable=False), Connection(int(sys.argv[2]), readable=False))\n")
+
+    def __init__(self) -> None:
+        from multiprocessing.connection import Connection
+
+        commands_r, commands_w = os.pipe()
+        replies_r, replies_w = os.pipe()
+        env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent)}
+        self.child = subprocess.Popen([sys.executable, "-c", self.CODE, str(commands_r), str(replies_w)], pass_fds=[commands_r, replies_w], env=env)
+        os.close(commands_r)
+        os.close(replies_w)
+        self.commands, self.replies = Connection(commands_w, readable=False), Connection(replies_r, writable=False)
+
+    def send(self, message: Any) -> None:
+        self.commands.send(message)
+
+    def receive(self, deadline: float | None) -> Any:
+        return self.replies.recv()
+
+    def stop(self) -> None:
+        self.commands.close()
+        self.replies.close()
+        self.child.wait(30)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--couples", type=int, default=8)
@@ -131,7 +162,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-pin", action="store_true", help="leave both processes unpinned")
     parser.add_argument("--fresh-server", action="store_true", help="a new fork server (a new exec: new addresses) for every couple")
     parser.add_argument("--no-probes", action="store_true", help="the trial's repetitions unrecorded: no speed probes around them")
-    parser.add_argument("--kind", choices=["trial", "bare", "preloaded", "forked", "forked-chunk"], default="trial", help="what runs beside the bare script")
+    parser.add_argument("--kind", choices=["trial", "trial-exec", "bare", "preloaded", "forked", "forked-chunk"], default="trial", help="what runs beside the bare script")
     args = parser.parse_args(argv)
     if args.no_shift:
         os.environ["PARSWEEP_LAYOUT_SHIFT"] = "0"  # before the fork server starts: it passes our environment on
@@ -151,8 +182,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         for couple in range(args.couples):
             bare = Bare(args.n, cpu)
-            if args.kind == "trial":
-                trial: Bare | Trial = Trial(args.n, cpu, probes=not args.no_probes)
+            if args.kind in ("trial", "trial-exec"):
+                trial: Bare | Trial = Trial(args.n, cpu, probes=not args.no_probes, exec_=args.kind == "trial-exec")
             else:
                 trial = Bare(args.n, cpu, BARE if args.kind == "bare" else preloading(args.kind != "preloaded", args.kind == "forked-chunk"))
             try:
