@@ -18,7 +18,10 @@ script's loop in a process that first imports what parsweep's fork server preloa
 (the same, then forked: a child of a preloaded process, as a trial process is), ``forked-chunk``
 (that child running the workload's own ``sum_range_chunk`` instead of the script's copy),
 ``trial-exec`` (the trial code's own loop, ``runner.trial.worker.serve``, in a fresh ``python -c``
-process: a trial process without the fork server), ``trial`` (the default).
+process: a trial process without the fork server), ``staged-bench`` and ``staged-loop`` (a fresh
+process that sets up as the trial code does, the spec received, pinned, the bench started, then
+times the bench's repetitions, or the bare loop by itself; ``staged-shifted``: each repetition at
+a random Python call depth, 0-60), ``trial`` (the default).
 
 They run in turns (bare, trial, trial, bare, ...: neither always goes first), ``--pairs`` times
 after one warm-up each, so the drift moves both sides of a pair alike and cancels. A process
@@ -97,12 +100,12 @@ class Bare:
 class Trial:
     """A real trial process (``backend=serial workload=sum_range``), asked for one recorded repetition at a time."""
 
-    def __init__(self, n: int, cpu: int | None, probes: bool = True, exec_: bool = False) -> None:
+    def __init__(self, n: int, cpu: int | None, probes: bool = True, exec_: bool = False, staged: str | None = None) -> None:
         from runner.execute.processes import TrialProcess
         from runner.trial.spec import build_spec
 
         spec = build_spec({"backend": {"name": "serial"}, "workload": {"name": "sum_range"}, "n": n, "repeats": 1, "warmup": 0})
-        self.process = Execed() if exec_ else TrialProcess(sys.executable)
+        self.process = Execed(staged) if exec_ else TrialProcess(sys.executable)
         self.process.send(("spec", spec, os.getcwd(), [cpu] if cpu is not None else None))
         self._answer("ready")
         self.recorded = probes  # an unrecorded repetition runs without the speed probes around it
@@ -130,13 +133,37 @@ class Execed:
     CODE = ("import sys\nfrom multiprocessing.connection import Connection\nfrom runner.trial.worker import serve\n"
             "serve(Connection(int(sys.argv[1]), writable=False), Connection(int(sys.argv[2]), readable=False))\n")
 
-    def __init__(self) -> None:
+    # The same set-up as the trial code's (the spec received, pinned, the bench made and started),
+    # then either the bench's repetitions or the bare loop timed by itself: is the cost in the
+    # process the set-up leaves, or in the repetition's path?
+    STAGED = (
+        "import os, sys, time, types\nfrom multiprocessing.connection import Connection\n"
+        "from runner.trial.bench import TrialBench\nfrom runner.trial.worker import pin\n"
+        "from runner.trial.workloads.sum_range import sum_range_chunk\n"
+        "commands, replies = Connection(int(sys.argv[1]), writable=False), Connection(int(sys.argv[2]), readable=False)\n"
+        "_, spec, cwd, cpus = commands.recv()\n"
+        "if cpus:\n    pin(cpus)\n"
+        "bench = TrialBench(spec)\nreplies.send(('ready', bench.start()))\n"
+        "while True:\n"
+        "    command = commands.recv()\n"
+        "    if command[0] == 'finish':\n        bench.finish()\n        replies.send(('finished', None))\n        break\n"
+        "    if sys.argv[3] == 'bench':\n        replies.send(('rep', bench.repetition(bool(command[1]))))\n        continue\n"
+        "    if sys.argv[3] == 'shifted':\n"
+        "        import random\n        from runner.trial.worker import at_depth\n        got = []\n"
+        "        at_depth(random.randint(0, 60), lambda: got.append(bench.repetition(bool(command[1]))))\n"
+        "        replies.send(('rep', got[0]))\n        continue\n"
+        "    t0 = time.perf_counter()\n    total = sum_range_chunk(0, spec.n)\n"
+        "    replies.send(('rep', types.SimpleNamespace(wall_s=time.perf_counter() - t0)))\n"
+    )
+
+    def __init__(self, staged: str | None = None) -> None:
         from multiprocessing.connection import Connection
 
         commands_r, commands_w = os.pipe()
         replies_r, replies_w = os.pipe()
         env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent)}
-        self.child = subprocess.Popen([sys.executable, "-c", self.CODE, str(commands_r), str(replies_w)], pass_fds=[commands_r, replies_w], env=env)
+        code, extra = (self.CODE, []) if staged is None else (self.STAGED, [staged])
+        self.child = subprocess.Popen([sys.executable, "-c", code, str(commands_r), str(replies_w), *extra], pass_fds=[commands_r, replies_w], env=env)
         os.close(commands_r)
         os.close(replies_w)
         self.commands, self.replies = Connection(commands_w, readable=False), Connection(replies_r, writable=False)
@@ -162,7 +189,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-pin", action="store_true", help="leave both processes unpinned")
     parser.add_argument("--fresh-server", action="store_true", help="a new fork server (a new exec: new addresses) for every couple")
     parser.add_argument("--no-probes", action="store_true", help="the trial's repetitions unrecorded: no speed probes around them")
-    parser.add_argument("--kind", choices=["trial", "trial-exec", "bare", "preloaded", "forked", "forked-chunk"], default="trial", help="what runs beside the bare script")
+    parser.add_argument("--kind", choices=["trial", "trial-exec", "staged-bench", "staged-loop", "staged-shifted", "bare", "preloaded", "forked", "forked-chunk"], default="trial", help="what runs beside the bare script")
     args = parser.parse_args(argv)
     if args.no_shift:
         os.environ["PARSWEEP_LAYOUT_SHIFT"] = "0"  # before the fork server starts: it passes our environment on
@@ -182,8 +209,9 @@ def main(argv: list[str] | None = None) -> int:
     try:
         for couple in range(args.couples):
             bare = Bare(args.n, cpu)
-            if args.kind in ("trial", "trial-exec"):
-                trial: Bare | Trial = Trial(args.n, cpu, probes=not args.no_probes, exec_=args.kind == "trial-exec")
+            if args.kind in ("trial", "trial-exec", "staged-bench", "staged-loop", "staged-shifted"):
+                staged = args.kind.split("-")[1] if args.kind.startswith("staged") else None
+                trial: Bare | Trial = Trial(args.n, cpu, probes=not args.no_probes, exec_=args.kind != "trial", staged=staged)
             else:
                 trial = Bare(args.n, cpu, BARE if args.kind == "bare" else preloading(args.kind != "preloaded", args.kind == "forked-chunk"))
             try:
