@@ -13,7 +13,9 @@ same CPU:
   checked, ``wall_s`` as parsweep records it).
 
 ``--kind`` puts something else beside the bare script, to find where a difference comes from:
-``bare`` (another bare script: the method's own A/A, which must hold 1.00), ``preloaded`` (the
+``bare`` (another bare script: the method's own A/A, which must hold 1.00), ``bare-shifted``
+(the same script with the trial process's own layout shift first: a random heap padding and call
+depth, drawn per process as ``runner.trial.worker`` does), ``preloaded`` (the
 script's loop in a process that first imports what parsweep's fork server preloads), ``forked``
 (the same, then forked: a child of a preloaded process, as a trial process is), ``forked-chunk``
 (that child running the workload's own ``sum_range_chunk`` instead of the script's copy),
@@ -33,6 +35,12 @@ the loop, each process's own offset averaged out.
     .venv/bin/python benchmarks/trial_couples.py                 # 8 couples x 30 pairs at n=2e6 (~1-2 min)
     .venv/bin/python benchmarks/trial_couples.py --no-shift      # the trial processes without the layout shift
     .venv/bin/python benchmarks/trial_couples.py --no-pin        # both left where the OS puts them
+    .venv/bin/python benchmarks/trial_couples.py --kind bare-shifted  # the script, its layout shifted as a trial's
+    .venv/bin/python benchmarks/trial_couples.py --against trial --backend threading  # parsweep's own A/A
+
+``--against trial`` puts a serial trial process on the first side instead of the bare script,
+and ``--backend`` sets the second trial process's backend (at one worker): with ``threading``,
+each couple is the A/A of a speedup, in the trial processes parsweep really runs.
 """
 
 from __future__ import annotations
@@ -59,6 +67,19 @@ BARE = ONE_THREAD.split("if __name__")[0] + (
     "    elapsed = time.perf_counter() - t0\n"
     "    assert total == n * (n - 1) // 2, total\n"
     "    print(elapsed, flush=True)\n"
+)
+
+
+# The bare script with the trial process's own layout shift first (runner.trial.worker: random
+# heap padding kept alive, the loop run at a random call depth): the same program as BARE, only
+# its memory layout drawn the way every trial process draws its own.
+SHIFTED = BARE.replace(
+    "n = int(sys.argv[1])\n",
+    "import os, random\nfrom runner.trial.worker import at_depth, shift_layout\n"
+    "PADDING = shift_layout(random.Random(int.from_bytes(os.urandom(8), 'little')))\nn = int(sys.argv[1])\n",
+).replace(
+    "    total = partial_sum(0, n)\n",
+    "    got = []\n    at_depth(PADDING.depth, lambda: got.append(partial_sum(0, n)))\n    total = got[0]\n",
 )
 
 
@@ -100,11 +121,12 @@ class Bare:
 class Trial:
     """A real trial process (``backend=serial workload=sum_range``), asked for one recorded repetition at a time."""
 
-    def __init__(self, n: int, cpu: int | None, probes: bool = True, exec_: bool = False, staged: str | None = None) -> None:
+    def __init__(self, n: int, cpu: int | None, probes: bool = True, exec_: bool = False, staged: str | None = None,
+                 backend: str = "serial") -> None:
         from runner.execute.processes import TrialProcess
         from runner.trial.spec import build_spec
 
-        spec = build_spec({"backend": {"name": "serial"}, "workload": {"name": "sum_range"}, "n": n, "repeats": 1, "warmup": 0})
+        spec = build_spec({"backend": {"name": backend}, "workload": {"name": "sum_range"}, "n": n, "workers": 1, "repeats": 1, "warmup": 0})
         self.process = Execed(staged) if exec_ else TrialProcess(sys.executable)
         self.process.send(("spec", spec, os.getcwd(), [cpu] if cpu is not None else None))
         self._answer("ready")
@@ -189,7 +211,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-pin", action="store_true", help="leave both processes unpinned")
     parser.add_argument("--fresh-server", action="store_true", help="a new fork server (a new exec: new addresses) for every couple")
     parser.add_argument("--no-probes", action="store_true", help="the trial's repetitions unrecorded: no speed probes around them")
-    parser.add_argument("--kind", choices=["trial", "trial-exec", "staged-bench", "staged-loop", "staged-shifted", "bare", "preloaded", "forked", "forked-chunk"], default="trial", help="what runs beside the bare script")
+    parser.add_argument("--backend", default="serial", help="the trial process's backend, at 1 worker (default serial)")
+    parser.add_argument("--against", choices=["bare", "trial"], default="bare",
+                        help="the other side of each couple: the bare script (default) or a serial trial process "
+                             "(--against trial --backend threading: parsweep's own A/A, threading x1 against serial)")
+    parser.add_argument("--kind", choices=["trial", "trial-exec", "staged-bench", "staged-loop", "staged-shifted", "bare", "preloaded", "forked", "forked-chunk", "bare-shifted"], default="trial", help="what runs beside the bare script")
     args = parser.parse_args(argv)
     if args.no_shift:
         os.environ["PARSWEEP_LAYOUT_SHIFT"] = "0"  # before the fork server starts: it passes our environment on
@@ -208,12 +234,12 @@ def main(argv: list[str] | None = None) -> int:
     rows, logs, clusters, bare_walls, ratios = [], [], [], [], []
     try:
         for couple in range(args.couples):
-            bare = Bare(args.n, cpu)
+            bare: Bare | Trial = Bare(args.n, cpu) if args.against == "bare" else Trial(args.n, cpu, probes=not args.no_probes)
             if args.kind in ("trial", "trial-exec", "staged-bench", "staged-loop", "staged-shifted"):
                 staged = args.kind.split("-")[1] if args.kind.startswith("staged") else None
-                trial: Bare | Trial = Trial(args.n, cpu, probes=not args.no_probes, exec_=args.kind != "trial", staged=staged)
+                trial: Bare | Trial = Trial(args.n, cpu, probes=not args.no_probes, exec_=args.kind != "trial", staged=staged, backend=args.backend)
             else:
-                trial = Bare(args.n, cpu, BARE if args.kind == "bare" else preloading(args.kind != "preloaded", args.kind == "forked-chunk"))
+                trial = Bare(args.n, cpu, SHIFTED if args.kind == "bare-shifted" else BARE if args.kind == "bare" else preloading(args.kind != "preloaded", args.kind == "forked-chunk"))
             try:
                 bare.time(), trial.time()  # warm-up
                 first, second = [], []
@@ -239,10 +265,12 @@ def main(argv: list[str] | None = None) -> int:
             rows.append([str(couple + 1), f"{ratio.ratio:.4f}", f"{ratio.low:.4f}-{ratio.high:.4f}", holds, load_average()])
     finally:
         close_fork_servers()
-    print(table(["couple", f"{args.kind}/bare", "95% CI (pairs)", "holds 1.00", "load"], rows))
+    other = "bare" if args.against == "bare" else "serial trial"
+    side = args.kind if args.backend == "serial" else f"{args.kind} ({args.backend} x1)"
+    print(table(["couple", f"{side}/{other}", "95% CI (pairs)", "holds 1.00", "load"], rows))
     mean, half, k = log_mean_interval(logs, clusters)
-    print(f"\nthe bare loop's walls: median {sorted(bare_walls)[len(bare_walls) // 2]:.4f} s, spread {spread(bare_walls):.1%}")
-    print(f"over {len(logs)} pairs in {k} couples: the {args.kind} process's wall / the script's = {math.exp(mean):.4f} "
+    print(f"\nthe {other} process's walls: median {sorted(bare_walls)[len(bare_walls) // 2]:.4f} s, spread {spread(bare_walls):.1%}")
+    print(f"over {len(logs)} pairs in {k} couples: the {side} process's wall / the {other}'s = {math.exp(mean):.4f} "
           f"(95% CI {math.exp(mean - half):.4f}-{math.exp(mean + half):.4f}, interval over couples); "
           f"the couples' median {statistics.median(ratios):.4f} (one couple far off moves the mean, not the median)")
     return 0
