@@ -19,7 +19,7 @@ from test_analysis_store import StoreBuilder
 from analysis.data.load import load_samples, load_sweep
 from analysis.model.stats import ratio_of_medians_ci
 from analysis.report import build_report
-from runner.trial.stats import pair_by_round, paired_ratio, t_quantile
+from runner.trial.stats import f_quantile, pair_by_round, paired_ratio, t_quantile
 
 
 def drift(rounds: int, seed: int, amplitude: float = 0.2) -> np.ndarray:
@@ -32,6 +32,15 @@ def drift(rounds: int, seed: int, amplitude: float = 0.2) -> np.ndarray:
 @pytest.mark.parametrize("df", [1, 2, 3, 5, 10, 30, 200])
 def test_t_quantile_matches_scipy(df: int) -> None:
     assert t_quantile(0.975, df) == pytest.approx(stats.t.ppf(0.975, df), rel=2e-3)
+
+
+@pytest.mark.parametrize("dfn", [1, 2, 3, 5, 9, 20, 40])
+@pytest.mark.parametrize("dfd", [5, 10, 30, 70, 200])
+def test_f_quantile_matches_scipy(dfn: int, dfd: int) -> None:
+    """Paulson's approximation (the pooled offsets' test of a row): within 2% from 2 numerator
+    degrees of freedom on, 2.5% at 1."""
+    for p in (0.9, 0.95):
+        assert f_quantile(p, dfn, dfd) == pytest.approx(stats.f.ppf(p, dfn, dfd), rel=0.02 if dfn >= 2 else 0.025)
 
 
 def test_a_slow_phase_that_hits_both_sides_cancels() -> None:

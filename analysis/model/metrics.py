@@ -19,7 +19,9 @@ Definitions (``p`` = workers, ``T`` = median wall time):
   ratios with Student's t interval (:func:`runner.trial.stats.paired_ratio`, the same definition
   ``repeats=auto`` stops on); where the pairs come from several couples of processes (a
   trial's ``repeats_per_process``, or trials pooled from several runs) the interval is the
-  cluster-robust one over those couples, which sees what stays the same for a process's life. The two walls of a round are seconds apart at most, so the VM's
+  one over those couples, which sees what stays the same for a process's life, with that
+  offset's variance pooled over the rows of the group (:func:`runner.trial.stats.pool_offsets`;
+  a row that spreads more than the pool keeps its own). The two walls of a round are seconds apart at most, so the VM's
   drift, which moves both, cancels; two independent pools of repetitions keep it. Then the
   paired figure *is* the row's speedup (the ratio of medians estimates the same thing, less
   precisely). **Unpaired** otherwise (sequential schedules, runs logged before rounds were
@@ -81,7 +83,7 @@ from analysis.model.trust import (
     with_reasons,
 )
 from runner.trial.backends import table_order
-from runner.trial.stats import log_mean_interval
+from runner.trial.stats import CoupleSpread, couple_spread, log_mean_interval, pool_offsets
 
 BASELINE_KEYS = ["host", "python", "workload", "n"]
 # `chunks` is "" for the default (one chunk per worker), else the chunk count: trials that
@@ -280,8 +282,14 @@ def paired_speedups(table: pd.DataFrame, trials: pd.DataFrame, samples: pd.DataF
     # a cluster: the pairs of one couple of processes, the contender's and the baseline's (runs
     # logged before processes were recorded: one process per run)
     pairs["_cluster"] = list(zip(pairs["run_id"], pairs["process"].fillna(-1), pairs["_group"], pairs["_base_process"].fillna(-1)))
+    # the offsets pooled over each interleaved group's rows, as repeats=auto's stopping rule pools
+    # them (runner.trial.stats): a row's interval uses the pool of the group(s) its pairs came from
+    spreads: dict[Any, list[CoupleSpread | None]] = {}
+    for (_, group), part in pairs.groupby(["_row", "_group"]):
+        spreads.setdefault(group, []).append(couple_spread(part["_log"].tolist(), part["_cluster"].tolist()))
     for row, part in pairs[pairs["_row"].isin(per_row.index)].groupby("_row"):
-        mean, half, clusters = log_mean_interval(part["_log"].tolist(), part["_cluster"].tolist(), confidence)
+        pool = pool_offsets([spread for group in part["_group"].unique() for spread in spreads[group]])
+        mean, half, clusters = log_mean_interval(part["_log"].tolist(), part["_cluster"].tolist(), confidence, pool)
         out.loc[row, ["ratio", "low", "high"]] = [np.exp(mean), np.exp(mean - half), np.exp(mean + half)]
         out.loc[row, "pairs"] = len(part)
         out.loc[row, "processes"] = clusters

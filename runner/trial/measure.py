@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from runner.trial.backends.base import Backend, ChunkFunction, ChunkResult
-from runner.trial.stats import PairedRatio, pair_by_round, paired_ratio, summarize
+from runner.trial.stats import CoupleSpread, PairedRatio, couple_spread, pair_by_round, paired_ratio, pool_offsets, summarize
 from runner.trial.workloads.base import Workload
 
 #: The machine-speed probe: a fixed piece of pure-Python work (the classic loop over PROBE_N
@@ -200,6 +200,23 @@ class AutoTrial:
     couples: int = 1  # couples of processes its paired speedup needs before it may stop (MIN_COUPLES when spread)
 
 
+def _pairs(trial: AutoTrial, base: AutoTrial) -> tuple[list[float], list[float], list[tuple[int | None, int | None]] | None]:
+    """A contender's pairs with its baseline (baseline's walls, its walls) and each pair's couple
+    of processes (None when neither recorded its processes)."""
+    numerators, denominators = pair_by_round(base.samples, trial.samples)
+    if not (base.processes or trial.processes):
+        return numerators, denominators, None
+    mine = {index for index, _ in trial.samples}
+    rounds = [index for index, _ in base.samples if index in mine]
+    return numerators, denominators, [(base.processes.get(index), trial.processes.get(index)) for index in rounds]
+
+
+def _spread(numerators: list[float], denominators: list[float], clusters: list[tuple[int | None, int | None]] | None) -> CoupleSpread | None:
+    if clusters is None or len(numerators) < 2 or min(numerators + denominators) <= 0:
+        return None
+    return couple_spread([math.log(a / b) for a, b in zip(numerators, denominators)], clusters)
+
+
 def decide_stops(trials: Sequence[AutoTrial], budget_spent: bool = False) -> None:
     """Set ``stop`` on each running trial of a group that needs no more rounds (see above), and
     ``paired`` on each contender; a pure function of the samples (tested on synthetic drift)."""
@@ -208,20 +225,16 @@ def decide_stops(trials: Sequence[AutoTrial], budget_spent: bool = False) -> Non
     for trial in trials:
         if trial.baseline is not None and trial.baseline in by_key:
             partners.setdefault(trial.baseline, []).append(trial)
+    pairs = {trial.key: _pairs(trial, by_key[trial.baseline]) for trial in trials
+             if trial.baseline is not None and trial.baseline in by_key and trial.samples}
+    # every contender's couples, the stopped ones' too: the group's offsets, pooled (runner.trial.stats)
+    pool = pool_offsets([_spread(*paired) for paired in pairs.values()])
     for trial in trials:  # contenders first: a baseline's fate depends on theirs
-        if trial.stop is not None or trial.baseline is None or trial.baseline not in by_key:
+        if trial.stop is not None or trial.key not in pairs:
             continue
         walls = [wall for _, wall in trial.samples]
-        if not walls:
-            continue
-        base = by_key[trial.baseline]
-        numerators, denominators = pair_by_round(base.samples, trial.samples)
-        clusters = None
-        if base.processes or trial.processes:  # pairs of one couple of processes share its offset
-            mine = {index for index, _ in trial.samples}
-            rounds = [index for index, _ in base.samples if index in mine]
-            clusters = [(base.processes.get(index), trial.processes.get(index)) for index in rounds]
-        trial.paired = paired_ratio(numerators, denominators, clusters=clusters)
+        numerators, denominators, clusters = pairs[trial.key]
+        trial.paired = paired_ratio(numerators, denominators, clusters=clusters, pool=pool)
         if (trial.paired is not None and trial.paired.pairs >= MIN_PAIRS and trial.paired.clusters >= trial.couples
                 and trial.paired.rel_half_width <= trial.target):
             trial.stop = TARGET_SPEEDUP_RULE

@@ -165,14 +165,116 @@ class PairedRatio:
         return math.sqrt(self.high / self.low) - 1 if self.low > 0 else math.inf
 
 
+# --- The offsets pooled over a group's rows ---------------------------------------------------
+#
+# With a few couples per row (a quick sweep's rows get 5-10), the cluster-robust interval pays
+# twice for knowing each row's couple-to-couple spread from that row alone: Student's t with
+# k - 1 degrees of freedom, and a variance estimated from k sums. But the offset a process keeps
+# is the machine's, not the row's: the rows of one interleaved group run on the same CPUs in the
+# same minutes. So the group's rows pool it. Each row's log-ratios are read as a one-way random
+# effects model, ``log = mu + a_couple + e``, offsets ``a`` with variance ``tau2`` and per-pair
+# noise ``e`` with variance ``sigma2``; ``tau2`` is estimated once from every row's couples
+# (ANOVA moments per row, averaged with their k - 1 degrees of freedom as weights; a negative
+# average is 0), ``sigma2`` from the row's own pairs within their couples. The mean's variance is
+# ``(sum of n_i**2 * tau2) / N**2 + sigma2 / N``, with Satterthwaite's degrees of freedom.
+# Simulated on rows like the quick sweep's (14 rows of 6 couples x 5 pairs, 13% noise per pair,
+# offsets 0-3%), that interval is about 15% narrower than the row's own at the same 95% coverage
+# (tests/test_trust_processes.py). A row whose couples spread more than the pool explains (an F
+# test at 10%: its own offsets, a backend whose workers keep one of their own) keeps its own
+# cluster-robust interval; so does a row with no pool to join (alone in its group), and every
+# interval stays at least as wide as the per-pair one.
+
+
+@dataclass(frozen=True)
+class CoupleSpread:
+    """One row's pairs, split by their couple of processes: the sums of squares the pooled
+    offset variance and the row's own noise are read from."""
+
+    count: int  # pairs
+    couples: int
+    within_ss: float  # sum over pairs of (log - its couple's mean) ** 2
+    between_ss: float  # sum over couples of pairs * (couple's mean - row mean) ** 2
+    sizes_sq: int  # sum over couples of pairs ** 2
+
+    @property
+    def n0(self) -> float:
+        """The couples' effective size (the mean size, for couples of equal size)."""
+        return (self.count - self.sizes_sq / self.count) / (self.couples - 1)
+
+    @property
+    def noise_variance(self) -> float:
+        return self.within_ss / (self.count - self.couples)
+
+    @property
+    def offset_variance(self) -> float:
+        """The moment estimate of ``tau2`` from this row alone (unbiased, may be negative)."""
+        return (self.between_ss / (self.couples - 1) - self.noise_variance) / self.n0
+
+
+@dataclass(frozen=True)
+class OffsetPool:
+    """The per-process offset's variance (on the log scale) pooled over a group's rows."""
+
+    variance: float
+    df: int  # sum over the rows of couples - 1
+    rows: int
+
+
+def couple_spread(logs: Sequence[float], clusters: Sequence[Hashable]) -> CoupleSpread | None:
+    """The sums of squares of ``logs`` by cluster; None with fewer than two clusters or no pair
+    left to tell the noise within them (every couple a single pair)."""
+    if len(clusters) != len(logs):
+        raise ValueError(f"one cluster label per value, got {len(clusters)} for {len(logs)} values")
+    groups: dict[Hashable, list[float]] = {}
+    for value, label in zip(logs, clusters):
+        groups.setdefault(label, []).append(value)
+    count, k = len(logs), len(groups)
+    if k < 2 or count <= k:
+        return None
+    mean = statistics.fmean(logs)
+    means = {label: statistics.fmean(values) for label, values in groups.items()}
+    within = sum((value - means[label]) ** 2 for label, values in groups.items() for value in values)
+    between = sum(len(values) * (means[label] - mean) ** 2 for label, values in groups.items())
+    return CoupleSpread(count, k, within, between, sum(len(values) ** 2 for values in groups.values()))
+
+
+def pool_offsets(spreads: Sequence[CoupleSpread | None]) -> OffsetPool | None:
+    """The offset variance pooled over the rows of a group; None with fewer than two rows to pool."""
+    rows = [spread for spread in spreads if spread is not None]
+    df = sum(spread.couples - 1 for spread in rows)
+    if len(rows) < 2:
+        return None
+    variance = sum((spread.couples - 1) * spread.offset_variance for spread in rows) / df
+    return OffsetPool(max(variance, 0.0), df, len(rows))
+
+
+def f_quantile(p: float, dfn: int, dfd: int) -> float:
+    """The ``p`` quantile of the F distribution (``0.5 < p < 1``), from Paulson's cube-root normal
+    approximation: computed here for the same reason as :func:`t_quantile` (this module runs on
+    the trial side, standard library only); within 2% of scipy's from 2 numerator degrees of
+    freedom on, which is all the test of a row against its group's pool needs."""
+    z = statistics.NormalDist().inv_cdf(p)
+    a, b = 1 - 2 / (9 * dfd), 1 - 2 / (9 * dfn)
+    c, d = 2 / (9 * dfn), 2 / (9 * dfd)
+    lead = a * a - z * z * d
+    root = (a * b + math.sqrt(max(a * a * b * b - lead * (b * b - z * z * c), 0.0))) / lead
+    return float(root**3)
+
+
 def log_mean_interval(
-    logs: Sequence[float], clusters: Sequence[Hashable] | None = None, confidence: float = CONFIDENCE
+    logs: Sequence[float],
+    clusters: Sequence[Hashable] | None = None,
+    confidence: float = CONFIDENCE,
+    pool: OffsetPool | None = None,
 ) -> tuple[float, float, int]:
     """The mean of ``logs`` (two or more), its interval's half-width, and the number of clusters.
 
     ``clusters`` labels each value with the couple of processes it came from; with two or more
     distinct labels the half-width is the larger of the per-value t interval's and the
-    cluster-robust one's (see the comment above), else the per-value one's.
+    cluster-robust one's (see the comment above), else the per-value one's. With ``pool`` (the
+    offsets pooled over the row's group, :func:`pool_offsets`) the cluster-robust half-width is
+    the random-effects one with the pooled offset variance, unless this row's couples spread
+    more than the pool explains (see the comment above).
     """
     count = len(logs)
     mean = statistics.fmean(logs)
@@ -187,8 +289,29 @@ def log_mean_interval(
     k = len(sums)
     if k < 2:
         return mean, half, 1
+    pooled = _pooled_half_width(couple_spread(logs, clusters), pool, confidence)
+    if pooled is not None:
+        return mean, max(half, pooled), k
     variance = k / (k - 1) * sum(total * total for total in sums.values()) / count**2
     return mean, max(half, t_quantile(0.5 + confidence / 2, k - 1) * math.sqrt(variance)), k
+
+
+def _pooled_half_width(spread: CoupleSpread | None, pool: OffsetPool | None, confidence: float) -> float | None:
+    """The random-effects half-width of a row's mean with the pooled offset variance; None when
+    there is no pool, or the row's couples spread more than it explains."""
+    if spread is None or pool is None:
+        return None
+    noise = spread.noise_variance
+    expected = noise + spread.n0 * pool.variance  # what the row's between-couple mean square estimates
+    if expected <= 0:
+        return None
+    if spread.between_ss / (spread.couples - 1) / expected > f_quantile(0.90, spread.couples - 1, pool.df):
+        return None  # an offset of its own: the row's own interval
+    offsets = spread.sizes_sq * pool.variance / spread.count**2
+    pairs = noise / spread.count
+    variance = offsets + pairs
+    df = variance**2 / (offsets**2 / pool.df + pairs**2 / (spread.count - spread.couples))
+    return t_quantile(0.5 + confidence / 2, max(1, int(df))) * math.sqrt(variance)
 
 
 def paired_ratio(
@@ -196,9 +319,11 @@ def paired_ratio(
     denominators: Sequence[float],
     confidence: float = CONFIDENCE,
     clusters: Sequence[Hashable] | None = None,
+    pool: OffsetPool | None = None,
 ) -> PairedRatio | None:
     """The paired ratio of two aligned samples (pair ``i`` = ``numerators[i]``, ``denominators[i]``),
-    ``clusters[i]`` the couple of processes pair ``i`` was measured in (see :func:`log_mean_interval`).
+    ``clusters[i]`` the couple of processes pair ``i`` was measured in, ``pool`` the offsets pooled
+    over its group (see :func:`log_mean_interval`).
 
     ``None`` with fewer than two pairs (one pair says nothing of the spread) or a value <= 0.
     For a speedup, the numerators are the baseline's walls and the denominators the contender's.
@@ -208,7 +333,7 @@ def paired_ratio(
     if len(numerators) < 2 or min(numerators, default=0) <= 0 or min(denominators, default=0) <= 0:
         return None
     logs = [math.log(a / b) for a, b in zip(numerators, denominators)]
-    mean, half, k = log_mean_interval(logs, clusters, confidence)
+    mean, half, k = log_mean_interval(logs, clusters, confidence, pool)
     return PairedRatio(ratio=math.exp(mean), low=math.exp(mean - half), high=math.exp(mean + half), pairs=len(logs), clusters=k)
 
 
