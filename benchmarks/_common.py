@@ -16,10 +16,12 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
+
+T = TypeVar("T")
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -187,6 +189,18 @@ def paired_ratios(reference: Sequence[float], other: Sequence[float], resamples:
     rng = random.Random(0)
     medians = sorted(statistics.median(rng.choices(ratios, k=len(ratios))) for _ in range(resamples))
     return Paired(ratios, statistics.median(ratios), medians[int(0.025 * resamples)], medians[int(0.975 * resamples) - 1])
+
+
+def turn_order(sides: Sequence[T], index: int) -> list[T]:
+    """``sides`` in order on an even ``index``, reversed on an odd one (A B, B A, A B, ...):
+    alternated, neither side always goes first, and a drift over the run hits both alike."""
+    return list(sides) if index % 2 == 0 else list(reversed(sides))
+
+
+def in_turns(calls: Sequence[Callable[[], T]], index: int) -> list[T]:
+    """Each of ``calls`` called once, in :func:`turn_order`; the results in ``calls``' order."""
+    results = {position: call() for position, call in turn_order(list(enumerate(calls)), index)}
+    return [results[position] for position in range(len(calls))]
 
 
 def table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:

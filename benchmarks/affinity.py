@@ -31,7 +31,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from _common import load_average, machine_lines, parse_n, run_parsweep, scratch_dir, store_overrides, table, trial_runs
+from _common import load_average, machine_lines, parse_n, run_parsweep, scratch_dir, store_overrides, table, trial_runs, turn_order
 
 from runner.trial.stats import pair_by_round, paired_ratio
 
@@ -75,7 +75,7 @@ def main() -> None:
     results: dict[bool, list[dict[str, Figures]]] = {True: [], False: []}
     with scratch_dir("parsweep-affinity-") as workdir:
         for index in range(args.sweeps):
-            for pinned in (True, False) if index % 2 == 0 else (False, True):
+            for pinned in turn_order((True, False), index):
                 label = f"s{index}-{'pinned' if pinned else 'free'}"
                 run_parsweep(["-m", "backend=serial,threading,process_pool", "workers=1", f"n={args.n}",
                               f"repeats={args.repeats}", "warmup=1", f"affinity={str(pinned).lower()}",

@@ -20,7 +20,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from _common import load_average, machine_lines, parse_n, run_parsweep, scratch_dir, store_overrides, table, trial_runs
+from _common import load_average, machine_lines, parse_n, run_parsweep, scratch_dir, store_overrides, table, trial_runs, turn_order
 
 from runner.trial.stats import pair_by_round, paired_ratio
 
@@ -38,7 +38,7 @@ def main() -> None:
     began = time.perf_counter()
     with scratch_dir("parsweep-auto-") as workdir:
         for index in range(args.sweeps):
-            for setting in (f"repeats={args.fixed}", "repeats=auto") if index % 2 == 0 else ("repeats=auto", f"repeats={args.fixed}"):
+            for setting in turn_order((f"repeats={args.fixed}", "repeats=auto"), index):
                 label = f"s{index}-{setting.replace('=', '')}"
                 took = run_parsweep(["-m", f"backend={args.backends}", "workers=1", f"n={args.n}", setting, "warmup=1",
                                      f"experiment={label}", "quiet=true", *store_overrides(workdir, label, store="auto")], workdir)

@@ -34,7 +34,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchmarks._common import load_average, machine_lines, median, run_parsweep, scratch_dir, store_overrides, table, trial_runs, verdict
+from benchmarks._common import load_average, machine_lines, median, run_parsweep, scratch_dir, store_overrides, table, trial_runs, turn_order, verdict
 
 GOAL_S = 0.050
 BACKENDS = "serial,threading,multiprocessing,thread_pool,process_pool"
@@ -78,7 +78,7 @@ class Side:
         return trials, wall, work
 
     def pair(self, workdir: Path, pair: int) -> None:
-        order = ("small", "big") if pair % 2 == 0 else ("big", "small")
+        order = turn_order(("small", "big"), pair)
         got = {}
         for which in order:
             workers = "1" if which == "small" else "1,2,3,4,5,6,7"
@@ -107,7 +107,7 @@ def main() -> int:
         for side in sides:  # caches, fork server code
             run_parsweep(["backend=serial", *side.common, *store_overrides(workdir, f"warm-{len(side.rows)}{side.source}".replace("/", "_"))], workdir, source=side.source)
         for pair in range(args.pairs):
-            for side in sides if pair % 2 == 0 else reversed(sides):
+            for side in turn_order(sides, pair):
                 side.pair(workdir, pair)
     for side in sides:
         print(f"\n{side.name}")

@@ -31,7 +31,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchmarks._common import clean_env, load_average, machine_lines, scratch_dir
+from benchmarks._common import clean_env, load_average, machine_lines, scratch_dir, turn_order
 
 BACKENDS = "serial,threading,multiprocessing,thread_pool,process_pool"
 
@@ -170,7 +170,7 @@ def many(rounds: int, extra: list[str], against: Path | None) -> int:
     per: dict[str, list[dict[str, float]]] = {side: [] for side in sides}
     with scratch_dir("parsweep-breakdown-") as workdir:
         for round_ in range(rounds):
-            for side in list(sides) if round_ % 2 == 0 else list(reversed(sides)):
+            for side in turn_order(list(sides), round_):
                 big = many_launch(workdir, f"{side}-{round_}-many", MANY, extra, sides[side])
                 small = many_launch(workdir, f"{side}-{round_}-one", 1, extra, sides[side])
                 per[side].append({part: (big.get(part, 0.0) - small.get(part, 0.0)) / (MANY - 1) for part in big})

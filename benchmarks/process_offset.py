@@ -24,7 +24,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import machine_lines, table
+from _common import in_turns, machine_lines, table
 
 from runner.trial.stats import paired_ratio
 
@@ -90,10 +90,7 @@ def main(argv: list[str] | None = None) -> int:
             a.time(), b.time()
         first, second = [], []
         for index in range(args.pairs):
-            if index % 2:
-                tb, ta = b.time(), a.time()
-            else:
-                ta, tb = a.time(), b.time()
+            ta, tb = in_turns((a.time, b.time), index)
             first.append(ta)
             second.append(tb)
         for child in (a, b):

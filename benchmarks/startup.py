@@ -30,7 +30,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchmarks._common import clean_env, load_average, machine_lines, run_parsweep, scratch_dir, store_overrides, table
+from benchmarks._common import clean_env, load_average, machine_lines, run_parsweep, scratch_dir, store_overrides, table, turn_order
 
 TINY = ["n=1000", "repeats=1", "warmup=0"]
 MANY = 41
@@ -82,7 +82,7 @@ def main() -> None:
             for side in sides:
                 run_parsweep(["--help"], workdir, source=sides[side])
         for round_ in range(options.rounds):
-            order = list(sides) if round_ % 2 == 0 else list(reversed(sides))  # who goes first alternates too
+            order = turn_order(list(sides), round_)  # who goes first alternates too
             for row in names:
                 floors.append(import_mlflow(workdir))
                 for side in order:

@@ -55,7 +55,7 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import load_average, machine_lines, parse_n, spread, table
+from _common import in_turns, load_average, machine_lines, parse_n, spread, table
 from fidelity import ONE_THREAD
 
 # The hand-written script's loop, served: one timing per line read, until stdin closes.
@@ -244,10 +244,7 @@ def main(argv: list[str] | None = None) -> int:
                 bare.time(), trial.time()  # warm-up
                 first, second = [], []
                 for index in range(args.pairs):
-                    if index % 2:
-                        tt, tb = trial.time(), bare.time()
-                    else:
-                        tb, tt = bare.time(), trial.time()
+                    tb, tt = in_turns((bare.time, trial.time), index)
                     first.append(tb)
                     second.append(tt)
             finally:

@@ -174,9 +174,6 @@ class InFlight:
     def __iter__(self) -> Iterator[Live]:
         return iter(list(self._lives))  # a copy: recording a trial hands it over while iterating
 
-    def __len__(self) -> int:
-        return len(self._lives)
-
 
 class Windows:
     """Other processes' CPU use around repetitions, in windows of at least MIN_WINDOW_S.
