@@ -40,7 +40,7 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import REPO, clean_env, machine_lines, run_parsweep, scratch_dir, table, usable_cores, verdict
+from _common import REPO, clean_env, machine_lines, run_parsweep, scratch_dir, table, turn_order, usable_cores, verdict
 
 AA_HALF_WIDTH = 0.04
 QUICK_HALF_WIDTH = 0.05
@@ -108,9 +108,16 @@ def noise_structure(n: int = 200_000, seconds: float = 8.0) -> tuple[float, floa
     return adjacent, statistics.correlation(a, b), statistics.stdev(x - y for x, y in zip(a, b))
 
 
-def report(workdir: Path, fmt: str) -> str:
-    command = [str(REPO / ".venv" / "bin" / "parsweep-report"), "--format", fmt, "--tracking-uri", f"sqlite:///{workdir / 'mlflow.db'}"]
-    done = subprocess.run(command, cwd=workdir, env=clean_env(workdir), capture_output=True, text=True, check=True)
+def report(workdir: Path, fmt: str, source: Path | None = None) -> str:
+    """``parsweep-report`` of the sweep in ``workdir``; ``source``: another checkout's analysis."""
+    arguments = ["--format", fmt, "--tracking-uri", f"sqlite:///{workdir / 'mlflow.db'}"]
+    env = clean_env(workdir)
+    if source is None:
+        command = [str(REPO / ".venv" / "bin" / "parsweep-report"), *arguments]
+    else:
+        command = [sys.executable, "-m", "analysis", *arguments]
+        env["PYTHONPATH"] = str(source)
+    done = subprocess.run(command, cwd=workdir, env=env, capture_output=True, text=True, check=True)
     return done.stdout
 
 
@@ -133,30 +140,33 @@ def unpaired(workdir: Path, backend: str) -> tuple[float, float, float]:
     return float(statistics.median(serial) / statistics.median(other)), float(low[0]), float(high[0])
 
 
-def aa_sweeps(count: int, before: list[str] | None, before_env: dict[str, str] | None = None) -> list[dict[str, Any]]:
+def aa_sweeps(count: int, before: list[str] | None, before_env: dict[str, str] | None = None,
+              against: Path | None = None) -> list[dict[str, Any]]:
     """``count`` A/A sweeps per setting, the settings alternating (before, after, before, ...);
-    ``before_env``: environment variables the "before" sweeps run with."""
+    ``before_env``: environment variables the "before" sweeps run with; ``against``: the checkout
+    whose parsweep (sweep and report) the "before" sweeps run."""
     out = []
     for index in range(count):
         for label, extra in ([("before", before)] if before is not None else []) + [("after", [])]:
             with scratch_dir("noisy-aa-") as workdir:
                 began = time.perf_counter()
+                source = against if label == "before" else None
                 run_parsweep(["-m", "backend=serial,threading", "workers=1", "n=1e7", *extra], workdir,
-                             env=before_env if label == "before" else None)
+                             env=before_env if label == "before" else None, source=source)
                 seconds = time.perf_counter() - began
-                rows = json.loads(report(workdir, "json"))["rows"]
+                rows = json.loads(report(workdir, "json", source))["rows"]
                 row = next(r for r in rows if r["backend"] == "threading")
                 out.append({"sweep": index + 1, "setting": label, "seconds": seconds, "row": row,
                             "unpaired": unpaired(workdir, "threading")})
     return out
 
 
-def quick_sweep(show: bool, extra: list[str]) -> dict[str, Any]:
+def quick_sweep(show: bool, extra: list[str], source: Path | None = None) -> dict[str, Any]:
     with scratch_dir("noisy-quick-") as workdir:
         began = time.perf_counter()
-        run_parsweep(["-m", *extra], workdir, quiet=not show)
+        run_parsweep(["-m", *extra], workdir, quiet=not show, source=source)
         seconds = time.perf_counter() - began
-        data = json.loads(report(workdir, "json"))
+        data = json.loads(report(workdir, "json", source))
         return {"seconds": seconds, "rows": data["rows"], "verdict": data["verdict"]}
 
 
@@ -170,10 +180,16 @@ def main(argv: list[str] | None = None) -> int:
                         help="an environment variable the 'before' A/A sweeps run with (e.g. PARSWEEP_LAYOUT_SHIFT=0)")
     parser.add_argument("--before", metavar="OVERRIDES", help="what 'before' runs instead of the settings before issue 17, for "
                         "the A/A sweeps and the quick preset alike (e.g. 'repeats_per_process=null')")
+    parser.add_argument("--against", metavar="DIR", type=Path,
+                        help="'before' is another checkout of parsweep (a git worktree of an older commit), at the "
+                             "defaults: the A/A sweeps and the quick preset, sweep and report by that code")
+    parser.add_argument("--rounds", type=int, default=1, help="quick sweeps per side, alternated (default 1)")
     args = parser.parse_args(argv)
+    if args.against is not None and args.before is None:
+        args.before = ""
     before_env = dict(item.split("=", 1) for item in args.before_env)
     before_aa = None if args.no_before else (args.before.split() if args.before is not None else ([] if before_env else BEFORE))
-    before_quick = ["sweep=quick", *args.before.split()] if args.before else QUICK_BEFORE
+    before_quick = ["sweep=quick", *args.before.split()] if args.before is not None else QUICK_BEFORE
     print("\n".join(machine_lines()))
     rel, span = bare_loop_drift()
     print(f"drift        a bare loop (n=1e6, 30 reps, this process): std {rel:.1%} of the mean, slowest/fastest {span:.2f}x\n")
@@ -185,7 +201,7 @@ def main(argv: list[str] | None = None) -> int:
               f" {adjacent:.3f}; the two CPUs at the same moments: speed correlation {correlation:.2f},"
               f" log-ratio std {across:.3f} (100 ms bins)\n")
 
-    results = aa_sweeps(args.aa, before_aa, before_env or None) if args.aa > 0 else []
+    results = aa_sweeps(args.aa, before_aa, before_env or None, args.against) if args.aa > 0 else []
     if not results:
         print("A/A: not run (--aa 0)\n")
     rows = []
@@ -201,6 +217,8 @@ def main(argv: list[str] | None = None) -> int:
                      str(row["ci_method"]), str(row["pairs"]), f"{u_speedup:.3f}", f"+-{half_width(u_low, u_high):.1%}",
                      str(row["trust"]), f"{result['seconds']:.0f} s"])
     said = " ".join([*(before_aa or []), *(f"{k}={v}" for k, v in before_env.items())]) or "the defaults"
+    if args.against is not None:
+        said += f" of {args.against}"
     if results:
         print(f"A/A: threading x1 against serial, n=1e7 (true speedup 1.00); before: {said}, after: the defaults")
         print(table(["sweep", "setting", "speedup", "95% CI", "width", "method", "pairs", "unpaired", "width", "trust", "time"], rows))
@@ -208,8 +226,10 @@ def main(argv: list[str] | None = None) -> int:
 
     if not args.no_quick:
         cpus = usable_cores()
-        for label, extra in ([("before", before_quick)] if not args.no_before else []) + [("now", [])]:
-            quick = quick_sweep(args.show, extra)
+        sides = ([("before", before_quick)] if not args.no_before else []) + [("now", [])]
+        for index in range(args.rounds * len(sides)):
+            label, extra = turn_order(sides, index // len(sides))[index % len(sides)]
+            quick = quick_sweep(args.show, extra, args.against if label == "before" else None)
             within = [r for r in quick["rows"] if r["workers"] <= cpus]
             trusted = [r for r in within if str(r["trust"]).startswith("ok")]
             widths = [half_width(r["speedup_ci_low"], r["speedup_ci_high"]) for r in quick["rows"] if r["backend"] != "serial"]
