@@ -349,6 +349,11 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             item.add_marker(pytest.mark.xdist_group(RAY_GROUP))
         elif module in SHARED_FIXTURE_MODULES:
             item.add_marker(pytest.mark.xdist_group(module))
+        elif item.get_closest_marker("alone") is not None:
+            # A module's ``alone`` tests run in turn on one worker, which keeps the machine to itself
+            # from the first to the last (see pytest_runtest_protocol) instead of waiting, before
+            # each, for the test the other worker began meanwhile to end.
+            item.add_marker(pytest.mark.xdist_group(f"alone-{module}"))
 
 
 
@@ -363,6 +368,9 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 # before pytest-timeout's clock starts, so waiting never counts against a test's timeout.
 
 _ALONE_FILES: dict[str, int] = {}
+# An ``alone`` test followed on this worker by another keeps both locks for it: between the two, the
+# other worker would start a test, and the next ``alone`` one would wait for it to end, this worker idle.
+_HOLDING_ALONE = False
 
 
 def _lock_fd(suffix: str) -> int:
@@ -373,24 +381,28 @@ def _lock_fd(suffix: str) -> int:
 
 @pytest.hookimpl(wrapper=True, tryfirst=True)
 def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None):
+    global _HOLDING_ALONE
     if not WORKER:  # one process: nothing runs beside the test
         return (yield)
     import fcntl
 
     gate, running = _lock_fd(".gate"), _lock_fd(".running")
     alone = item.get_closest_marker("alone") is not None
-    fcntl.flock(gate, fcntl.LOCK_EX)
-    try:
-        fcntl.flock(running, fcntl.LOCK_EX if alone else fcntl.LOCK_SH)
-    finally:
-        if not alone:
-            fcntl.flock(gate, fcntl.LOCK_UN)
+    if not _HOLDING_ALONE:
+        fcntl.flock(gate, fcntl.LOCK_EX)
+        try:
+            fcntl.flock(running, fcntl.LOCK_EX if alone else fcntl.LOCK_SH)
+        finally:
+            if not alone:
+                fcntl.flock(gate, fcntl.LOCK_UN)
     try:
         return (yield)
     finally:
-        fcntl.flock(running, fcntl.LOCK_UN)
-        if alone:
-            fcntl.flock(gate, fcntl.LOCK_UN)
+        _HOLDING_ALONE = alone and nextitem is not None and nextitem.get_closest_marker("alone") is not None
+        if not _HOLDING_ALONE:
+            fcntl.flock(running, fcntl.LOCK_UN)
+            if alone:
+                fcntl.flock(gate, fcntl.LOCK_UN)
 
 
 def pytest_sessionfinish(session, exitstatus) -> None:

@@ -177,12 +177,13 @@ def test_gil_forced_back_on_in_a_free_threaded_build(launch_dir: Path, free_thre
     """gil=1: PYTHON_GIL=1 for the trial; the tags say the GIL is on, threads stop scaling, and the
     measurement's identity (config hash) is not that of the build as is."""
     uri = sqlite_uri(launch_dir / "store.db")
-    common = [f"python={free_threaded_python}", "backend=threading", "workers=2", "n=4e6", "repeats=3", "warmup=1"]
-    forced = run_parsweep(["-m", *common, "gil=1"], launch_dir, uri=uri, timeout=300)
-    assert forced.returncode == 0, forced.explain()
-    as_built = run_parsweep(["-m", *common], launch_dir, uri=uri, timeout=300)
-    assert as_built.returncode == 0, as_built.explain()
-    on, off = runs_with_role(all_runs(uri), "trial")
+    # one sweep, the two trials' repetitions interleaved: each trial's process has its own setting
+    launch = run_parsweep(["-m", f"python={free_threaded_python}", "gil=null,1", "backend=threading", "workers=2", "n=4e6",
+                           "repeats=3", "warmup=1"], launch_dir, uri=uri, timeout=300)
+    assert launch.returncode == 0, launch.explain()
+    trials = trials_by(all_runs(uri), "gil")
+    assert set(trials) == {("1",), ("default",)}, set(trials)
+    on, off = trials[("1",)], trials[("default",)]
     assert on.data.tags["python.gil_enabled"] == "true" and on.data.tags["python.gil_env"] == "1"
     assert on.data.tags["python.free_threaded"] == "true"
     assert off.data.tags["python.gil_enabled"] == "false" and off.data.tags["python.gil_env"] == ""

@@ -2,7 +2,7 @@
 
 Two promises of tests/conftest.py: tests of one group (a module's shared sweep, the README's
 parts, the Ray tests) run on one worker, in order; and a test marked ``alone`` runs with no other
-test beside it. Each is checked by a real ``pytest -n 2 --dist loadgroup`` over a few tests written
+test beside it, a module's ``alone`` tests in turn with none between them. Each is checked by a real ``pytest -n 2 --dist loadgroup`` over a few tests written
 here, with this suite's conftest.py as a plugin, so a pytest or pytest-xdist release that breaks
 either (pytest 9.2 made xdist ignore every group: pyproject.toml's pin) fails here, not silently.
 """
@@ -67,3 +67,8 @@ def test_groups_stay_on_one_worker_and_alone_tests_run_alone(tmp_path: Path) -> 
         if name.startswith("alone"):
             beside = [other for other in runs if other[0] != name and other[2] < ended and began < other[3]]
             assert not beside, (name, beside)
+    # a module's alone tests run in turn on one worker, which keeps the machine from the first to the last
+    alone = sorted((run for run in runs if run[0].startswith("alone")), key=lambda run: run[2])
+    assert len({worker for _, worker, *_ in alone}) == 1, alone
+    between = [run for run in runs if not run[0].startswith("alone") and alone[0][3] < run[3] and run[2] < alone[-1][2]]
+    assert not between, between
