@@ -178,8 +178,8 @@ class PairedRatio:
 # average is 0), ``sigma2`` from the row's own pairs within their couples. The mean's variance is
 # ``(sum of n_i**2 * tau2) / N**2 + sigma2 / N``, with Satterthwaite's degrees of freedom.
 # Simulated on rows like the quick sweep's (14 rows of 6 couples x 5 pairs, 13% noise per pair,
-# offsets 0-3%), that interval is about 15% narrower than the row's own at the same 95% coverage
-# (tests/test_trust_processes.py). A row whose couples spread more than the pool explains (an F
+# offsets 0-3%; benchmarks/pooled_offsets.py), that interval is 10-15% narrower than the row's own
+# at 95-96% coverage (tests/test_trust_processes.py holds it). A row whose couples spread more than the pool explains (an F
 # test at 10%: its own offsets, a backend whose workers keep one of their own) keeps its own
 # cluster-robust interval; so does a row with no pool to join (alone in its group), and every
 # interval stays at least as wide as the per-pair one.
