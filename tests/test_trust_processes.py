@@ -19,7 +19,14 @@ from pathlib import Path
 import pytest
 
 from conftest import all_runs, run_parsweep, runs_with_role, sqlite_uri
-from runner.trial.measure import AutoRepeats, AutoTrial, decide_stops
+from runner.trial.measure import (
+    CONTENDERS_KNOWN_RULE,
+    SWEEP_BUDGET_RULE,
+    TARGET_SPEEDUP_RULE,
+    AutoRepeats,
+    AutoTrial,
+    decide_stops,
+)
 from runner.trial.stats import couple_spread, log_mean_interval, paired_ratio, pool_offsets
 
 PID_MODULE = '''
@@ -204,6 +211,40 @@ def test_repeats_auto_waits_for_three_couples_of_processes() -> None:
     assert decided({i: i // 5 for i in range(10)}).stop is None  # two
     three = decided({i: min(i // 4, 2) for i in range(10)})
     assert three.paired is not None and three.paired.clusters == 3 and three.stop == "target_speedup_ci"
+
+
+
+def test_a_stop_on_the_target_is_read_again_after_every_round() -> None:
+    """A contender that stopped within its target is read again with what the group knows now:
+    still within it, it stays stopped (three contenders whose couples agree); no longer within it
+    (one whose couples disagree by +-5%, which it did not show when it stopped), it runs again,
+    and its baseline with it, until its figure holds or a limit ends it. A limit is final."""
+    rules = AutoRepeats(0.02, 100, None)
+    rounds = 12
+    processes = {index: index // 4 for index in range(rounds)}
+    base = [(index, 1.0) for index in range(rounds)]
+    tight = [(index, 0.5 * (1.0 + 0.002 * (index % 2))) for index in range(rounds)]
+    offsets = [1.05, 0.95, 1.05]
+    wide = [(index, 0.5 * offsets[index // 4] * (1.0 + 0.002 * (index % 2))) for index in range(rounds)]
+
+    def group(budget_spent: bool = False, wide_stop: str = TARGET_SPEEDUP_RULE) -> list[AutoTrial]:
+        trials = [AutoTrial(1, rules, base, processes=processes, stop=CONTENDERS_KNOWN_RULE),
+                  *(AutoTrial(key, rules, tight, baseline=1, target=0.05, processes=processes, couples=3, stop=TARGET_SPEEDUP_RULE)
+                    for key in (2, 4, 5)),
+                  AutoTrial(3, rules, wide, baseline=1, target=0.05, processes=processes, couples=3, stop=wide_stop)]
+        decide_stops(trials, budget_spent=budget_spent)
+        return [trials[0], trials[1], trials[-1]]
+
+    serial, holds, moved = group()
+    assert holds.stop == TARGET_SPEEDUP_RULE and holds.paired is not None and holds.paired.rel_half_width <= 0.05
+    assert moved.stop is None and moved.paired is not None and moved.paired.rel_half_width > 0.05
+    assert serial.stop is None  # the baseline goes on with it: every round it runs in has its pair
+
+    serial, holds, moved = group(budget_spent=True)  # the sweep's budget is spent: it ends, and says why
+    assert moved.stop == SWEEP_BUDGET_RULE and holds.stop == TARGET_SPEEDUP_RULE and serial.stop == CONTENDERS_KNOWN_RULE
+
+    serial, _, moved = group(wide_stop="max_repeats")  # a limit is not read again
+    assert moved.stop == "max_repeats" and serial.stop == CONTENDERS_KNOWN_RULE
 
 
 # -- the offsets pooled over a group's rows: known answers ------------------------------------------

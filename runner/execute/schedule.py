@@ -531,8 +531,8 @@ class Scheduler:
         for live, trial in zip(autos, trials):
             if trial.paired is not None:
                 live.paired_rel_ci = trial.paired.rel_half_width
-            if live.stop_rule is None and trial.stop is not None:
-                live.stop_rule, live.done = trial.stop, True
+            if trial.stop != live.stop_rule:  # stopped now, or (a stop on the target read again) running again
+                live.stop_rule, live.done = trial.stop, trial.stop is not None
 
     def _mark_all(self, covered: list[tuple[Live, Repetition, float | None, float]]) -> None:
         """Give each repetition its window's figure, and mark the ones others disturbed (beyond

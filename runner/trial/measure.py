@@ -167,6 +167,15 @@ class AutoRepeats:
 # a trial without a partner (a serial alone, a contender without a baseline in its group) keeps
 # the median rule (target_rel_ci). max_repeats and max_time_s still bound each trial, and a
 # sweep's time budget (sweep_budget_s) bounds them all.
+#
+# A stop on the target is not final. With repeats_per_process the interval reads the group's
+# pooled offsets (runner.trial.stats.pool_offsets), which move as the other contenders add
+# couples of processes; and a contender checked after every round can stop on an interval that
+# came out narrow by luck from a few couples. So after every round the contenders stopped on
+# their target are read again with what the group knows now; one no longer within its target
+# runs again (and its baseline with it), until its figure holds or a limit ends it. On the quick
+# sweep (2026-12-04 16:35) a process_pool x1 row stopped at 20 pairs within +-5% and the report,
+# reading the same pairs with the final pool, gave it +-10.5%.
 
 #: Pairs a paired speedup needs before it may stop a contender: fewer say too little of the spread
 #: (with 2 or 3 nearly equal ratios, a t interval can come out narrow by luck).
@@ -219,7 +228,9 @@ def _spread(numerators: list[float], denominators: list[float], clusters: list[t
 
 def decide_stops(trials: Sequence[AutoTrial], budget_spent: bool = False) -> None:
     """Set ``stop`` on each running trial of a group that needs no more rounds (see above), and
-    ``paired`` on each contender; a pure function of the samples (tested on synthetic drift)."""
+    ``paired`` on each contender; clear it on a contender stopped on its target that no longer
+    is within it, and on its baseline (see above). A pure function of the samples (tested on
+    synthetic drift)."""
     by_key = {trial.key: trial for trial in trials}
     partners: dict[int, list[AutoTrial]] = {}
     for trial in trials:
@@ -230,8 +241,8 @@ def decide_stops(trials: Sequence[AutoTrial], budget_spent: bool = False) -> Non
     # every contender's couples, the stopped ones' too: the group's offsets, pooled (runner.trial.stats)
     pool = pool_offsets([_spread(*paired) for paired in pairs.values()])
     for trial in trials:  # contenders first: a baseline's fate depends on theirs
-        if trial.stop is not None or trial.key not in pairs:
-            continue
+        if trial.key not in pairs or trial.stop not in (None, TARGET_SPEEDUP_RULE):
+            continue  # a stop on the target is read again (above); a limit is final
         walls = [wall for _, wall in trial.samples]
         numerators, denominators, clusters = pairs[trial.key]
         trial.paired = paired_ratio(numerators, denominators, clusters=clusters, pool=pool)
@@ -241,8 +252,9 @@ def decide_stops(trials: Sequence[AutoTrial], budget_spent: bool = False) -> Non
         else:
             trial.stop = trial.rules.limit(walls) or (SWEEP_BUDGET_RULE if budget_spent and len(walls) >= MIN_PAIRS else None)
     for trial in trials:
-        if trial.stop is not None or (trial.baseline is not None and trial.baseline in by_key):
+        if trial.stop not in (None, CONTENDERS_KNOWN_RULE) or (trial.baseline is not None and trial.baseline in by_key):
             continue
+        trial.stop = None  # a baseline goes on while one of its contenders does (again)
         walls = [wall for _, wall in trial.samples]
         if not walls:
             continue
