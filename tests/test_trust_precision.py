@@ -124,3 +124,25 @@ def test_an_auto_sweep_records_why_each_trial_stopped(launch_dir: Path) -> None:
     stops = {r.data.params["backend"]: r.data.tags["parsweep.repeats_stop"] for r in runs_with_role(all_runs(uri), "trial")}
     assert stops["threading"] in (TARGET_SPEEDUP_RULE, "max_repeats"), stops
     assert stops["serial"] in (CONTENDERS_KNOWN_RULE, "max_repeats"), stops
+
+
+def test_a_baseline_a_limit_stopped_says_which_speedups_it_left_short(launch_dir: Path) -> None:
+    """A target no speedup reaches: the repetitions max_time_s allows run out, and every trial of
+    the group stops on that limit. The baseline's warning speaks of the speedup paired with it,
+    the target that was missed, not of its own median's target_rel_ci, which was not its rule;
+    the contender's of its own speedup."""
+    uri = sqlite_uri(launch_dir / "mlflow.db")
+    launch = run_parsweep(["-m", "backend=serial,process_pool", "workers=2", "workload=sleep", "n=10_000",
+                           "workload.sleep_per_item_s=2e-6", "repeats=auto", "max_time_s=0.15", "target_speedup_ci=1e-6",
+                           "warmup=0", "interference.budget_s=5"], launch_dir, uri=uri)
+    assert launch.returncode == 0, launch.explain()
+    trials = {r.data.params["backend"]: r for r in runs_with_role(all_runs(uri), "trial")}
+    # max_time_s, or the repetitions planned from it ran out first (how fast the sleeps ran decides)
+    rule = trials["serial"].data.tags["parsweep.repeats_stop"]
+    assert rule in ("max_time_s", "max_repeats") and trials["process_pool"].data.tags["parsweep.repeats_stop"] == rule
+    serial = [w for w in trials["serial"].data.tags["parsweep.warnings"].splitlines() if "repeats=auto stopped" in w]
+    assert len(serial) == 1 and serial[0].startswith(f"repeats=auto stopped by {rule} after "), serial
+    assert serial[0].endswith(" repetitions with 1 of the speedups paired with it short of target_speedup_ci=1e-06; "
+                              f"raise {rule}, quiet the machine, or accept a wider target"), serial
+    pool = trials["process_pool"].data.tags["parsweep.warnings"]
+    assert "the paired speedup's 95% CI at" in pool and "short of target_speedup_ci=1e-06" in pool

@@ -57,7 +57,15 @@ from runner.host.lock import LockWait, host_lock
 from runner.host.proc import MIN_WINDOW_S, CpuWindow, other_cores_now, tick_error_cores, usable_cpu_ids
 from runner.trial import backends
 from runner.trial.bench import FinishInfo, StartInfo, assemble, repeat_plan
-from runner.trial.measure import MIN_COUPLES, AutoRepeats, AutoTrial, Repetition, decide_stops
+from runner.trial.measure import (
+    CONTENDERS_KNOWN_RULE,
+    MIN_COUPLES,
+    TARGET_SPEEDUP_RULE,
+    AutoRepeats,
+    AutoTrial,
+    Repetition,
+    decide_stops,
+)
 from runner.trial.results import TrialResult
 from runner.trial.spec import Policy, TrialSpec
 
@@ -126,6 +134,7 @@ class Live:
     error: str | None = None
     stop_rule: str | None = None
     paired_rel_ci: float | None = None  # repeats=auto, a contender: its paired speedup's last half-width
+    contenders_short: int = 0  # repeats=auto, a baseline a limit stopped: its contenders not known within their target
     active_s: float = 0.0  # its own start and repetitions, what timeout_s bounds
     started_at: float = 0.0  # time.time()
     began: float = 0.0  # perf_counter
@@ -366,6 +375,7 @@ class Scheduler:
         for live in batch:  # ran every planned repetition (some marked as disturbed) before a rule said stop
             if live.spec.auto_repeats and live.stop_rule is None and not live.failed and len(live.reps) >= targets[id(live)]:
                 live.stop_rule = "max_repeats"
+        self._left_short(batch)
         self._mark_all(self.windows.close(force=True))
         self._clean_up(batch)
         for live in batch:
@@ -534,6 +544,21 @@ class Scheduler:
             if trial.stop != live.stop_rule:  # stopped now, or (a stop on the target read again) running again
                 live.stop_rule, live.done = trial.stop, trial.stop is not None
 
+    def _left_short(self, batch: list[Live]) -> None:
+        """repeats=auto, interleaved: each baseline a limit stopped counts the contenders paired with
+        it that it left short of their target, so that its warning names the target that was missed
+        (theirs), not its own median's."""
+        if not self.interleaved:
+            return
+        for base in batch:
+            if base.spec.backend != "serial" or not base.spec.auto_repeats or base.stop_rule in (None, CONTENDERS_KNOWN_RULE, "target_rel_ci"):
+                continue
+            base.contenders_short += sum(
+                1 for live in batch
+                if live.spec.backend != "serial" and live.spec.auto_repeats and not live.failed
+                and (live.spec.python, live.spec.gil) == (base.spec.python, base.spec.gil) and live.stop_rule != TARGET_SPEEDUP_RULE
+            )
+
     def _mark_all(self, covered: list[tuple[Live, Repetition, float | None, float]]) -> None:
         """Give each repetition its window's figure, and mark the ones others disturbed (beyond
         what the kernel's ticks could make up)."""
@@ -652,7 +677,7 @@ class Scheduler:
         result = assemble(
             live.spec, live.start, live.reps, live.finish, usable=self.usable, threshold_cores=self.threshold_cores,
             error=live.error, repeats_stop=live.stop_rule, discarded=live.discarded, other_cpu_cores=other,
-            busy_cores_at_start=live.busy_at_start, paired_rel_ci=live.paired_rel_ci,
+            busy_cores_at_start=live.busy_at_start, paired_rel_ci=live.paired_rel_ci, contenders_short=live.contenders_short,
         )
         result.started_at = live.started_at or None
         result.python = result.python or dict(live.job.interpreter.facts)

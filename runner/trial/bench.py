@@ -112,6 +112,7 @@ def assemble(
     other_cpu_cores: float | None = None,
     busy_cores_at_start: float | None = None,
     paired_rel_ci: float | None = None,
+    contenders_short: int = 0,
 ) -> TrialResult:
     """The trial's result from what was measured: ``kept`` are its final recorded repetitions
     (interfered ones among them are counted and flagged), ``discarded`` those measured again."""
@@ -132,6 +133,7 @@ def assemble(
         result.close_s = finish.close_s
     result.repeats_stop = repeats_stop
     result.paired_rel_ci = paired_rel_ci
+    result.contenders_short = contenders_short
     result.other_cpu_cores = other_cpu_cores
     result.busy_cores_at_start = busy_cores_at_start
     result.reps_interfered = sum(1 for rep in kept if rep.interfered)

@@ -127,10 +127,17 @@ def frequency_warnings(governors: Sequence[str], ratio: float | None) -> list[st
 
 
 def auto_repeats_warnings(
-    stop_rule: str | None, summary: Summary, target_rel_ci: float, paired_rel_ci: float | None = None, target_speedup_ci: float = 0.03
+    stop_rule: str | None, summary: Summary, target_rel_ci: float, paired_rel_ci: float | None = None, target_speedup_ci: float = 0.03,
+    contenders_short: int = 0,
 ) -> list[str]:
     if stop_rule in (None, "target_rel_ci", TARGET_SPEEDUP_RULE, CONTENDERS_KNOWN_RULE):
         return []
+    if contenders_short:  # a baseline: what it stopped short of is its contenders' precision, not its own median's
+        return [
+            f"repeats=auto stopped by {stop_rule} after {summary.count} repetitions with {contenders_short} of the speedups "
+            f"paired with it short of target_speedup_ci={target_speedup_ci:g}; raise {stop_rule}, quiet the machine, "
+            "or accept a wider target"
+        ]
     if paired_rel_ci is not None:  # a contender: what it stopped short of is its paired speedup's precision
         return [
             f"repeats=auto stopped by {stop_rule} after {summary.count} repetitions with the paired speedup's 95% CI at "
@@ -168,7 +175,8 @@ def assess(spec: Any, result: Any, usable: int, threshold_cores: float) -> None:
     out += spread
     if spec.auto_repeats:
         out += auto_repeats_warnings(
-            result.repeats_stop, summary, spec.target_rel_ci, getattr(result, "paired_rel_ci", None), spec.target_speedup_ci
+            result.repeats_stop, summary, spec.target_rel_ci, getattr(result, "paired_rel_ci", None), spec.target_speedup_ci,
+            getattr(result, "contenders_short", 0),
         )
     out += busy_at_start_warnings(result.busy_cores_at_start, result.load_1m_at_start, usable, threshold_cores)
     out += interference_warnings(result, usable)

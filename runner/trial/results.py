@@ -44,6 +44,7 @@ class TrialResult:
     tags: dict[str, str] = field(default_factory=dict)  # extra run tags (cluster.*)
     repeats_stop: str | None = None  # repeats=auto: the rule that stopped it (runner.trial.measure)
     paired_rel_ci: float | None = None  # repeats=auto, a contender: its paired speedup's 95% CI half-width when it stopped
+    contenders_short: int = 0  # repeats=auto, a baseline a limit stopped: its contenders it left short of their target
     busy_cores_at_start: float | None = None
     load_1m_at_start: float | None = None
     other_cpu_cores: float | None = None
