@@ -127,8 +127,8 @@ def test_an_auto_sweep_records_why_each_trial_stopped(launch_dir: Path) -> None:
 
 
 def test_a_baseline_a_limit_stopped_says_which_speedups_it_left_short(launch_dir: Path) -> None:
-    """A target no speedup reaches: the repetitions max_time_s allows run out, and every trial of
-    the group stops on that limit. The baseline's warning speaks of the speedup paired with it,
+    """A target no speedup reaches: a limit (max_time_s or max_repeats) ends the group, and every
+    trial of it stops on that limit. The baseline's warning speaks of the speedup paired with it,
     the target that was missed, not of its own median's target_rel_ci, which was not its rule;
     the contender's of its own speedup."""
     uri = sqlite_uri(launch_dir / "mlflow.db")
@@ -137,7 +137,7 @@ def test_a_baseline_a_limit_stopped_says_which_speedups_it_left_short(launch_dir
                            "warmup=0", "interference.budget_s=5"], launch_dir, uri=uri)
     assert launch.returncode == 0, launch.explain()
     trials = {r.data.params["backend"]: r for r in runs_with_role(all_runs(uri), "trial")}
-    # max_time_s, or the repetitions planned from it ran out first (how fast the sleeps ran decides)
+    # max_time_s or max_repeats, whichever comes first (how fast the sleeps ran decides)
     rule = trials["serial"].data.tags["parsweep.repeats_stop"]
     assert rule in ("max_time_s", "max_repeats") and trials["process_pool"].data.tags["parsweep.repeats_stop"] == rule
     serial = [w for w in trials["serial"].data.tags["parsweep.warnings"].splitlines() if "repeats=auto stopped" in w]
