@@ -173,9 +173,9 @@ class AutoRepeats:
 # couples of processes; and a contender checked after every round can stop on an interval that
 # came out narrow by luck from a few couples. So after every round the contenders stopped on
 # their target are read again with what the group knows now; one no longer within its target
-# runs again (and its baseline with it), until its figure holds or a limit ends it. On the quick
-# sweep (2026-12-04 16:35) a process_pool x1 row stopped at 20 pairs within +-5% and the report,
-# reading the same pairs with the final pool, gave it +-10.5%.
+# runs again (and its baseline with it), until its figure holds or a limit ends it. In a quick
+# sweep (2026-12-04, max_repeats=150) a process_pool x1 row stopped at 20 pairs within +-5% and
+# the report, reading the same pairs with the final pool, gave it +-10.5%.
 
 #: Pairs a paired speedup needs before it may stop a contender: fewer say too little of the spread
 #: (with 2 or 3 nearly equal ratios, a t interval can come out narrow by luck).
