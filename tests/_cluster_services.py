@@ -23,6 +23,8 @@ import urllib.request
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
+from conftest import MLFLOW_SERVER_ENV
+
 BIN = Path(sys.executable).parent
 LOCALHOST = "127.0.0.1"
 
@@ -95,8 +97,7 @@ def mlflow_server(
     ]
     if app_name:
         command += ["--app-name", app_name]
-    # No GenAI job runners (a dozen huey processes): a tracking store is all the tests need.
-    server_env = clean_env(MLFLOW_SERVER_ENABLE_JOB_EXECUTION="false", **(env or {}))
+    server_env = clean_env(**MLFLOW_SERVER_ENV, **(env or {}))
     with open(log, "wb") as out:
         process = subprocess.Popen(
             command, cwd=workdir, env=server_env, stdout=out, stderr=subprocess.STDOUT,

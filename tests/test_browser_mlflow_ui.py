@@ -35,7 +35,7 @@ from typing import Any
 import pytest
 
 from analysis.report import load_report
-from conftest import TINY, all_runs, clean_env, run_parsweep, runs_with_role, sqlite_uri
+from conftest import MLFLOW_SERVER_ENV, TINY, all_runs, clean_env, run_parsweep, runs_with_role, sqlite_uri
 
 pytestmark = [pytest.mark.browser]
 
@@ -73,9 +73,7 @@ def mlflow_server(store: Path, log: Path) -> Iterator[str]:
     command = [str(mlflow) if mlflow.exists() else shutil.which("mlflow") or "mlflow"]
     command += ["server", "--backend-store-uri", sqlite_uri(store), "--host", "127.0.0.1", "--port", str(port), "--workers", "1"]
     with log.open("w") as out:
-        # No GenAI job runners (a huey consumer per job kind, each importing MLflow: 19 s to /health on
-        # one core, 8 s without): the runs' pages use none, and `make ui` starts none either.
-        server = subprocess.Popen(command, env=clean_env(MLFLOW_SERVER_ENABLE_JOB_EXECUTION="false"), stdout=out,
+        server = subprocess.Popen(command, env=clean_env(**MLFLOW_SERVER_ENV), stdout=out,
                                   stderr=subprocess.STDOUT, start_new_session=True)
     try:
         deadline = time.monotonic() + SERVER_START_TIMEOUT_S

@@ -101,7 +101,8 @@ def test_a_local_instance_by_default_on_loopback_and_quiet(ray_cluster: str, tmp
     assert done.returncode == 0, done.explain()
     assert "Token authentication" not in done.stdout + done.stderr, done.explain()
     assert "WARNING" not in done.stdout + done.stderr, done.explain()
-    (trial,) = client_for(uri).search_runs([client_for(uri).get_experiment_by_name("parsweep").experiment_id])
+    client = client_for(uri)
+    (trial,) = client.search_runs([client.get_experiment_by_name("parsweep").experiment_id])
     assert trial.info.status == "FINISHED" and trial.data.metrics["correct"] == 1.0, trial.data.tags.get("parsweep.error")
     assert trial.data.tags["cluster.address"] == "local"
     assert trial.data.tags["cluster.cpus"] == "3"  # its own instance: the running cluster has HEAD_CPUS

@@ -20,7 +20,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from conftest import MARKER, clean_env, parsweep_command
+from conftest import MARKER, MLFLOW_SERVER_ENV, clean_env, parsweep_command
 
 
 class Background:
@@ -191,9 +191,7 @@ class MlflowServer:
     def start(self, timeout: float = 90) -> MlflowServer:
         self.directory.mkdir(parents=True, exist_ok=True)
         mlflow = Path(sys.executable).with_name("mlflow")
-        # No GenAI job runners (a huey consumer per job kind, each importing MLflow): a tracking store
-        # is all these tests need, and on two cores the consumers doubled the server's start.
-        env = clean_env(MLFLOW_SERVER_ENABLE_JOB_EXECUTION="false")
+        env = clean_env(**MLFLOW_SERVER_ENV)
         with open(self.directory / "server.log", "ab") as log:
             self.process = subprocess.Popen(
                 [str(mlflow), "server", "--backend-store-uri", f"sqlite:///{self.directory / 'server.db'}",
