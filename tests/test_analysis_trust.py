@@ -167,3 +167,28 @@ def test_plots_draw_untrusted_points_hollow(report: Any) -> None:
         hollow = [line for ax in figure.axes for line in ax.get_lines()
                   if line.get_marker() == "o" and line.get_markerfacecolor() in ("white", (1.0, 1.0, 1.0, 1.0))]
         assert hollow, draw.__name__
+
+
+def test_a_panel_of_many_worker_counts_names_eight_of_them_first_and_last_included(tmp_path: Path) -> None:
+    """41 worker counts (issue 21's per-trial sweep): the wall-time legend names 8 lines spread from
+    the first to the last, the lines graded in colour by worker count, every line still drawn."""
+    from matplotlib.colors import to_rgba
+
+    from analysis.render.plots import LEGEND_MAX, plot_wall_time
+
+    builder = StoreBuilder(tmp_path)
+    sweep = builder.sweep()
+    builder.trial(sweep, "serial", 1, 1000, reps_around(1.0))
+    for workers in range(1, 42):
+        builder.trial(sweep, "threading", workers, 1000, reps_around(1.0 + workers / 100))
+    builder.finish_sweep(sweep)
+    trials = load_sweep(builder.uri, sweep)
+    report = build_report(trials, load_samples(builder.uri, finished(trials)))
+    figure = plot_wall_time(report, str(report.table["host"].iloc[0]), "sum_range")
+    (panel,) = [ax for ax in figure.axes if ax.get_title() == "threading"]
+    named = [text.get_text() for text in panel.get_legend().get_texts()]
+    assert len(named) == LEGEND_MAX == 8
+    assert named[0] == "1 worker" and named[-1] == "41 workers"
+    lines = [line for line in panel.get_lines() if line.get_marker() == "o" and line.get_linestyle() != "None"]
+    assert len(lines) == 41
+    assert len({to_rgba(line.get_color()) for line in lines}) == 41  # graded: no colour repeats, unlike the default cycle of 10

@@ -92,6 +92,19 @@ def _hollow(ax: Any, x: Any, y: Any, trusted: pd.Series, color: str) -> bool:
     return True
 
 
+LEGEND_MAX = 8  # a panel's legend names at most this many lines
+
+
+def _legend_subset(counts: list[Any]) -> set[Any]:
+    """The worker counts a legend names: all of them up to :data:`LEGEND_MAX`, else that many spread
+    evenly from the first to the last (the lines are then coloured in order along a gradient, so the
+    unnamed ones read between their named neighbours). A legend of 41 entries overflows its panel,
+    and drawing it took a 41-trial sweep's report 0.11 s, a third of its plots' cost per trial."""
+    if len(counts) <= LEGEND_MAX:
+        return set(counts)
+    return {counts[round(k * (len(counts) - 1) / (LEGEND_MAX - 1))] for k in range(LEGEND_MAX)}
+
+
 def _untrusted_legend_entry(ax: Any) -> None:
     from matplotlib.lines import Line2D
 
@@ -208,9 +221,15 @@ def plot_wall_time(report: Report, host: str, workload: str) -> Any:
     figure, axes = _grid(plt, len(labels))
     for ax, label in zip(axes, labels):
         untrusted = False
-        for workers, line in rows[rows["label"] == label].groupby("workers"):
+        panel = rows[rows["label"] == label]
+        counts = sorted(panel["workers"].unique())
+        named = _legend_subset(counts)
+        graded = plt.get_cmap("viridis") if len(counts) > LEGEND_MAX else None
+        for position, (workers, line) in enumerate(panel.groupby("workers")):
             line = line.sort_values("n")
-            (drawn,) = ax.plot(line["n"], line["wall_time_s"], marker="o", label=f"{workers} worker{'s' if workers != 1 else ''}")
+            style = {"color": graded(position / (len(counts) - 1) * 0.9)} if graded is not None else {}
+            name = f"{workers} worker{'s' if workers != 1 else ''}" if workers in named else "_nolegend_"
+            (drawn,) = ax.plot(line["n"], line["wall_time_s"], marker="o", label=name, **style)
             untrusted |= _hollow(ax, line["n"], line["wall_time_s"], line["trusted"], drawn.get_color())
         ax.set_xscale("log")
         ax.set_yscale("log")
