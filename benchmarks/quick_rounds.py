@@ -8,7 +8,10 @@ prints, from each trial's ``parsweep.sample_rounds`` and ``parsweep.sample_start
 * per contender: its pairs with serial (the same round), their noise (the std of the pairs'
   log-ratios, what a speedup's interval narrows from as 1/sqrt(pairs)), the same with the
   baseline interpolated in time between the baseline's repetitions on either side, and how far
-  apart in time the two sides of a pair were (mean);
+  apart in time the two sides of a pair were (mean); then what the speedup's interval narrows
+  from, both ways: the standard error of the mean log-ratio with the dependence between
+  neighbouring pairs counted (Newey-West, one lag). Interpolated pairs share baseline
+  repetitions with their neighbours, so a lower pair noise need not mean a narrower interval;
 * the pairs' noise by how far apart the two sides were (quarters of all pairs): whether pairs
   closer in time would cancel more of the machine's drift.
 
@@ -57,6 +60,18 @@ def interpolated(base: list[tuple[int, float, float]], start: float) -> float | 
     return (1 - f) * math.log(w0) + f * math.log(w1)
 
 
+def mean_se(values: list[float]) -> float:
+    """The standard error of the mean of a series in time order, the covariance of neighbours
+    counted (Newey-West with one lag: ``(gamma0 + 2 gamma1) / N``; what independent values would
+    give when gamma1 is 0)."""
+    count = len(values)
+    mean = statistics.fmean(values)
+    centred = [v - mean for v in values]
+    gamma0 = sum(v * v for v in centred) / count
+    gamma1 = sum(a * b for a, b in zip(centred, centred[1:])) / count
+    return math.sqrt(max(gamma0 + 2 * gamma1, 0.0) / count)
+
+
 def analyse(uri: str) -> None:
     trials = [samples(run) for run in trial_runs(uri)]
     groups: dict[int, list[dict[str, Any]]] = {}
@@ -85,9 +100,10 @@ def analyse(uri: str) -> None:
             mean = statistics.fmean(logs)
             gaps += [(gap, value - mean) for gap, value in zip(apart, logs)]
             rows.append([format_n(n), trial["backend"], str(trial["workers"]), str(len(logs)), f"{statistics.stdev(logs):.3f}",
-                         f"{statistics.stdev(near):.3f}" if len(near) > 1 else "-", f"{statistics.fmean(apart):.2f} s"])
+                         f"{statistics.stdev(near):.3f}" if len(near) > 1 else "-", f"{statistics.fmean(apart):.2f} s",
+                         f"{mean_se(logs):.4f}", f"{mean_se(near):.4f}" if len(near) > 1 else "-"])
     print(table(["n", "trials", "rounds", "first to last", "per round", "work per round"], group_rows) + "\n")
-    print(table(["n", "backend", "workers", "pairs", "pair noise", "interpolated", "apart (mean)"], rows) + "\n")
+    print(table(["n", "backend", "workers", "pairs", "pair noise", "interpolated", "apart (mean)", "mean's se", "interpolated"], rows) + "\n")
     gaps.sort()
     quarter = len(gaps) // 4
     lines = []
