@@ -192,3 +192,35 @@ def test_a_panel_of_many_worker_counts_names_eight_of_them_first_and_last_includ
     lines = [line for line in panel.get_lines() if line.get_marker() == "o" and line.get_linestyle() != "None"]
     assert len(lines) == 41
     assert len({to_rgba(line.get_color()) for line in lines}) == 41  # graded: no colour repeats, unlike the default cycle of 10
+
+
+def test_the_verdict_names_the_limit_that_left_a_speedup_wide(tmp_path: Path) -> None:
+    """A speedup known less precisely than +-5%: the verdict's advice names what ended its
+    repetitions (each run's parsweep.repeats_stop), not one limit for all: raise max_repeats where
+    max_repeats stopped it, sweep_budget_s where the budget did; a fixed count gets repeats=auto;
+    runs that logged no rule get what auto does."""
+    import random
+
+    rng = random.Random(7)
+    noisy = [1.0 * rng.lognormvariate(0, 0.2) for _ in range(12)]
+    builder = StoreBuilder(tmp_path)
+    sweep = builder.sweep()
+    builder.trial(sweep, "serial", 1, 1000, noisy, repeats="auto", group="g", repeats_stop="contenders_stopped", trust="spread")
+    stops = {"threading": "max_repeats", "multiprocessing": "sweep_budget_s", "process_pool": None, "thread_pool": None}
+    for backend, stop in stops.items():
+        reps = [wall * 0.9 * rng.lognormvariate(0, 0.2) for wall in noisy]
+        builder.trial(sweep, backend, 2, 1000, reps, repeats="5" if backend == "process_pool" else "auto", group="g",
+                      repeats_stop=stop, trust="spread")
+    builder.finish_sweep(sweep)
+    trials = load_sweep(builder.uri, sweep)
+    report = build_report(trials, load_samples(builder.uri, finished(trials)))
+    assert dict(zip(report.table["backend"], report.table["repeats_stop"])) == {
+        "serial": "contenders_stopped", "threading": "max_repeats", "multiprocessing": "sweep_budget_s",
+        "process_pool": "repeats", "thread_pool": "",
+    }
+    (line,) = [line for line in report.verdict if "known less precisely" in line]
+    assert line.strip().startswith("4 of 4 speedups are known less precisely than +- 5%: up to "), line
+    assert line.rstrip().endswith(
+        "(max_repeats stopped 1 of them, sweep_budget_s 1: raise those limits; 1 ran a fixed repeats count: repeats=auto runs "
+        "rounds where they are needed; 1 logged no stop rule: repeats=auto runs rounds where they are needed, within sweep_budget_s)."
+    ), line

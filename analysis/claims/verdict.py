@@ -67,6 +67,7 @@ import pandas as pd
 from analysis.model.columns import IMBALANCE, STARTUP_SHARE, startup_share
 from analysis.model.formatting import format_interval, format_n, format_seconds, is_blank
 from analysis.model.interpreters import configuration_label, is_free_threaded
+from analysis.model.metrics import FIXED_REPEATS
 from analysis.model.stats import CANNOT_TELL, FASTER, NO_DIFFERENCE, SLOWER
 from analysis.model.trust import CANCELS, FEW_REPETITIONS, INTERFERENCE, NOISY_BASELINE, PRECISE, SHORT, SPREAD, is_ok, parse_reasons, pooled_trust
 from runner.trial import backends
@@ -490,9 +491,52 @@ def precision_claims(context: Context) -> list[Claim]:
     if wide:
         worst = max(more for _, more in wide)
         claims.append(Claim(f"{len(wide)} of {len(parallel)} speedups are known less precisely than +- {PRECISE:.0%}: up to {worst} more "
-                            f"round{'s' if worst != 1 else ''} would get there (repeats=auto runs them where they are needed, "
-                            "within sweep_budget_s: raise it when auto stopped short)."))
+                            f"round{'s' if worst != 1 else ''} would get there ({_what_stopped([row for row, _ in wide])})."))
     return claims
+
+
+#: The limits that end repeats=auto short of its target, in the order the advice names them.
+AUTO_LIMITS = ("max_repeats", "max_time_s", "sweep_budget_s")
+
+
+def _what_stopped(rows: list[pd.Series]) -> str:
+    """What ended the wide rows' repetitions and what would let them go on, from each row's
+    ``repeats_stop`` (its trials' ``parsweep.repeats_stop`` tags): the limits by name, a fixed
+    count, a target wider than the verdict's; runs logged before the tag say only what auto does."""
+    limits: dict[str, int] = {}
+    fixed = target = unknown = 0
+    for row in rows:
+        rules = {rule for rule in str(row.get("repeats_stop") or "").split(", ") if rule}
+        named = [limit for limit in AUTO_LIMITS if limit in rules]
+        for limit in named:
+            limits[limit] = limits.get(limit, 0) + 1
+        if named:
+            continue
+        if FIXED_REPEATS in rules:
+            fixed += 1
+        elif rules:
+            target += 1  # stopped on its own target, set wider than +- PRECISE
+        else:
+            unknown += 1
+    everyone = len(rows)
+
+    def subject(count: int) -> str:  # who did it: "it", "they", or how many of them
+        return ("it" if count == 1 else "they") if count == everyone else str(count)
+
+    parts = []
+    if limits:
+        (first, count), *others = limits.items()
+        objects = "it" if everyone == 1 else "them" if count == everyone else f"{count} of them"
+        listed = [f"{first} stopped {objects}", *(f"{limit} {n}" for limit, n in others)]
+        parts.append(f"{', '.join(listed)}: raise {'it' if not others else 'those limits'}")
+    if fixed:
+        parts.append(f"{subject(fixed)} ran a fixed repeats count: repeats=auto runs rounds where they are needed")
+    if target:
+        parts.append(f"{subject(target)} stopped on a target_speedup_ci wider than +- {PRECISE:.0%}: lower it")
+    if unknown:
+        told = "" if unknown == everyone else f"{unknown} logged no stop rule: "
+        parts.append(f"{told}repeats=auto runs rounds where they are needed, within sweep_budget_s")
+    return "; ".join(parts)
 
 
 def superlinear_claims(context: Context) -> list[Claim]:
@@ -543,7 +587,8 @@ RULES: tuple[Rule, ...] = (
     Rule("imbalance", "load imbalance", "load_imbalance, on work that can be rebalanced", imbalance_claims),
     Rule("interpreter cost", "interpreter X is slower/faster than the reference", "the time ratio's interval", interpreter_claims),
     Rule("superlinear", "a speedup above its worker count is suspect", "an interval above workers x 1.05", superlinear_claims),
-    Rule("precision", "trusted by pairing / known within +-5%", "paired intervals", precision_claims),
+    Rule("precision", "trusted by pairing / known within +-5% / which limit to raise", "paired intervals, each trial's repeats_stop",
+         precision_claims),
     Rule("noise", "not trusted, and the fix", "the trust column, the conclusion", noise_claims),
 )
 

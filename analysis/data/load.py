@@ -37,6 +37,7 @@ from runner.tracking.names import (
     GROUP_TAG,
     PARENT_TAG,
     PYTHON_LABEL_TAG,
+    REPEATS_STOP_TAG,
     ROLE_TAG,
     SAMPLE_METRIC,
     SAMPLE_PROCESSES_TAG,
@@ -100,6 +101,7 @@ TAG_COLUMNS = {
     SCHEDULE_TAG: "schedule",
     SCHEDULE_SEED_TAG: "schedule_seed",
     GROUP_TAG: "group",
+    REPEATS_STOP_TAG: "repeats_stop",
     PYTHON_LABEL_TAG: "python_label",
 }
 #: Params whose names would clash with an identity column.
@@ -109,7 +111,7 @@ COLUMNS = [
     "host", "python", "workload", "workload_function", "n", "backend", "workers", "start_method", "chunks",
     "repeats", "repeats_auto", "warmup", "python_command", "gil",
     *METRICS,
-    "error", "warnings", "warnings_count", "trust_tag", "discarded", "schedule", "schedule_seed", "group",
+    "error", "warnings", "warnings_count", "trust_tag", "discarded", "schedule", "schedule_seed", "group", "repeats_stop",
     "config_hash", "host_cpu_model", "host_cpu_usable", "python_label", "python_version", "python_implementation",
     "python_free_threaded", "python_gil_enabled", "python_executable", "git_commit", "rep_wall_times_s",
     "sample_rounds", "sample_processes",

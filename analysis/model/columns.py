@@ -209,6 +209,9 @@ COLUMNS: tuple[Column, ...] = (
     Column("host_cpu_usable", "the CPUs the trial could use", origin="fact"),
     # the CSV joins them with spaces, the JSON lists them: each exporter adds them its own way
     Column("run_ids", "the pooled trials' run ids", exported=False),
+    # for the verdict's advice on a wide interval: which limit to raise (each run's parsweep.repeats_stop tag)
+    Column("repeats_stop", "what ended the pooled trials' repetitions: the repeats=auto rules that stopped them, or repeats (a fixed count)",
+           exported=False),
 )
 
 #: The exports' first columns: the spec's, in the spec's order (SPEC.md, "Report contract": binding),

@@ -172,6 +172,20 @@ def prepare_trials(trials: pd.DataFrame, samples: pd.DataFrame | None = None) ->
     return done
 
 
+#: A trial that ran a fixed count (``repeats=N``), in a row's ``repeats_stop``.
+FIXED_REPEATS = "repeats"
+
+
+def _stop_rules(done: pd.DataFrame) -> pd.Series:
+    """What ended each trial's recorded repetitions: its ``parsweep.repeats_stop`` tag (the rule
+    that stopped ``repeats=auto``), :data:`FIXED_REPEATS` for a fixed count, blank when unknown
+    (runs logged before the tag existed)."""
+    tagged = done["repeats_stop"] if "repeats_stop" in done else pd.Series(None, index=done.index, dtype=object)
+    auto = done["repeats_auto"].fillna(True).astype(bool) if "repeats_auto" in done else pd.Series(True, index=done.index)
+    rules = tagged.where(tagged.notna(), None).astype(object)
+    return rules.where(auto | rules.notna(), FIXED_REPEATS).fillna("")
+
+
 def summarize_trials(trials: pd.DataFrame, samples: pd.DataFrame | None = None) -> pd.DataFrame:
     """FINISHED trials grouped by :data:`ROW_KEYS` (see :func:`prepare_trials`).
 
@@ -179,11 +193,13 @@ def summarize_trials(trials: pd.DataFrame, samples: pd.DataFrame | None = None) 
     (their recorded repetitions together), ``wall_time_s`` (median of the trials' medians),
     ``wall_time_std_s``, ``cpu_utilization``, ``startup_s``, ``dispatch_s``,
     ``load_imbalance`` (medians over the trials), ``trust`` (the union of their reasons),
-    ``warnings`` (their warnings together), :data:`FACT_COLUMNS` and ``run_ids`` (a list).
+    ``warnings`` (their warnings together), :data:`FACT_COLUMNS`, ``run_ids`` (a list) and
+    ``repeats_stop`` (what ended their repetitions, :func:`_stop_rules`: the distinct rules, sorted,
+    joined by ", ").
     """
     done = prepare_trials(trials, samples)
     columns = ROW_KEYS + ["trials", "sweeps", "repetitions", "wall_time_s", "wall_time_std_s", "spread", "cpu_utilization",
-                          "startup_s", "dispatch_s", "load_imbalance", "trust", "warnings", *FACT_COLUMNS, "run_ids"]
+                          "startup_s", "dispatch_s", "load_imbalance", "trust", "warnings", *FACT_COLUMNS, "run_ids", "repeats_stop"]
     if done.empty:
         return pd.DataFrame(columns=columns)
     grouped = done.groupby(ROW_KEYS, dropna=False, sort=False)
@@ -206,6 +222,8 @@ def summarize_trials(trials: pd.DataFrame, samples: pd.DataFrame | None = None) 
     trusts = _split(done["trust"].to_numpy(dtype=object), group_of_trial, len(summary))
     summary["run_ids"] = [list(part) for part in ids]
     summary["trust"] = [part[0] if len(set(part)) == 1 else pooled_trust(part) for part in trusts]
+    stops = _split(_stop_rules(done).to_numpy(dtype=object), group_of_trial, len(summary))
+    summary["repeats_stop"] = [", ".join(sorted({rule for rule in part if rule})) for part in stops]
     summary["n"] = summary["n"].astype("int64")
     summary["workers"] = summary["workers"].astype("int64")
     summary["warnings"] = summary["warnings"].fillna(0).astype("int64")
