@@ -194,26 +194,34 @@ def test_a_panel_of_many_worker_counts_names_eight_of_them_first_and_last_includ
     assert len({to_rgba(line.get_color()) for line in lines}) == 41  # graded: no colour repeats, unlike the default cycle of 10
 
 
-def test_the_verdict_names_the_limit_that_left_a_speedup_wide(tmp_path: Path) -> None:
-    """A speedup known less precisely than +-5%: the verdict's advice names what ended its
-    repetitions (each run's parsweep.repeats_stop), not one limit for all: raise max_repeats where
-    max_repeats stopped it, sweep_budget_s where the budget did; a fixed count gets repeats=auto;
-    runs that logged no rule get what auto does."""
+def _wide_sweep(directory: Path, stops: dict[str, str | None], fixed: tuple[str, ...] = ()) -> Any:
+    """A paired group whose speedups are all known less precisely than +-5% (12 rounds at 20% noise
+    a side), every row flagged spread, each contender's repeats=auto stopped by ``stops[backend]``
+    (None: no rule logged), the ``fixed`` backends at repeats=5."""
     import random
 
     rng = random.Random(7)
     noisy = [1.0 * rng.lognormvariate(0, 0.2) for _ in range(12)]
-    builder = StoreBuilder(tmp_path)
+    builder = StoreBuilder(directory)
     sweep = builder.sweep()
     builder.trial(sweep, "serial", 1, 1000, noisy, repeats="auto", group="g", repeats_stop="contenders_stopped", trust="spread")
-    stops = {"threading": "max_repeats", "multiprocessing": "sweep_budget_s", "process_pool": None, "thread_pool": None}
     for backend, stop in stops.items():
         reps = [wall * 0.9 * rng.lognormvariate(0, 0.2) for wall in noisy]
-        builder.trial(sweep, backend, 2, 1000, reps, repeats="5" if backend == "process_pool" else "auto", group="g",
+        builder.trial(sweep, backend, 2, 1000, reps, repeats="5" if backend in fixed else "auto", group="g",
                       repeats_stop=stop, trust="spread")
     builder.finish_sweep(sweep)
     trials = load_sweep(builder.uri, sweep)
-    report = build_report(trials, load_samples(builder.uri, finished(trials)))
+    return build_report(trials, load_samples(builder.uri, finished(trials)))
+
+
+def test_the_verdict_names_the_limit_that_left_a_speedup_wide(tmp_path: Path) -> None:
+    """A speedup known less precisely than +-5%: the verdict's advice names what ended its
+    repetitions (each run's parsweep.repeats_stop), not one limit for all: raise max_repeats where
+    max_repeats stopped it, sweep_budget_s where the budget did; a fixed count gets repeats=auto;
+    runs that logged no rule get what auto does. Rows untrusted for spread that were paired and
+    measured with repeats=auto get the same, not "use repeats=auto"."""
+    stops = {"threading": "max_repeats", "multiprocessing": "sweep_budget_s", "process_pool": None, "thread_pool": None}
+    report = _wide_sweep(tmp_path / "mixed", stops, fixed=("process_pool",))
     assert dict(zip(report.table["backend"], report.table["repeats_stop"])) == {
         "serial": "contenders_stopped", "threading": "max_repeats", "multiprocessing": "sweep_budget_s",
         "process_pool": "repeats", "thread_pool": "",
@@ -224,3 +232,9 @@ def test_the_verdict_names_the_limit_that_left_a_speedup_wide(tmp_path: Path) ->
         "(max_repeats stopped 1 of them, sweep_budget_s 1: raise those limits; 1 ran a fixed repeats count: repeats=auto runs "
         "rounds where they are needed; 1 logged no stop rule: repeats=auto runs rounds where they are needed, within sweep_budget_s)."
     ), line
+    assert "  5 of 5 rows not trusted for spread: keep schedule=interleaved (pairs cancel the machine's drift) and use repeats=auto." \
+        in report.verdict  # one of them ran a fixed count: the advice holds
+
+    report = _wide_sweep(tmp_path / "auto", {"threading": "max_repeats", "multiprocessing": "max_repeats"})
+    assert ("  3 of 3 rows not trusted for spread: paired with serial and measured with repeats=auto, their speedups stopped short "
+            "of +- 5% (max_repeats stopped them: raise it).") in report.verdict, report.verdict

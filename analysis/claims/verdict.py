@@ -553,6 +553,20 @@ def superlinear_claims(context: Context) -> list[Claim]:
                   "or a workload that is not the same work in both, before reading it as a gain.", _trust_of(top))]
 
 
+def _stopped_short(flagged: pd.DataFrame) -> str | None:
+    """The fix for rows untrusted for their (or their baseline's) spread when the schedule already
+    paired them and repeats=auto already ran: what stopped their speedups short of +- PRECISE
+    (:func:`_what_stopped`), where "keep interleaved, use repeats=auto" would tell them what they
+    did. None when a row was not paired or ran a fixed count (that advice then holds)."""
+    contenders = flagged[flagged["backend"] != "serial"]
+    if contenders.empty or not (contenders["ci_method"] == "paired").all():
+        return None
+    rows = [row for _, row in contenders.iterrows()]
+    if any(FIXED_REPEATS in str(row.get("repeats_stop") or "").split(", ") for row in rows):
+        return None
+    return f"paired with serial and measured with repeats=auto, their speedups stopped short of +- {PRECISE:.0%} ({_what_stopped(rows)})"
+
+
 def noise_claims(context: Context) -> list[Claim]:
     rows = context.rows
     claims = []
@@ -562,7 +576,9 @@ def noise_claims(context: Context) -> list[Claim]:
             if reason != OVERSUBSCRIBED:  # a finding of its own (the oversubscribed rule)
                 by_reason[reason] = by_reason.get(reason, 0) + 1
     for reason, count in sorted(by_reason.items(), key=lambda item: -item[1]):
-        fix = FIXES.get(reason, "see the trust column")
+        flagged = rows[[reason in parse_reasons(text) for text in rows["trust"]]]
+        fix = _stopped_short(flagged) if reason in (SPREAD, NOISY_BASELINE) else None
+        fix = fix or FIXES.get(reason, "see the trust column")
         claims.append(Claim(f"{count} of {len(rows)} row{'s' if len(rows) != 1 else ''} not trusted for {reason}: {fix}."))
     unknown = rows[rows["conclusion"] == CANNOT_TELL]
     if not unknown.empty:
