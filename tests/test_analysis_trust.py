@@ -238,3 +238,28 @@ def test_the_verdict_names_the_limit_that_left_a_speedup_wide(tmp_path: Path) ->
     report = _wide_sweep(tmp_path / "auto", {"threading": "max_repeats", "multiprocessing": "max_repeats"})
     assert ("  3 of 3 rows not trusted for spread: paired with serial and measured with repeats=auto, their speedups stopped short "
             "of +- 5% (max_repeats stopped them: raise it).") in report.verdict, report.verdict
+
+
+def test_a_rescued_baseline_lends_no_noise_to_a_wider_paired_row(tmp_path: Path) -> None:
+    """The serial row reads "ok: spread cancels in pairs" (a row divided by it is known within
+    +-5%): a paired row still wider is not also a "noisy baseline" next to it; its own spread
+    remains its reason. Without the rescue (no row precise), every row keeps "noisy baseline"."""
+    import random
+
+    rng = random.Random(3)
+    drift = [rng.lognormvariate(0, 0.2) for _ in range(60)]  # the machine's: both sides of every pair
+    builder = StoreBuilder(tmp_path)
+    sweep = builder.sweep()
+    builder.trial(sweep, "serial", 1, 1000, drift, repeats="auto", group="g", trust="spread")
+    builder.trial(sweep, "threading", 1, 1000, [d * rng.lognormvariate(0, 0.01) for d in drift], repeats="auto", group="g",
+                  trust="spread", repeats_stop="target_speedup_ci")
+    builder.trial(sweep, "process_pool", 2, 1000, [d * 0.7 * rng.lognormvariate(0, 0.3) for d in drift], repeats="auto",
+                  group="g", trust="spread", repeats_stop="max_repeats")
+    builder.finish_sweep(sweep)
+    trials = load_sweep(builder.uri, sweep)
+    report = build_report(trials, load_samples(builder.uri, finished(trials)))
+    trust = dict(zip(report.table["backend"], report.table["trust"]))
+    assert trust == {"serial": "ok: spread cancels in pairs", "threading": "ok: spread cancels in pairs", "process_pool": "spread"}
+
+    lone = _wide_sweep(tmp_path / "wide", {"threading": "max_repeats"})  # nothing precise: nothing rescued
+    assert dict(zip(lone.table["backend"], lone.table["trust"])) == {"serial": "spread", "threading": "spread; noisy baseline"}

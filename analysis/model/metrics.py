@@ -395,7 +395,9 @@ def _row_trust(
     A row whose paired interval is within :data:`~analysis.model.trust.PRECISE` does not inherit the
     raw spread of its own or its baseline's repetitions: that spread moved both sides of each
     pair and cancelled (:func:`analysis.model.trust.cancelled_trust` says so in the cell). Interference
-    and everything else still count: a busy neighbour hits one side of a pair, not both.
+    and everything else still count: a busy neighbour hits one side of a pair, not both. A paired
+    row that is still wider takes no ``noisy baseline`` from a baseline's spread that its group's
+    pairs cancelled (``cancelled``: the serial row itself reads ok).
     """
     if backend == "serial":
         return cancelled_trust(trust, [SPREAD]) if cancelled else trust
@@ -405,7 +407,10 @@ def _row_trust(
         extra = [NOISY_BASELINE] if any(r in BASELINE_NOISE and r != SPREAD for r in parse_reasons(serial_trust)) else []
         return cancelled_trust(with_reasons(trust, extra), [SPREAD], baseline=SPREAD in parse_reasons(serial_trust))
     extra = []
-    if any(reason in BASELINE_NOISE for reason in parse_reasons(serial_trust)):
+    # a baseline whose spread its group's pairs cancel (its own row reads "ok: spread cancels in pairs")
+    # lends a paired row no noise of its own: what this row's pairs leave is this row's
+    noise = [r for r in BASELINE_NOISE if not (r == SPREAD and cancelled and ci_method == PAIRED)]
+    if any(reason in noise for reason in parse_reasons(serial_trust)):
         extra.append(NOISY_BASELINE)
     if ci_method != PAIRED and not can_reach_alpha(int(np.nan_to_num(serial_reps)), int(np.nan_to_num(reps))):
         extra.append(FEW_REPETITIONS)

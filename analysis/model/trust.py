@@ -26,8 +26,10 @@ repetitions, or its baseline's, spread: on a VM whose CPU speed drifts by itself
 is the machine's, it moved both sides of every pair, and the paired interval already carries
 what is left of it. Its cell says so in one line: ``ok: spread cancels in pairs`` (and the
 baseline's, when that was the one that spread). A serial row is rescued the same way when at
-least one row divided by it is. Interference is never cancelled: a busy neighbour hits one side
-of a pair, not both.
+least one row divided by it is; its spread then makes no :data:`NOISY_BASELINE` of the paired rows
+still wider than +-5% either (the serial row reads ok, and what their pairs leave is their own:
+``spread``, if their repetitions spread). Interference is never cancelled: a busy neighbour hits
+one side of a pair, not both.
 """
 
 from __future__ import annotations
