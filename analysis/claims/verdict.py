@@ -502,7 +502,7 @@ AUTO_LIMITS = ("max_repeats", "max_time_s", "sweep_budget_s")
 def _what_stopped(rows: list[pd.Series]) -> str:
     """What ended the wide rows' repetitions and what would let them go on, from each row's
     ``repeats_stop`` (its trials' ``parsweep.repeats_stop`` tags): the limits by name, a fixed
-    count, a target wider than the verdict's; runs logged before the tag say only what auto does."""
+    count, a stop on the target; runs logged before the tag say only what auto does."""
     limits: dict[str, int] = {}
     fixed = target = unknown = 0
     for row in rows:
@@ -515,7 +515,7 @@ def _what_stopped(rows: list[pd.Series]) -> str:
         if FIXED_REPEATS in rules:
             fixed += 1
         elif rules:
-            target += 1  # stopped on its own target, set wider than +- PRECISE
+            target += 1  # stopped on its target (set wider than +- PRECISE, or read with fewer of the group's pairs)
         else:
             unknown += 1
     everyone = len(rows)
@@ -532,7 +532,7 @@ def _what_stopped(rows: list[pd.Series]) -> str:
     if fixed:
         parts.append(f"{subject(fixed)} ran a fixed repeats count: repeats=auto runs rounds where they are needed")
     if target:
-        parts.append(f"{subject(target)} stopped on a target_speedup_ci wider than +- {PRECISE:.0%}: lower it")
+        parts.append(f"{subject(target)} stopped on target_speedup_ci: a lower one runs more rounds")
     if unknown:
         told = "" if unknown == everyone else f"{unknown} logged no stop rule: "
         parts.append(f"{told}repeats=auto runs rounds where they are needed, within sweep_budget_s")
