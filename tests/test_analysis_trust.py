@@ -239,6 +239,11 @@ def test_the_verdict_names_the_limit_that_left_a_speedup_wide(tmp_path: Path) ->
     assert ("  3 of 3 rows not trusted for spread: paired with serial and measured with repeats=auto, their speedups stopped short "
             "of +- 5% (max_repeats stopped them: raise it).") in report.verdict, report.verdict
 
+    # the commonest limit first, whatever the rows' order
+    report = _wide_sweep(tmp_path / "ranked", {"threading": "sweep_budget_s", "multiprocessing": "max_repeats", "thread_pool": "max_repeats"})
+    (line,) = [line for line in report.verdict if "known less precisely" in line]
+    assert line.rstrip().endswith("(max_repeats stopped 2 of them, sweep_budget_s 1: raise those limits)."), line
+
 
 def test_a_rescued_baseline_lends_no_noise_to_a_wider_paired_row(tmp_path: Path) -> None:
     """The serial row reads "ok: spread cancels in pairs" (a row divided by it is known within

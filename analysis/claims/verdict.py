@@ -495,7 +495,7 @@ def precision_claims(context: Context) -> list[Claim]:
     return claims
 
 
-#: The limits that end repeats=auto short of its target, in the order the advice names them.
+#: The limits that end repeats=auto short of its target (the advice names the commonest first, ties in this order).
 AUTO_LIMITS = ("max_repeats", "max_time_s", "sweep_budget_s")
 
 
@@ -525,7 +525,8 @@ def _what_stopped(rows: list[pd.Series]) -> str:
 
     parts = []
     if limits:
-        (first, count), *others = limits.items()
+        ranked = sorted(limits.items(), key=lambda item: (-item[1], AUTO_LIMITS.index(item[0])))
+        (first, count), *others = ranked
         objects = "it" if everyone == 1 else "them" if count == everyone else f"{count} of them"
         listed = [f"{first} stopped {objects}", *(f"{limit} {n}" for limit, n in others)]
         parts.append(f"{', '.join(listed)}: raise {'it' if not others else 'those limits'}")
