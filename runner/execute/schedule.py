@@ -58,7 +58,7 @@ from runner.host.proc import MIN_WINDOW_S, CpuWindow, other_cores_now, tick_erro
 from runner.trial import backends
 from runner.trial.bench import FinishInfo, StartInfo, assemble, repeat_plan
 from runner.trial.measure import (
-    CONTENDERS_KNOWN_RULE,
+    LIMIT_RULES,
     MIN_COUPLES,
     TARGET_SPEEDUP_RULE,
     AutoRepeats,
@@ -551,7 +551,7 @@ class Scheduler:
         if not self.interleaved:
             return
         for base in batch:
-            if base.spec.backend != "serial" or not base.spec.auto_repeats or base.stop_rule in (None, CONTENDERS_KNOWN_RULE, "target_rel_ci"):
+            if base.spec.backend != "serial" or not base.spec.auto_repeats or base.stop_rule not in LIMIT_RULES:
                 continue
             base.contenders_short += sum(
                 1 for live in batch

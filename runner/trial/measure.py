@@ -188,6 +188,8 @@ MIN_COUPLES = 3
 TARGET_SPEEDUP_RULE = "target_speedup_ci"  # a contender: its paired speedup is known well enough
 CONTENDERS_KNOWN_RULE = "contenders_stopped"  # a baseline: every contender paired with it has stopped
 SWEEP_BUDGET_RULE = "sweep_budget_s"  # the sweep's time budget for repeats=auto is spent
+#: The rules that end repeats=auto short of its target (the others say it got there).
+LIMIT_RULES = ("max_repeats", "max_time_s", SWEEP_BUDGET_RULE)
 
 
 @dataclass
