@@ -268,3 +268,26 @@ def test_a_rescued_baseline_lends_no_noise_to_a_wider_paired_row(tmp_path: Path)
 
     lone = _wide_sweep(tmp_path / "wide", {"threading": "max_repeats"})  # nothing precise: nothing rescued
     assert dict(zip(lone.table["backend"], lone.table["trust"])) == {"serial": "spread", "threading": "spread; noisy baseline"}
+
+
+def test_a_precise_row_with_a_busy_baseline_is_not_told_it_stopped_short(tmp_path: Path) -> None:
+    """A paired speedup known within +-5% whose baseline had interference is untrusted for a noisy
+    baseline (pairs never cancel a busy neighbour); the fix must not say its speedup stopped short
+    of +-5%, which the table beside it contradicts."""
+    import random
+
+    rng = random.Random(5)
+    drift = [rng.lognormvariate(0, 0.2) for _ in range(40)]
+    builder = StoreBuilder(tmp_path)
+    sweep = builder.sweep()
+    builder.trial(sweep, "serial", 1, 1000, drift, repeats="auto", group="g", trust="interference", repeats_stop="max_repeats")
+    builder.trial(sweep, "threading", 1, 1000, [d * rng.lognormvariate(0, 0.01) for d in drift], repeats="auto", group="g",
+                  trust="spread", repeats_stop="max_repeats")
+    builder.finish_sweep(sweep)
+    trials = load_sweep(builder.uri, sweep)
+    report = build_report(trials, load_samples(builder.uri, finished(trials)))
+    row = report.table[report.table["backend"] == "threading"].iloc[0]
+    assert row["ci_method"] == "paired" and row["speedup_ci_high"] / row["speedup_ci_low"] < 1.05**2
+    assert row["trust"] == "noisy baseline"
+    (line,) = [line for line in report.verdict if "not trusted for noisy baseline" in line]
+    assert "stopped short" not in line and line.strip().startswith("1 of 2 rows not trusted for noisy baseline: keep schedule=interleaved"), line

@@ -71,6 +71,7 @@ from analysis.model.metrics import FIXED_REPEATS
 from analysis.model.stats import CANNOT_TELL, FASTER, NO_DIFFERENCE, SLOWER
 from analysis.model.trust import CANCELS, FEW_REPETITIONS, INTERFERENCE, NOISY_BASELINE, PRECISE, SHORT, SPREAD, is_ok, parse_reasons, pooled_trust
 from runner.trial import backends
+from runner.trial.measure import LIMIT_RULES
 
 GIL_BOUND_CORES = 1.2  # threads whose CPU use stays at or below this many cores run one at a time
 IDLE_CORES = 0.5  # below this, workers mostly wait (sleep, I/O): the GIL is not what limits them
@@ -495,8 +496,9 @@ def precision_claims(context: Context) -> list[Claim]:
     return claims
 
 
-#: The limits that end repeats=auto short of its target (the advice names the commonest first, ties in this order).
-AUTO_LIMITS = ("max_repeats", "max_time_s", "sweep_budget_s")
+def _stop_rules(row: pd.Series) -> set[str]:
+    """The rules that ended a row's repetitions (its ``repeats_stop``: :func:`analysis.model.metrics.summarize_trials`)."""
+    return {rule for rule in str(row.get("repeats_stop") or "").split(", ") if rule}
 
 
 def _what_stopped(rows: list[pd.Series]) -> str:
@@ -506,8 +508,8 @@ def _what_stopped(rows: list[pd.Series]) -> str:
     limits: dict[str, int] = {}
     fixed = target = unknown = 0
     for row in rows:
-        rules = {rule for rule in str(row.get("repeats_stop") or "").split(", ") if rule}
-        named = [limit for limit in AUTO_LIMITS if limit in rules]
+        rules = _stop_rules(row)
+        named = [limit for limit in LIMIT_RULES if limit in rules]
         for limit in named:
             limits[limit] = limits.get(limit, 0) + 1
         if named:
@@ -525,7 +527,7 @@ def _what_stopped(rows: list[pd.Series]) -> str:
 
     parts = []
     if limits:
-        ranked = sorted(limits.items(), key=lambda item: (-item[1], AUTO_LIMITS.index(item[0])))
+        ranked = sorted(limits.items(), key=lambda item: (-item[1], LIMIT_RULES.index(item[0])))
         (first, count), *others = ranked
         objects = "it" if everyone == 1 else "them" if count == everyone else f"{count} of them"
         listed = [f"{first} stopped {objects}", *(f"{limit} {n}" for limit, n in others)]
@@ -558,12 +560,13 @@ def _stopped_short(flagged: pd.DataFrame) -> str | None:
     """The fix for rows untrusted for their (or their baseline's) spread when the schedule already
     paired them and repeats=auto already ran: what stopped their speedups short of +- PRECISE
     (:func:`_what_stopped`), where "keep interleaved, use repeats=auto" would tell them what they
-    did. None when a row was not paired or ran a fixed count (that advice then holds)."""
+    did. None when a row was not paired, ran a fixed count, or is known within +- PRECISE after all
+    (a noisy baseline for its interference, which pairs never cancel): that advice then holds."""
     contenders = flagged[flagged["backend"] != "serial"]
     if contenders.empty or not (contenders["ci_method"] == "paired").all():
         return None
     rows = [row for _, row in contenders.iterrows()]
-    if any(FIXED_REPEATS in str(row.get("repeats_stop") or "").split(", ") for row in rows):
+    if any(FIXED_REPEATS in _stop_rules(row) or _more_rounds(row) is None for row in rows):
         return None
     return f"paired with serial and measured with repeats=auto, their speedups stopped short of +- {PRECISE:.0%} ({_what_stopped(rows)})"
 
