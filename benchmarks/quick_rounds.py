@@ -32,6 +32,8 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from _common import machine_lines, run_parsweep, scratch_dir, store_overrides, table, trial_runs
 
+from analysis.data.load import parse_samples
+from runner.tracking.names import SAMPLE_ROUNDS_TAG, SAMPLE_STARTS_TAG, SAMPLES_TAG
 from runner.trial.stats import pair_by_round
 from runner.trial.units import format_n
 
@@ -39,13 +41,8 @@ from runner.trial.units import format_n
 def samples(run: Any) -> dict[str, Any]:
     """A trial's repetitions as (round, start, wall), from its tags."""
     tags, params = run.data.tags, run.data.params
-
-    def column(tag: str) -> list[float | None]:
-        return [float(x) if x not in ("", "nan") else None for x in tags.get(tag, "").split(",")] if tags.get(tag) else []
-
-    walls = column("parsweep.rep_wall_times_s")
-    rounds, starts = column("parsweep.sample_rounds"), column("parsweep.sample_starts")
-    reps = [(int(r), s, w) for r, s, w in zip(rounds, starts, walls) if r is not None and s is not None and w is not None]
+    walls, rounds, starts = (parse_samples(tags.get(tag)) or [] for tag in (SAMPLES_TAG, SAMPLE_ROUNDS_TAG, SAMPLE_STARTS_TAG))
+    reps = [(int(r), s, w) for r, s, w in zip(rounds, starts, walls) if not any(math.isnan(x) for x in (r, s, w))]
     return {"backend": params["backend"], "workers": int(params.get("workers", 1)), "n": int(float(params["n"])), "reps": reps}
 
 
