@@ -88,20 +88,32 @@ def test_a_sample_measured_again_keeps_its_retry_round() -> None:
 # -- the speed probe sees a slow phase ------------------------------------------------------------
 
 
-def _spin(cpu: int, seconds: float, ready: Any = None) -> None:
+def _spin(cpu: int, seconds: float, ready: Any = None, nap_every_s: float | None = None) -> None:
+    """Keep ``cpu`` busy for ``seconds`` (bounded: ends by itself if the test cannot stop it);
+    with ``nap_every_s``, sleep 1 ms after each such stretch of spinning (see :data:`NAP_EVERY_S`)."""
     os.sched_setaffinity(0, {cpu})
     if ready is not None:
         ready.put("spinning")
-    end = time.monotonic() + seconds  # bounded: ends by itself if the test cannot stop it
-    while time.monotonic() < end:
-        pass
+    end = time.monotonic() + seconds
+    while (now := time.monotonic()) < end:
+        stretch = min(end, now + nap_every_s) if nap_every_s else end
+        while time.monotonic() < stretch:
+            pass
+        if nap_every_s:
+            time.sleep(0.001)
 
 
-#: A probe that straddles the end of the trial's time slice waits for the busy processes' turns:
-#: 90-280x a quiet probe on this VM (4 and 8 of them). How often one straddles depends on where the
-#: kernel ends the slices: in one suite run none of 60 did, so the busy phase may run up to
-#: BUSY_REPS repetitions (it stops at the third slow probe, after 10-20 as a rule).
-HOGS = 8
+#: A probe that straddles the end of the trial's time slice waits for the busy processes' turns.
+#: Busy processes that only spin leave where the slices end to the kernel's tick: eight of them
+#: held the trial back for ~0.9 s a turn and a probe straddled one in some turns only, so the
+#: test took 17 s alone and 45-137 s in the suite (2026-12-04). So each busy process naps 1 ms
+#: after every NAP_EVERY_S of spinning: on waking it takes the CPU back from the trial at once
+#: (the trial runs at nice +15), the trial runs in windows of about a millisecond, shorter than
+#: a probe, and most probes wait for a 20 ms turn (24-27 of 30 read over SLOW times a quiet
+#: one with two such processes; the third slow probe came within a second). The busy phase is
+#: bounded all the same (BUSY_REPS repetitions).
+HOGS = 2
+NAP_EVERY_S = 0.02
 SLOW = 10
 BUSY_REPS = 300
 
@@ -111,8 +123,8 @@ def _bench_in_phases(cpu: int, queue: Any, go: Any) -> None:
     recorded repetitions, a word to the test, then more once it says the busy processes spin,
     until 3 probes have read :data:`SLOW` times the quiet phase's median, or :data:`BUSY_REPS` of them; then their
     probes, by phase. (A probe takes about a millisecond: one that fits inside the trial's
-    time slice reads no slower however busy the CPU; on this machine about half of them
-    straddle a slice's end and read 100 times slower, in bursts, so ten were not always enough.)"""
+    time slice reads no slower however busy the CPU, one that straddles a slice's end reads
+    many times slower: see :data:`NAP_EVERY_S`.)"""
     from runner.trial.bench import TrialBench
 
     os.sched_setaffinity(0, {cpu})
@@ -137,12 +149,12 @@ def _bench_in_phases(cpu: int, queue: Any, go: Any) -> None:
 @pytest.mark.alone
 @pytest.mark.skipif(not hasattr(os, "sched_setaffinity"), reason="needs os.sched_setaffinity")
 def test_the_speed_probe_sees_busy_processes_on_the_trials_cpu() -> None:
-    """A trial's repetitions on one CPU, the later ones sharing it with eight busy processes
-    pinned there: the probes around those read slower. The trial runs at nice +15 so that the
-    slow phase is certain (the scheduler gives it a small share) rather than a lottery of time
-    slices that a ~1 ms probe may slip between (benchmarks/README.md, probe: at equal priority
-    most probes do). A comparison within the test's own run, not a
-    timing of this machine."""
+    """A trial's repetitions on one CPU, the later ones sharing it with busy processes pinned
+    there: the probes around those read slower. The trial runs at nice +15 so that the slow
+    phase is certain (the scheduler gives it a small share, and a busy process waking from its
+    nap takes the CPU back at once: :data:`NAP_EVERY_S`) rather than a lottery of time slices
+    that a ~1 ms probe may slip between (benchmarks/README.md, probe: at equal priority most
+    probes do). A comparison within the test's own run, not a timing of this machine."""
     cpu = min(os.sched_getaffinity(0))
     context = multiprocessing.get_context("fork")
     queue, ready, go = context.Queue(), context.Queue(), context.Event()
@@ -151,7 +163,7 @@ def test_the_speed_probe_sees_busy_processes_on_the_trials_cpu() -> None:
     hogs: list[multiprocessing.process.BaseProcess] = []
     try:
         assert queue.get(timeout=60) == "quiet phase done"
-        hogs = [context.Process(target=_spin, args=(cpu, 240.0, ready), daemon=True) for _ in range(HOGS)]
+        hogs = [context.Process(target=_spin, args=(cpu, 240.0, ready, NAP_EVERY_S), daemon=True) for _ in range(HOGS)]
         for hog in hogs:
             hog.start()
         for _ in hogs:
