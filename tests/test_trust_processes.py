@@ -213,7 +213,6 @@ def test_repeats_auto_waits_for_three_couples_of_processes() -> None:
     assert three.paired is not None and three.paired.clusters == 3 and three.stop == "target_speedup_ci"
 
 
-
 def test_a_stop_on_the_target_is_read_again_after_every_round() -> None:
     """A contender that stopped within its target is read again with what the group knows now:
     still within it, it stays stopped (three contenders whose couples agree); no longer within it
