@@ -198,3 +198,45 @@ def test_the_help_cache_keeps_only_the_newest_texts(tmp_path: Path, launch_dir: 
     stale_left = {f"{number:064x}.txt" for number in range(6, KEPT + 5)}  # the new text and the KEPT - 1 newest stale ones
     assert len(left) == KEPT and stale_left < left, sorted(left)
     assert help_launch(["--help"], launch_dir, tmp_path / "cache")[1] is False, "the new text was pruned"
+
+
+def test_the_fork_server_boots_while_the_first_trial_waits_for_the_host_lock(launch_dir: Path, tmp_path: Path) -> None:
+    """The fork server a trial forks from starts as soon as the plan is known, not under the host
+    lock where every other launch on the host would wait for its start (issue 21): once a lone
+    trial says it queues behind a held lock, its fork server is already up, idle (booted), and has
+    started no trial process; when the lock is free the trial runs from it."""
+    import fcntl
+    import threading
+    import time
+
+    import psutil
+
+    from conftest import parsweep_command
+
+    lock_file = tmp_path / "host.lock"
+    env = clean_env(PARSWEEP_LOCK_FILE=str(lock_file), MLFLOW_TRACKING_URI=sqlite_uri(launch_dir / "mlflow.db"))
+    lines: list[str] = []
+    with open(lock_file, "a+") as held:
+        fcntl.flock(held, fcntl.LOCK_EX)
+        launch = subprocess.Popen([*parsweep_command(), "backend=serial", *TINY], cwd=launch_dir, env=env,
+                                  stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        assert launch.stdout is not None
+        reader = threading.Thread(target=lambda: lines.extend(launch.stdout or []), daemon=True)
+        reader.start()
+        try:
+            deadline = time.monotonic() + 90
+            while not any("waiting for the host lock" in line for line in lines):
+                assert launch.poll() is None and time.monotonic() < deadline, "".join(lines)
+                time.sleep(0.05)
+            servers = [child for child in psutil.Process(launch.pid).children(recursive=True) if child.cmdline()[1:2] == ["-c"]]
+            assert len(servers) == 1, [child.cmdline()[:2] for child in psutil.Process(launch.pid).children(recursive=True)]
+            server = servers[0]
+            before = server.cpu_times()
+            time.sleep(0.5)
+            assert server.status() == psutil.STATUS_SLEEPING and server.cpu_times() == before, "the fork server is still starting"
+            assert server.children() == [], "a trial process started while another launch held the host lock"
+        finally:
+            fcntl.flock(held, fcntl.LOCK_UN)
+    launch.wait(timeout=120)
+    reader.join(timeout=10)
+    assert launch.returncode == 0, "".join(lines)

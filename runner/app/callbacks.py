@@ -115,6 +115,14 @@ def remote_launcher(config: DictConfig) -> str | None:
     return None
 
 
+def _start_fork_servers(plan: Plan) -> None:
+    """The fork servers the plan's trials will fork from, started now (they boot while the
+    launcher opens its store: :func:`runner.execute.processes.start_fork_servers`)."""
+    from runner.execute.processes import start_fork_servers
+
+    start_fork_servers((trial.interpreter.executable, trial.interpreter.gil) for trial in plan.to_run)
+
+
 def local_launcher(config: DictConfig) -> bool:
     """Whether jobs run in this process (their repetitions can feed a live display here)."""
     return str(config.hydra.launcher.get("_target_", "")).endswith(".ParsweepLauncher")
@@ -225,6 +233,7 @@ class TrackingCallback(Callback):
             if launch.dry_run:
                 self._print_plan(plan)
                 raise SystemExit(0)
+            _start_fork_servers(plan)
             uri, tracker, experiment_id = self._open(config, plan.trials[0].spec.experiment)
             _, moved = claim_output_dir(config, "run")
             HydraConfig.instance().set_config(config)
@@ -262,6 +271,8 @@ class TrackingCallback(Callback):
             if launch.dry_run:
                 self._print_plan(plan)
                 raise SystemExit(0)
+            if local_launcher(config):
+                _start_fork_servers(plan)
             # Validated: now the sweep takes its folder (never one another launch wrote to).
             _, moved = claim_output_dir(config, "sweep")
             plan.use_sweep_dir()

@@ -23,6 +23,7 @@ import signal
 import socket
 import subprocess
 import time
+from collections.abc import Iterable
 from multiprocessing.connection import Connection, wait
 from pathlib import Path
 from typing import Any
@@ -153,6 +154,20 @@ def fork_server(executable: str, gil: int | None) -> ForkServer:
     if server is None or server.process.poll() is not None:
         server = _SERVERS[key] = ForkServer(executable, gil)
     return server
+
+
+def start_fork_servers(interpreters: Iterable[tuple[str, int | None]]) -> None:
+    """Start the fork server of each ``(executable, gil)`` now, without waiting for it.
+
+    A fork server's own start (its interpreter, then the trial code it preloads: about 0.12 s
+    on the 2-core VM of 2026-12-04) otherwise happens when the first trial forks from it, under
+    the host lock, where every other launch on the host waits for it. Started as soon as the
+    plan is known, it boots while the launcher opens the store and creates its runs. One that
+    cannot start is left to :func:`fork_server` to start (and report) when a trial needs it.
+    """
+    for executable, gil in dict.fromkeys(interpreters):
+        with contextlib.suppress(Exception):
+            fork_server(executable, gil)
 
 
 def fork_server_pids() -> list[int]:
