@@ -98,3 +98,28 @@ def test_a_bad_repeats_stops_a_launch_before_any_run(launch_dir: Path) -> None:
     assert launch.returncode != 0
     assert launch.stderr_lines[-1].startswith("parsweep: error: repeats=often:")
     assert not (launch_dir / "mlflow.db").exists() or not all_runs(uri)
+
+
+def test_a_contender_whose_baseline_reached_the_limit_is_told_so() -> None:
+    """A baseline that reaches max_repeats leaves its contenders without pairs, and they end with
+    its rule (runner.trial.measure.decide_stops), some after far fewer of their own repetitions
+    (a contender stopped on its target early, read again at the end). Its warning says the
+    baseline's limit ended it, after its own count; one that reached the limit itself is told
+    that. (A quick sweep printed "stopped by max_repeats after 20 repetitions" with
+    max_repeats=100.)"""
+    from runner.trial.measure import Repetition
+    from runner.trial.quality import assess
+    from runner.trial.results import TrialResult
+
+    spec = build_spec({"backend": {"name": "threading"}, "workload": {"name": "sum_range"}, "n": 10_000,
+                       "repeats": "auto", "max_repeats": 100, "warmup": 0, "target_speedup_ci": 0.05})
+    said = {}
+    for count in (20, 100):
+        result = TrialResult()
+        result.keep([Repetition(0.01 + 0.0001 * (i % 3), 0.01, 0.0, [0.01], round=i) for i in range(count)])
+        result.repeats_stop, result.paired_rel_ci = "max_repeats", 0.052
+        assess(spec, result, usable=2, threshold_cores=1.0)
+        (said[count],) = [w for w in result.warnings if w.startswith("repeats=auto")]
+    assert said[20].startswith("repeats=auto ended when its baseline (serial) reached max_repeats, after 20 of its own repetitions, "
+                               "with the paired speedup's 95% CI at ±5.2%, short of target_speedup_ci=0.05"), said[20]
+    assert said[100].startswith("repeats=auto stopped by max_repeats after 100 repetitions with the paired speedup's 95% CI at ±5.2%"), said[100]

@@ -13,7 +13,7 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
-from runner.trial.measure import CONTENDERS_KNOWN_RULE, TARGET_SPEEDUP_RULE
+from runner.trial.measure import CONTENDERS_KNOWN_RULE, TARGET_SPEEDUP_RULE, AutoRepeats
 from runner.trial.stats import Summary, summarize
 from runner.trial.units import format_seconds
 
@@ -128,8 +128,12 @@ def frequency_warnings(governors: Sequence[str], ratio: float | None) -> list[st
 
 def auto_repeats_warnings(
     stop_rule: str | None, summary: Summary, target_rel_ci: float, paired_rel_ci: float | None = None, target_speedup_ci: float = 0.03,
-    contenders_short: int = 0,
+    contenders_short: int = 0, own_limit: bool = True,
 ) -> list[str]:
+    """What a repeats=auto trial stopped short of, and which rule stopped it. ``own_limit``: the
+    limit is the trial's own; False for a contender whose baseline reached its limit first (a
+    baseline that stops leaves its contenders without pairs: runner.trial.measure.decide_stops),
+    after fewer of the contender's own repetitions than the limit."""
     if stop_rule in (None, "target_rel_ci", TARGET_SPEEDUP_RULE, CONTENDERS_KNOWN_RULE):
         return []
     if contenders_short:  # a baseline: what it stopped short of is its contenders' precision, not its own median's
@@ -137,6 +141,12 @@ def auto_repeats_warnings(
             f"repeats=auto stopped by {stop_rule} after {summary.count} repetitions with {contenders_short} of the speedups "
             f"paired with it short of target_speedup_ci={target_speedup_ci:g}; raise {stop_rule}, quiet the machine, "
             "or accept a wider target"
+        ]
+    if paired_rel_ci is not None and not own_limit:
+        return [
+            f"repeats=auto ended when its baseline (serial) reached {stop_rule}, after {summary.count} of its own "
+            f"repetitions, with the paired speedup's 95% CI at ±{paired_rel_ci:.1%}, short of target_speedup_ci="
+            f"{target_speedup_ci:g}; raise {stop_rule}, quiet the machine, or accept a wider target"
         ]
     if paired_rel_ci is not None:  # a contender: what it stopped short of is its paired speedup's precision
         return [
@@ -177,6 +187,8 @@ def assess(spec: Any, result: Any, usable: int, threshold_cores: float) -> None:
         out += auto_repeats_warnings(
             result.repeats_stop, summary, spec.target_rel_ci, getattr(result, "paired_rel_ci", None), spec.target_speedup_ci,
             getattr(result, "contenders_short", 0),
+            own_limit=result.repeats_stop not in ("max_repeats", "max_time_s")
+            or AutoRepeats(spec.target_rel_ci, spec.max_repeats, spec.max_time_s).limit(result.wall_times_s) is not None,
         )
     out += busy_at_start_warnings(result.busy_cores_at_start, result.load_1m_at_start, usable, threshold_cores)
     out += interference_warnings(result, usable)
