@@ -165,7 +165,7 @@ def start_fork_servers(interpreters: Iterable[tuple[str, int | None]]) -> None:
     plan is known, it boots while the launcher opens the store and creates its runs. One that
     cannot start is left to :func:`fork_server` to start (and report) when a trial needs it.
     """
-    for executable, gil in dict.fromkeys(interpreters):
+    for executable, gil in interpreters:  # fork_server starts each once
         with contextlib.suppress(Exception):
             fork_server(executable, gil)
 

@@ -13,7 +13,7 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
-from runner.trial.measure import CONTENDERS_KNOWN_RULE, TARGET_SPEEDUP_RULE, AutoRepeats
+from runner.trial.measure import CONTENDERS_KNOWN_RULE, LIMIT_RULES, SWEEP_BUDGET_RULE, TARGET_SPEEDUP_RULE, AutoRepeats
 from runner.trial.stats import Summary, summarize
 from runner.trial.units import format_seconds
 
@@ -187,7 +187,7 @@ def assess(spec: Any, result: Any, usable: int, threshold_cores: float) -> None:
         out += auto_repeats_warnings(
             result.repeats_stop, summary, spec.target_rel_ci, getattr(result, "paired_rel_ci", None), spec.target_speedup_ci,
             getattr(result, "contenders_short", 0),
-            own_limit=result.repeats_stop not in ("max_repeats", "max_time_s")
+            own_limit=result.repeats_stop not in LIMIT_RULES or result.repeats_stop == SWEEP_BUDGET_RULE
             or AutoRepeats(spec.target_rel_ci, spec.max_repeats, spec.max_time_s).limit(result.wall_times_s) is not None,
         )
     out += busy_at_start_warnings(result.busy_cores_at_start, result.load_1m_at_start, usable, threshold_cores)
