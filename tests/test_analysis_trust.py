@@ -238,6 +238,9 @@ def test_the_verdict_names_the_limit_that_left_a_speedup_wide(tmp_path: Path) ->
     report = _wide_sweep(tmp_path / "auto", {"threading": "max_repeats", "multiprocessing": "max_repeats"})
     assert ("  3 of 3 rows not trusted for spread: paired with serial and measured with repeats=auto, their speedups stopped short "
             "of +- 5% (max_repeats stopped them: raise it).") in report.verdict, report.verdict
+    report = _wide_sweep(tmp_path / "one", {"threading": "max_repeats"})
+    assert ("  2 of 2 rows not trusted for spread: paired with serial and measured with repeats=auto, its speedup stopped short "
+            "of +- 5% (max_repeats stopped it: raise it).") in report.verdict, report.verdict
 
     # the commonest limit first, whatever the rows' order
     report = _wide_sweep(tmp_path / "ranked", {"threading": "sweep_budget_s", "multiprocessing": "max_repeats", "thread_pool": "max_repeats"})

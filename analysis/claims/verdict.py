@@ -568,7 +568,8 @@ def _stopped_short(flagged: pd.DataFrame) -> str | None:
     rows = [row for _, row in contenders.iterrows()]
     if any(FIXED_REPEATS in _stop_rules(row) or _more_rounds(row) is None for row in rows):
         return None
-    return f"paired with serial and measured with repeats=auto, their speedups stopped short of +- {PRECISE:.0%} ({_what_stopped(rows)})"
+    speedups = "its speedup" if len(rows) == 1 else "their speedups"
+    return f"paired with serial and measured with repeats=auto, {speedups} stopped short of +- {PRECISE:.0%} ({_what_stopped(rows)})"
 
 
 def noise_claims(context: Context) -> list[Claim]:
