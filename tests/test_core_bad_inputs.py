@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import socket
+import sys
 from pathlib import Path
 
 import pytest
 
-from conftest import TESTS_DIR, TINY, count_runs_in_db, multirun_trial_dirs, run_parsweep, sqlite_uri
+from conftest import TESTS_DIR, TINY, count_runs_in_db, multirun_trial_dirs, processes_with_marker, run_parsweep, sqlite_uri
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -73,6 +74,35 @@ def test_bad_input_stops_before_anything_runs(launch_dir: Path, args: list[str],
     assert not (launch_dir / "mlflow.db").exists()
     assert multirun_trial_dirs(launch_dir) == [], "a bad input left job output directories"
     assert not (launch_dir / "multirun").exists() and not (launch_dir / "outputs").exists(), "a bad input left an output folder"
+
+
+#: An interpreter slow to start (a cold disk, a busy machine), without parsweep's packages (-S: no
+#: site-packages, like another CPython in /opt): it finds the trial code only in parsweep's folder.
+SLOW_PYTHON = """#!{python} -S
+import os, sys, time
+time.sleep(2.0)
+os.execv(sys.executable, [sys.executable, "-S", *sys.argv[1:]])
+"""
+
+
+def test_a_store_that_fails_while_the_fork_server_boots_leaves_one_line_and_no_process(launch_dir: Path) -> None:
+    """The fork server starts as soon as the plan is valid, so it can still be booting when the
+    store turns out to be unreachable. The launch then ends with its one line: the server is
+    ended, not left to print an import error once the trial code's folder is gone (the CI failure
+    of stop 34), and no process of the launch is left behind. The trials' interpreter here
+    sleeps 2 s before it becomes Python: a real, deterministic slow boot (``SLOW_PYTHON``)."""
+    slow = launch_dir / "slowpython"
+    slow.write_text(SLOW_PYTHON.format(python=sys.executable))
+    slow.chmod(0o755)
+    temp = launch_dir / "tmp"
+    temp.mkdir()
+    launch = run_parsweep([f"python={slow}", "tracking=server", f"tracking.uri=http://127.0.0.1:{closed_port()}", *TINY],
+                          launch_dir, uri=sqlite_uri(launch_dir / "store.db"), env={"TMPDIR": str(temp)})
+
+    assert launch.returncode == 2, launch.explain()
+    assert len(launch.stderr_lines) == 1 and "cannot reach the MLflow tracking server" in launch.stderr, launch.explain()
+    assert processes_with_marker(launch.marker) == [], "the launch left a process behind"
+    assert list(temp.iterdir()) == [], "the launch left a temporary folder"
 
 
 def test_custom_module_not_on_the_allowlist_is_refused(launch_dir: Path) -> None:

@@ -19,6 +19,7 @@ import atexit
 import contextlib
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -50,7 +51,9 @@ def trial_code_path() -> str:
         import runner
         from runner.host.leftovers import make_temp_dir
 
-        directory = make_temp_dir("trial-code")  # removed at exit; after a kill -9, by the next launch
+        # Removed at exit once the fork servers that import from it have ended (_at_exit); after
+        # a kill -9, by the next launch.
+        directory = make_temp_dir("trial-code", remove_at_exit=False)
         os.symlink(Path(runner.__file__).resolve().parent, directory / "runner")
         _CODE_PATH = str(directory)
     return _CODE_PATH
@@ -84,11 +87,13 @@ class ForkServer:
         finally:
             theirs.close()
         self.exits: dict[int, int] = {}
+        self.forked = False
 
     def fork(self) -> tuple[int, Connection, Connection]:
         """A new trial process: its pid, the pipe to send it commands and the pipe it answers on."""
         commands_r, commands_w = os.pipe()
         replies_r, replies_w = os.pipe()
+        self.forked = True
         try:
             socket.send_fds(self.sock, [json.dumps({"fork": 1}).encode()], [commands_r, replies_w])
         except OSError as exc:
@@ -134,9 +139,15 @@ class ForkServer:
         return self.exits.pop(pid)
 
     def close(self) -> None:
-        """End the server (its trial processes end as their command pipes close)."""
+        """End the server (its trial processes end as their command pipes close).
+
+        A server that never forked holds nothing, and may still be booting (a launch that
+        stops at a bad store): it is killed, so that the launch ends at once and the server
+        prints nothing on the way out."""
         with contextlib.suppress(OSError):
             self.sock.close()
+        if not self.forked:
+            self.process.kill()
         try:
             self.process.wait(EXIT_GRACE_S)
         except subprocess.TimeoutExpired:
@@ -181,7 +192,14 @@ def close_fork_servers() -> None:
         server.close()
 
 
-atexit.register(close_fork_servers)
+def _at_exit() -> None:
+    """The fork servers end before the folder they import the trial code from goes."""
+    close_fork_servers()
+    if _CODE_PATH is not None:
+        shutil.rmtree(_CODE_PATH, ignore_errors=True)
+
+
+atexit.register(_at_exit)
 
 
 def kill_group(pgid: int, also: list[int] | None = None) -> None:
