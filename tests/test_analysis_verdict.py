@@ -169,6 +169,19 @@ def drifting_pairs(b: StoreBuilder, sweep: str) -> None:
     b.trial(sweep, "process_pool", 2, 10**7, list(speed / 2 * (1 + rng.normal(0, 0.01, 12))), usable=2, trust="spread", group="g")
 
 
+def serial_alone(b: StoreBuilder, sweep: str) -> None:
+    b.trial(sweep, "serial", 1, 10**6, reps_around(0.1), usable=2)
+
+
+def no_serial(b: StoreBuilder, sweep: str) -> None:
+    b.trial(sweep, "process_pool", 2, 10**6, reps_around(0.05), usable=2)
+
+
+def only_oversubscribed(b: StoreBuilder, sweep: str) -> None:
+    b.trial(sweep, "serial", 1, 10**6, reps_around(0.1), usable=2)
+    b.trial(sweep, "process_pool", 4, 10**6, reps_around(0.05), usable=2, trust="oversubscribed")
+
+
 def one_thread_faster_than_serial(b: StoreBuilder, sweep: str) -> None:
     """threading x1 at 1.59x (efficiency 159%): the same loop in one thread cannot be faster."""
     b.trial(sweep, "serial", 1, 10**6, reps_around(0.159), usable=2)
@@ -180,6 +193,22 @@ CASES: dict[str, tuple[Builder, list[str], list[str]]] = {
         one_thread_faster_than_serial,
         ["threading x1 at n=1e6 measured 1.59x", "more than its workers can give the same code"],
         [],
+    ),
+    # nothing to judge: the line says which of its reasons is true
+    "serial alone": (
+        serial_alone,
+        ["n=1e6: no speedup to judge (only serial was measured: add a backend to compare with it)."],
+        ["no serial baseline", "usable CPUs"],
+    ),
+    "no serial": (
+        no_serial,
+        ["n=1e6: no speedup to judge (no serial baseline at this n: add backend=serial to the sweep)."],
+        ["only serial", "usable CPUs"],
+    ),
+    "only oversubscribed contenders": (
+        only_oversubscribed,
+        ["n=1e6: no speedup to judge (every other configuration has more workers than the 2 usable CPUs)."],
+        ["no serial baseline", "only serial"],
     ),
     # rule gil: GIL-bound from CPU use and an interval that is not above 1
     "gil-bound threads, scaling processes": (

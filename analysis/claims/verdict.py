@@ -167,6 +167,20 @@ def candidates(rows: pd.DataFrame) -> pd.DataFrame:
     return parallel[within]
 
 
+def _why_no_leader(rows: pd.DataFrame) -> str:
+    """Why ``rows`` (one n) have no candidate (:func:`candidates`), in the words that are true of them."""
+    others = rows[rows["backend"] != "serial"]
+    if others.empty:
+        return "only serial was measured: add a backend to compare with it"
+    if not (rows["backend"] == "serial").any():
+        return "no serial baseline at this n: add backend=serial to the sweep"
+    if _parallel(rows).empty:
+        return "no other configuration has a speedup against serial"
+    usable = sorted({_usable(row) for _, row in rows.iterrows()} - {math.inf})
+    cpus = f"the {usable[0]:g} usable CPUs" if len(usable) == 1 else "the usable CPUs"
+    return f"every other configuration has more workers than {cpus}"
+
+
 def leaders(rows: pd.DataFrame) -> tuple[pd.Series | None, pd.DataFrame]:
     """The leading candidate of ``rows`` (one n) and the candidates tied with it.
 
@@ -271,7 +285,7 @@ def fastest_claims(context: Context) -> list[Claim]:
                 continue
         leader, tied = leaders(at_n)
         if leader is None:
-            claims.append(Claim(f"{where}: no speedup to judge (no serial baseline, or no configuration within the usable CPUs)."))
+            claims.append(Claim(f"{where}: no speedup to judge ({_why_no_leader(at_n)})."))
             continue
         if is_blank(leader.get("speedup_ci_low")):
             claims.append(Claim(f"{where}: {_label(leader, context)} measured {leader['speedup']:.2f}x against serial, but without "
