@@ -19,6 +19,15 @@ The probe must see that phase (probes about 2x slower in it) for it to be any us
     .venv/bin/python benchmarks/probe.py                     # n = 1e7, 20 repetitions, 3 runs (~20 s)
     .venv/bin/python benchmarks/probe.py --n 1e6 --reps 60   # shorter repetitions
     .venv/bin/python benchmarks/probe.py --hog               # with a slow phase of our own making
+    .venv/bin/python benchmarks/probe.py --sweep             # the probes of a real parsweep sweep (~30 s)
+
+``--sweep`` asks the same of parsweep's own probes, in a real interleaved sweep (``--sweep-args``,
+default serial, threading and process_pool at 1 and 2 workers, n=5e5, 60 repetitions): per trial
+the correlation of its probes with its walls and its spread raw and divided by the probe (as
+above); per contender, its pairs with serial (the same round) both ways: their noise (the std of
+the log-ratios) and the speedup (their geometric mean), raw, divided by each side's probe, and
+divided by each side's probe relative to the median probe of its own process (a process's probe
+has a speed of its own). A correction would have to narrow the pairs without moving the speedup.
 """
 
 from __future__ import annotations
@@ -35,7 +44,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from _common import machine_lines, parse_n
+from _common import machine_lines, parse_n, run_parsweep, scratch_dir, store_overrides, table, trial_runs
 
 from runner.trial.measure import PROBE_N, PROBE_RUNS, speed_probe
 
@@ -109,6 +118,58 @@ def one_run(n: int, reps: int, hog: bool, probe_n: int, probe_runs: int) -> dict
     return out
 
 
+SWEEP_ARGS = "-m backend=serial,threading,process_pool workers=1,2 n=5e5 repeats=60 warmup=1"
+
+
+def _numbers(text: str) -> list[float]:
+    return [float(part) for part in text.split(",")]
+
+
+def sweep_probes(arguments: list[str]) -> None:
+    """A real sweep's probes: do they track its walls, and would dividing by them help a speedup?"""
+    with scratch_dir("parsweep-probe-") as work:
+        seconds = run_parsweep([*arguments, *store_overrides(work, "probe")], work)
+        runs = trial_runs(f"sqlite:///{work / 'probe.db'}")
+    print(f"the sweep: parsweep {' '.join(arguments)} ({seconds:.0f} s)")
+    trials = {}
+    rows = []
+    for run in runs:
+        tags, params = run.data.tags, run.data.params
+        if "parsweep.sample_probes" not in tags or "parsweep.sample_rounds" not in tags:
+            continue
+        walls, probes = _numbers(tags["parsweep.rep_wall_times_s"]), _numbers(tags["parsweep.sample_probes"])
+        rounds = [int(value) for value in _numbers(tags["parsweep.sample_rounds"])]
+        label = f"{params['backend']} x{params['workers']}"
+        # each probe relative to the median probe of its own process: a process's probe runs at a
+        # speed of its own (its memory layout), which dividing by the raw probe would carry
+        processes = _numbers(tags["parsweep.sample_processes"]) if "parsweep.sample_processes" in tags else [0.0] * len(probes)
+        level = {process: statistics.median(p for p, q in zip(probes, processes) if q == process) for process in set(processes)}
+        relative = [p / level[q] for p, q in zip(probes, processes)]
+        trials[(params["n"], label)] = (dict(zip(rounds, walls)), dict(zip(rounds, probes)), dict(zip(rounds, relative)))
+        log_walls = [math.log(w) for w in walls]
+        divided = [math.log(w / p) for w, p in zip(walls, probes)]
+        rows.append([f"n={float(params['n']):.0e} {label}", str(len(walls)), f"{correlation([math.log(p) for p in probes], log_walls):.2f}",
+                     f"{statistics.stdev(log_walls):.3f}", f"{statistics.stdev(divided):.3f}", f"{cv(probes):.1%}"])
+    print(table(["trial", "reps", "corr(log)", "sd log wall", "sd log wall/probe", "probe cv"], rows))
+    rows = []
+    for (n, label), (walls, probes, relative) in trials.items():
+        if label.startswith("serial") or (n, "serial x1") not in trials:
+            continue
+        base_walls, base_probes, base_relative = trials[(n, "serial x1")]
+        common = sorted(set(walls) & set(base_walls))
+        if len(common) < 5:
+            continue
+        raw = [math.log(base_walls[i] / walls[i]) for i in common]
+        divided = [math.log((base_walls[i] / base_probes[i]) / (walls[i] / probes[i])) for i in common]
+        by_relative = [math.log((base_walls[i] / base_relative[i]) / (walls[i] / relative[i])) for i in common]
+        rows.append([f"n={float(n):.0e} {label}", str(len(common)),
+                     *(f"{statistics.stdev(values):.3f}" for values in (raw, divided, by_relative)),
+                     *(f"{math.exp(statistics.fmean(values)):.3f}" for values in (raw, divided, by_relative))])
+    print()
+    print(table(["contender", "pairs", "pair noise", "/ probe", "/ relative probe", "speedup", "/ probe", "/ relative probe"], rows))
+    print(f"load average at the end {os.getloadavg()[0]:.2f}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--n", type=parse_n, default=10_000_000, help="the loop's range size (default 1e7)")
@@ -118,8 +179,13 @@ def main() -> None:
     parser.add_argument("--probe-n", type=parse_n, default=PROBE_N, help=f"the probe's loop size (default {PROBE_N})")
     parser.add_argument("--probe-runs", type=int, default=PROBE_RUNS, help=f"the probe's runs, fastest kept (default {PROBE_RUNS})")
     parser.add_argument("--no-pin", action="store_true", help="do not pin this process to one CPU")
+    parser.add_argument("--sweep", action="store_true", help="read the probes of a real parsweep sweep instead")
+    parser.add_argument("--sweep-args", default=SWEEP_ARGS, help=f"that sweep's arguments (default: {SWEEP_ARGS})")
     args = parser.parse_args()
     print("\n".join(machine_lines()))
+    if args.sweep:
+        sweep_probes(args.sweep_args.split())
+        return
     if not args.no_pin:
         os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})  # one CPU: what the probe and the loop share
     print(f"loop n={args.n:.0e}, {args.reps} repetitions per run, {'pinned to one CPU' if not args.no_pin else 'not pinned'}"
