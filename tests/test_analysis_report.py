@@ -85,6 +85,41 @@ def test_csv(store: Any, capsys: pytest.CaptureFixture[str]) -> None:
     assert frame[frame["workers"] == 1]["karp_flatt"].isna().all()  # blank cells
 
 
+def test_the_speed_probes_spread_is_a_column_shown_where_runs_have_probes(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """``speed_drift`` (terminal: ``cpu drift``) is std / mean of each trial's speed probes, the
+    median over a row's trials; the terminal shows it, and explains it in the legend, only when
+    a row has probes (runs logged before the probes have none: no column, no legend piece)."""
+    import numpy as np
+
+    builder = StoreBuilder(tmp_path)
+    sweep = builder.sweep()
+    drifting = [0.0012, 0.0015, 0.0011, 0.0016, 0.0012]  # the CPU slowed by a third in two phases
+    builder.trial(sweep, "serial", 1, 10**6, reps_around(1.0), probes=drifting)
+    builder.trial(sweep, "threading", 2, 10**6, reps_around(1.0), probes=[0.0012] * 5)
+    builder.trial(sweep, "process_pool", 2, 10**6, reps_around(0.5))  # logged without probes
+    builder.finish_sweep(sweep)
+
+    code, out, _ = run(capsys, "--tracking-uri", builder.uri, "--format", "csv")
+    frame = pd.read_csv(io.StringIO(out)).set_index("backend")
+    assert code == 0
+    assert frame.loc["serial", "speed_drift"] == pytest.approx(np.std(drifting, ddof=1) / np.mean(drifting), rel=1e-5)  # CSV: 6 digits
+    assert frame.loc["threading", "speed_drift"] == 0
+    assert np.isnan(frame.loc["process_pool", "speed_drift"])
+
+    code, out, _ = run(capsys, "--tracking-uri", builder.uri)
+    assert code == 0
+    header = next(line for line in out.splitlines() if "backend" in line and "workers" in line)
+    assert "cpu drift" in header and "cpu drift = how much the CPU's own speed moved" in out
+    serial_line = next(line for line in out.splitlines() if line.split()[:2] == ["1e6", "serial"])
+    assert f"{np.std(drifting, ddof=1) / np.mean(drifting):.1%}" in serial_line
+
+
+def test_without_probes_the_terminal_has_no_cpu_drift(store: Any, capsys: pytest.CaptureFixture[str]) -> None:
+    builder, _, _ = store
+    code, out, _ = run(capsys, "--tracking-uri", builder.uri)
+    assert code == 0 and "cpu drift" not in out
+
+
 def test_no_ci_reads_no_samples(store: Any, capsys: pytest.CaptureFixture[str]) -> None:
     builder, _, _ = store
     code, out, _ = run(capsys, "--tracking-uri", builder.uri, "--format", "csv", "--no-ci")

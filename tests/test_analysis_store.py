@@ -24,6 +24,7 @@ from runner.tracking.names import (
     GROUP_TAG,
     PYTHON_LABEL_TAG,
     REPEATS_STOP_TAG,
+    SAMPLE_PROBES_TAG,
     SAMPLE_PROCESSES_TAG,
     SAMPLE_ROUNDS_TAG,
     SAMPLES_TAG,
@@ -116,6 +117,7 @@ class StoreBuilder:
         rounds: list[int] | None = None,
         processes: list[int] | None = None,
         repeats_stop: str | None = None,
+        probes: list[float] | None = None,
     ) -> str:
         """One trial run; ``reps`` are its recorded repetition wall times (None: it never timed one);
         ``chunks`` defaults to one per worker, as the runner logs it. ``samples_tag``: the
@@ -125,7 +127,8 @@ class StoreBuilder:
         (``cpu_utilization`` defaults to ``workers``); ``group`` and ``rounds``: measured in
         interleaved rounds, as the runner tags it (``rounds`` defaults to 0, 1, ... with a group);
         ``processes``: which of the trial's processes measured each sample (repeats_per_process);
-        ``repeats_stop``: the rule that stopped its repeats=auto (``parsweep.repeats_stop``)."""
+        ``repeats_stop``: the rule that stopped its repeats=auto (``parsweep.repeats_stop``);
+        ``probes``: each sample's speed probe (``parsweep.sample_probes``)."""
         tags = {
             "parsweep.role": "trial",
             "parsweep.config_hash": f"{abs(hash((backend, workers, n, host, python, function))):016x}"[:16],
@@ -186,6 +189,8 @@ class StoreBuilder:
                 batch_tags.append(RunTag(SAMPLE_PROCESSES_TAG, ",".join(str(i) for i in processes)))
             if repeats_stop is not None:
                 batch_tags.append(RunTag(REPEATS_STOP_TAG, repeats_stop))
+            if probes is not None:
+                batch_tags.append(RunTag(SAMPLE_PROBES_TAG, ",".join(repr(float(v)) for v in probes)))
         self.client.log_batch(run_id, metrics=batch_metrics, params=[Param(k, str(v)) for k, v in params.items()], tags=batch_tags)
         self.client.set_terminated(run_id, status=status)
         return run_id

@@ -63,6 +63,16 @@ def test_interleaved_samples_carry_their_round_and_start(launch_dir: Path) -> No
     by_start = [r for r, _ in sorted(timeline, key=lambda item: item[1])]
     assert by_start == sorted(by_start), timeline  # a later round never starts before an earlier one
 
+    # the report shows how much each trial's probes moved: their std / mean (``cpu drift``)
+    from analysis.publish import sweep_report
+
+    assert "cpu drift" in launch.stdout, launch.explain()
+    table = sweep_report(uri, runs_with_role(all_runs(uri), "sweep")[0].info.run_id).table.set_index("backend")
+    for run in trials:
+        probes = _floats(run.data.tags["parsweep.sample_probes"])
+        drift = statistics.stdev(probes) / statistics.mean(probes)
+        assert table.loc[run.data.params["backend"], "speed_drift"] == pytest.approx(drift)
+
 
 def test_sequential_samples_have_no_rounds(launch_dir: Path) -> None:
     uri = sqlite_uri(launch_dir / "mlflow.db")

@@ -40,6 +40,7 @@ from runner.tracking.names import (
     REPEATS_STOP_TAG,
     ROLE_TAG,
     SAMPLE_METRIC,
+    SAMPLE_PROBES_TAG,
     SAMPLE_PROCESSES_TAG,
     SAMPLE_ROUNDS_TAG,
     SAMPLES_TAG,
@@ -98,6 +99,7 @@ TAG_COLUMNS = {
     SAMPLES_TAG: "rep_wall_times_s",
     SAMPLE_ROUNDS_TAG: "sample_rounds",
     SAMPLE_PROCESSES_TAG: "sample_processes",
+    SAMPLE_PROBES_TAG: "sample_probes",
     SCHEDULE_TAG: "schedule",
     SCHEDULE_SEED_TAG: "schedule_seed",
     GROUP_TAG: "group",
@@ -114,7 +116,7 @@ COLUMNS = [
     "error", "warnings", "warnings_count", "trust_tag", "discarded", "schedule", "schedule_seed", "group", "repeats_stop",
     "config_hash", "host_cpu_model", "host_cpu_usable", "python_label", "python_version", "python_implementation",
     "python_free_threaded", "python_gil_enabled", "python_executable", "git_commit", "rep_wall_times_s",
-    "sample_rounds", "sample_processes",
+    "sample_rounds", "sample_processes", "sample_probes",
 ]
 SAMPLE_COLUMNS = ["run_id", "rep", "wall_time_s"]
 #: Samples of interleaved trials also carry ``round``: the interleaved round each was measured in

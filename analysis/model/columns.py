@@ -154,6 +154,13 @@ COLUMNS: tuple[Column, ...] = (
     Column("spread", "std / mean of the repetitions",
            cell=Cell("± std", lambda rows, trusted: _texts(rows["spread"], lambda spread: f"{spread:.1%}"),
                      legend="± std = the repetitions' standard deviation / their mean (the spread warning's measure)")),
+    Column("speed_drift", "std / mean of the trial's speed probes (a fixed ~1 ms loop timed on its CPU right before and after "
+           "each recorded repetition): how much the CPU's speed, as the trial's process saw it, moved while it ran; the median "
+           "over the pooled trials, blank for runs logged without probes",
+           cell=Cell("cpu drift", lambda rows, trusted: _texts(rows["speed_drift"], lambda drift: f"{drift:.1%}"),
+                     when=lambda rows, pooled: bool(rows["speed_drift"].notna().any()),
+                     legend="cpu drift = how much the CPU's own speed moved during the trial: its speed probes' std / mean "
+                            "(a ± std close to it moved with the machine, not with the backend)")),
     Column("speedup", "serial's wall time / this one's (same host, interpreter, workload and n)",
            cell=Cell("speedup", lambda rows, trusted: [format_speedup(v, c, ok) for v, c, ok in zip(rows["speedup"], rows["conclusion"], trusted)],
                      legend="speedup = serial wall time / this one (same host, interpreter, workload, n): the geometric mean of the "
@@ -248,6 +255,8 @@ def shown() -> list[tuple[str, Cell]]:
     return [(column.name, column.cell) for column in COLUMNS if column.cell is not None]
 
 
-def legends(headline: bool) -> Sequence[str]:
-    """The legend pieces of the headline cells (``True``) or of the others, in order."""
-    return [cell.legend for _, cell in shown() if cell.legend and cell.headline == headline]
+def legends(headline: bool, rows: pd.DataFrame | None = None, pooled: bool = False) -> Sequence[str]:
+    """The legend pieces of the headline cells (``True``) or of the others, in order; with
+    ``rows``, only of the cells those rows show (a column the table leaves out is not explained)."""
+    return [cell.legend for _, cell in shown()
+            if cell.legend and cell.headline == headline and (rows is None or rows.empty or cell.when(rows, pooled))]

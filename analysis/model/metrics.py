@@ -54,6 +54,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from analysis.data.load import parse_samples
 from analysis.model.columns import computed, fact_columns, table_columns
 from analysis.model.formatting import format_n
 from analysis.model.stats import (
@@ -164,12 +165,23 @@ def prepare_trials(trials: pd.DataFrame, samples: pd.DataFrame | None = None) ->
     mean = done["wall_time_mean_s"] if "wall_time_mean_s" in done else done["wall_time_s"]
     mean = mean.where(mean.notna(), done["wall_time_s"])
     done["spread"] = done["wall_time_std_s"] / mean
+    done["speed_drift"] = done["sample_probes"].map(probe_spread) if "sample_probes" in done else np.nan
     repetitions = done["repeats_done"] if "repeats_done" in done else pd.Series(np.nan, index=done.index)
     if samples is not None and not samples.empty:
         counts = done["run_id"].map(samples.groupby("run_id").size())
         repetitions = repetitions.where(repetitions.notna() & (repetitions > 0), counts)
     done["repetitions"] = repetitions
     return done
+
+
+def probe_spread(text: Any) -> float:
+    """std / mean of a trial's speed probes (its ``parsweep.sample_probes`` tag: the same fixed
+    loop timed on the trial's CPU right before and after each recorded repetition), NaN without
+    two readable ones: how much the CPU's speed, as the trial's process saw it, moved while it ran."""
+    values = parse_samples(text)
+    if values is None or len(values) < 2 or min(values) <= 0:
+        return np.nan
+    return float(np.std(values, ddof=1) / np.mean(values))
 
 
 #: A trial that ran a fixed count (``repeats=N``), in a row's ``repeats_stop``.
@@ -198,8 +210,8 @@ def summarize_trials(trials: pd.DataFrame, samples: pd.DataFrame | None = None) 
     joined by ", ").
     """
     done = prepare_trials(trials, samples)
-    columns = ROW_KEYS + ["trials", "sweeps", "repetitions", "wall_time_s", "wall_time_std_s", "spread", "cpu_utilization",
-                          "startup_s", "dispatch_s", "load_imbalance", "trust", "warnings", *FACT_COLUMNS, "run_ids", "repeats_stop"]
+    columns = ROW_KEYS + ["trials", "sweeps", "repetitions", "wall_time_s", "wall_time_std_s", "spread", "speed_drift",
+                          "cpu_utilization", "startup_s", "dispatch_s", "load_imbalance", "trust", "warnings", *FACT_COLUMNS, "run_ids", "repeats_stop"]
     if done.empty:
         return pd.DataFrame(columns=columns)
     grouped = done.groupby(ROW_KEYS, dropna=False, sort=False)
@@ -210,6 +222,7 @@ def summarize_trials(trials: pd.DataFrame, samples: pd.DataFrame | None = None) 
         wall_time_s=("wall_time_s", "median"),
         wall_time_std_s=("wall_time_std_s", "median"),
         spread=("spread", "median"),
+        speed_drift=("speed_drift", "median"),
         cpu_utilization=("cpu_utilization", "median"),
         startup_s=("startup_s", "median"),
         dispatch_s=("dispatch_s", "median"),

@@ -234,5 +234,6 @@ def warning_lines(report: Report) -> list[str]:
 
 def legend(report: Report) -> str:
     """What the columns and the marks mean: the headline columns, the marks, the other columns, the Amdahl fit."""
-    return "; ".join([*legends(headline=True), MARKS_LEGEND, *legends(headline=False), AMDAHL_LEGEND]).format(
+    rows, pooled = report.table, report.pooled
+    return "; ".join([*legends(True, rows, pooled), MARKS_LEGEND, *legends(False, rows, pooled), AMDAHL_LEGEND]).format(
         confidence=report.confidence)
