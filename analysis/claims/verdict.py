@@ -171,9 +171,9 @@ def _why_no_leader(rows: pd.DataFrame) -> str:
     """Why ``rows`` (one n) have no candidate (:func:`candidates`), in the words that are true of them."""
     others = rows[rows["backend"] != "serial"]
     if others.empty:
-        return "only serial was measured: add a backend to compare with it"
+        return "only serial finished at this n: nothing to compare with it"
     if not (rows["backend"] == "serial").any():
-        return "no serial baseline at this n: add backend=serial to the sweep"
+        return "no finished serial trial at this n: speedups are against serial"
     if _parallel(rows).empty:
         return "no other configuration has a speedup against serial"
     usable = sorted({_usable(row) for _, row in rows.iterrows()} - {math.inf})
