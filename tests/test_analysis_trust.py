@@ -241,6 +241,8 @@ def test_the_verdict_names_the_limit_that_left_a_speedup_wide(tmp_path: Path) ->
     report = _wide_sweep(tmp_path / "one", {"threading": "max_repeats"})
     assert ("  2 of 2 rows not trusted for spread: paired with serial and measured with repeats=auto, its speedup stopped short "
             "of +- 5% (max_repeats stopped it: raise it).") in report.verdict, report.verdict
+    (line,) = [line for line in report.verdict if "known less precisely" in line]
+    assert line.strip().startswith("1 of 1 speedups is known less precisely than +- 5%: about "), line  # one row: no "up to"
 
     # the commonest limit first, whatever the rows' order
     report = _wide_sweep(tmp_path / "ranked", {"threading": "sweep_budget_s", "multiprocessing": "max_repeats", "thread_pool": "max_repeats"})

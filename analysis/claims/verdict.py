@@ -505,8 +505,10 @@ def precision_claims(context: Context) -> list[Claim]:
     wide = [(row, more) for _, row in parallel.iterrows() if (more := _more_rounds(row)) is not None]
     if wide:
         worst = max(more for _, more in wide)
-        claims.append(Claim(f"{len(wide)} of {len(parallel)} speedups are known less precisely than +- {PRECISE:.0%}: up to {worst} more "
-                            f"round{'s' if worst != 1 else ''} would get there ({_what_stopped([row for row, _ in wide])})."))
+        one = len(wide) == 1
+        claims.append(Claim(f"{len(wide)} of {len(parallel)} speedups {'is' if one else 'are'} known less precisely than +- {PRECISE:.0%}: "
+                            f"{'about' if one else 'up to'} {worst} more round{'s' if worst != 1 else ''} would get there "
+                            f"({_what_stopped([row for row, _ in wide])})."))
     return claims
 
 
