@@ -56,7 +56,7 @@ from runner.host.facts import usable_cpu_count
 from runner.host.lock import LockWait, host_lock
 from runner.host.proc import MIN_WINDOW_S, CpuWindow, other_cores_now, tick_error_cores, usable_cpu_ids
 from runner.trial import backends
-from runner.trial.bench import FinishInfo, StartInfo, assemble, repeat_plan
+from runner.trial.bench import FinishInfo, StartInfo, assemble
 from runner.trial.measure import (
     LIMIT_RULES,
     MIN_COUPLES,
@@ -65,6 +65,7 @@ from runner.trial.measure import (
     AutoTrial,
     Repetition,
     decide_stops,
+    repeat_plan,
 )
 from runner.trial.results import TrialResult
 from runner.trial.spec import Policy, TrialSpec

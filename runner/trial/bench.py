@@ -20,7 +20,7 @@ from runner.host.proc import load_1m, usable_cpu_ids
 from runner.trial import backends, workloads
 from runner.trial.backends.base import describe_exception
 from runner.trial.chunking import split_range
-from runner.trial.measure import AutoRepeats, Repetition, run_repetition, speed_probe
+from runner.trial.measure import AutoRepeats, Repetition, repeat_plan, run_repetition, speed_probe
 from runner.trial.quality import assess
 from runner.trial.results import TrialResult
 from runner.trial.spec import TrialSpec
@@ -89,13 +89,6 @@ class TrialBench:
             info.error = f"closing the backend failed: {describe_exception(exc)}"
         info.close_s = time.perf_counter() - began
         return info
-
-
-def repeat_plan(spec: TrialSpec) -> int | AutoRepeats:
-    """A count of repetitions, or the rules that end ``repeats=auto``."""
-    if spec.auto_repeats:
-        return AutoRepeats(spec.target_rel_ci, spec.max_repeats, spec.max_time_s)
-    return int(spec.repeats)
 
 
 def assemble(

@@ -7,10 +7,14 @@ import statistics
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from runner.trial.backends.base import Backend, ChunkFunction, ChunkResult
 from runner.trial.stats import CoupleSpread, PairedRatio, couple_spread, pair_by_round, paired_ratio, pool_offsets, summarize
 from runner.trial.workloads.base import Workload
+
+if TYPE_CHECKING:
+    from runner.trial.spec import TrialSpec
 
 #: The machine-speed probe: a fixed piece of pure-Python work (the classic loop over PROBE_N
 #: values), timed whole. About 1.2 ms on a quiet 2026 cloud vCPU. What it sees is how fast the
@@ -154,6 +158,13 @@ class AutoRepeats:
         if self.max_time_s is not None and sum(wall_times_s) + statistics.median(wall_times_s) > self.max_time_s:
             return "max_time_s"
         return None
+
+
+def repeat_plan(spec: TrialSpec) -> int | AutoRepeats:
+    """A count of repetitions, or the rules that end ``repeats=auto``."""
+    if spec.auto_repeats:
+        return AutoRepeats(spec.target_rel_ci, spec.max_repeats, spec.max_time_s)
+    return int(spec.repeats)
 
 
 # -- repeats=auto in an interleaved group: precision of the speedups as the stopping rule ----------

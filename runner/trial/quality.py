@@ -13,7 +13,7 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
-from runner.trial.measure import CONTENDERS_KNOWN_RULE, LIMIT_RULES, SWEEP_BUDGET_RULE, TARGET_SPEEDUP_RULE, AutoRepeats
+from runner.trial.measure import CONTENDERS_KNOWN_RULE, LIMIT_RULES, SWEEP_BUDGET_RULE, TARGET_SPEEDUP_RULE, AutoRepeats, repeat_plan
 from runner.trial.stats import Summary, summarize
 from runner.trial.units import format_seconds
 
@@ -167,6 +167,16 @@ def chunk_warnings(chunks: int, workers: int) -> list[str]:
     return [f"chunks={chunks} is fewer than workers={workers}: {workers - chunks} workers have nothing to do; raise chunks"]
 
 
+def _own_limit(spec: Any, result: Any) -> bool:
+    """Whether the limit that ended a repeats=auto trial is its own: False for a contender that
+    ``max_repeats`` or ``max_time_s`` ended by ending its baseline first (its own repetitions
+    are short of that limit; :func:`runner.trial.measure.decide_stops`)."""
+    if result.repeats_stop not in LIMIT_RULES or result.repeats_stop == SWEEP_BUDGET_RULE:
+        return True  # not a limit, or the sweep's budget, which is every trial's own
+    plan = repeat_plan(spec)
+    return not isinstance(plan, AutoRepeats) or plan.limit(result.wall_times_s) is not None
+
+
 def assess(spec: Any, result: Any, usable: int, threshold_cores: float) -> None:
     """Fill a finished trial's ``warnings`` (added to any it has) and ``trust`` reasons.
 
@@ -187,8 +197,7 @@ def assess(spec: Any, result: Any, usable: int, threshold_cores: float) -> None:
         out += auto_repeats_warnings(
             result.repeats_stop, summary, spec.target_rel_ci, getattr(result, "paired_rel_ci", None), spec.target_speedup_ci,
             getattr(result, "contenders_short", 0),
-            own_limit=result.repeats_stop not in LIMIT_RULES or result.repeats_stop == SWEEP_BUDGET_RULE
-            or AutoRepeats(spec.target_rel_ci, spec.max_repeats, spec.max_time_s).limit(result.wall_times_s) is not None,
+            own_limit=_own_limit(spec, result),
         )
     out += busy_at_start_warnings(result.busy_cores_at_start, result.load_1m_at_start, usable, threshold_cores)
     out += interference_warnings(result, usable)
