@@ -47,6 +47,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from _common import machine_lines, parse_n, run_parsweep, scratch_dir, store_overrides, table, trial_runs
 
 from runner.trial.measure import PROBE_N, PROBE_RUNS, speed_probe
+from runner.trial.stats import pair_by_round
 
 
 def loop(n: int) -> float:
@@ -121,8 +122,13 @@ def one_run(n: int, reps: int, hog: bool, probe_n: int, probe_runs: int) -> dict
 SWEEP_ARGS = "-m backend=serial,threading,process_pool workers=1,2 n=5e5 repeats=60 warmup=1"
 
 
-def _numbers(text: str) -> list[float]:
-    return [float(part) for part in text.split(",")]
+def _numbers(tags: dict[str, str], tag: str) -> list[float]:
+    """A comma-separated sample tag (``parsweep.rep_wall_times_s`` and its companions). The
+    analysis (pandas) is imported here, not at the top: the bare-loop runs time the loop in a
+    process without it."""
+    from analysis.data.load import parse_samples
+
+    return parse_samples(tags.get(tag)) or []
 
 
 def sweep_probes(arguments: list[str]) -> None:
@@ -131,40 +137,38 @@ def sweep_probes(arguments: list[str]) -> None:
         seconds = run_parsweep([*arguments, *store_overrides(work, "probe")], work)
         runs = trial_runs(f"sqlite:///{work / 'probe.db'}")
     print(f"the sweep: parsweep {' '.join(arguments)} ({seconds:.0f} s)")
-    trials = {}
+    # per trial: its walls divided three ways, each as (round, value): raw, by its probe, by its probe relative to
+    # the median probe of its own process (a process's probe runs at a speed of its own, which the raw probe carries)
+    trials: dict[tuple[str, str], list[list[tuple[int, float]]]] = {}
     rows = []
     for run in runs:
         tags, params = run.data.tags, run.data.params
-        if "parsweep.sample_probes" not in tags or "parsweep.sample_rounds" not in tags:
+        walls, probes = _numbers(tags, "parsweep.rep_wall_times_s"), _numbers(tags, "parsweep.sample_probes")
+        rounds = [int(value) for value in _numbers(tags, "parsweep.sample_rounds")]
+        if not walls or len(probes) != len(walls) or len(rounds) != len(walls):
             continue
-        walls, probes = _numbers(tags["parsweep.rep_wall_times_s"]), _numbers(tags["parsweep.sample_probes"])
-        rounds = [int(value) for value in _numbers(tags["parsweep.sample_rounds"])]
         label = f"{params['backend']} x{params['workers']}"
-        # each probe relative to the median probe of its own process: a process's probe runs at a
-        # speed of its own (its memory layout), which dividing by the raw probe would carry
-        processes = _numbers(tags["parsweep.sample_processes"]) if "parsweep.sample_processes" in tags else [0.0] * len(probes)
+        processes = _numbers(tags, "parsweep.sample_processes") or [0.0] * len(probes)
         level = {process: statistics.median(p for p, q in zip(probes, processes) if q == process) for process in set(processes)}
         relative = [p / level[q] for p, q in zip(probes, processes)]
-        trials[(params["n"], label)] = (dict(zip(rounds, walls)), dict(zip(rounds, probes)), dict(zip(rounds, relative)))
+        trials[(params["n"], label)] = [list(zip(rounds, values)) for values in (
+            walls, [w / p for w, p in zip(walls, probes)], [w / r for w, r in zip(walls, relative)])]
         log_walls = [math.log(w) for w in walls]
         divided = [math.log(w / p) for w, p in zip(walls, probes)]
         rows.append([f"n={float(params['n']):.0e} {label}", str(len(walls)), f"{correlation([math.log(p) for p in probes], log_walls):.2f}",
                      f"{statistics.stdev(log_walls):.3f}", f"{statistics.stdev(divided):.3f}", f"{cv(probes):.1%}"])
     print(table(["trial", "reps", "corr(log)", "sd log wall", "sd log wall/probe", "probe cv"], rows))
     rows = []
-    for (n, label), (walls, probes, relative) in trials.items():
+    for (n, label), ways in trials.items():
         if label.startswith("serial") or (n, "serial x1") not in trials:
             continue
-        base_walls, base_probes, base_relative = trials[(n, "serial x1")]
-        common = sorted(set(walls) & set(base_walls))
-        if len(common) < 5:
+        # the pairs with serial, the same round, each way: log(serial's / this one's)
+        logs = [[math.log(b / c) for b, c in zip(*pair_by_round(base, mine))] for base, mine in zip(trials[(n, "serial x1")], ways)]
+        if len(logs[0]) < 5:
             continue
-        raw = [math.log(base_walls[i] / walls[i]) for i in common]
-        divided = [math.log((base_walls[i] / base_probes[i]) / (walls[i] / probes[i])) for i in common]
-        by_relative = [math.log((base_walls[i] / base_relative[i]) / (walls[i] / relative[i])) for i in common]
-        rows.append([f"n={float(n):.0e} {label}", str(len(common)),
-                     *(f"{statistics.stdev(values):.3f}" for values in (raw, divided, by_relative)),
-                     *(f"{math.exp(statistics.fmean(values)):.3f}" for values in (raw, divided, by_relative))])
+        rows.append([f"n={float(n):.0e} {label}", str(len(logs[0])),
+                     *(f"{statistics.stdev(values):.3f}" for values in logs),
+                     *(f"{math.exp(statistics.fmean(values)):.3f}" for values in logs)])
     print()
     print(table(["contender", "pairs", "pair noise", "/ probe", "/ relative probe", "speedup", "/ probe", "/ relative probe"], rows))
     print(f"load average at the end {os.getloadavg()[0]:.2f}")
