@@ -72,6 +72,7 @@ from analysis.model.stats import CANNOT_TELL, FASTER, NO_DIFFERENCE, SLOWER
 from analysis.model.trust import CANCELS, FEW_REPETITIONS, INTERFERENCE, NOISY_BASELINE, PRECISE, SHORT, SPREAD, is_ok, parse_reasons, pooled_trust
 from runner.trial import backends
 from runner.trial.measure import LIMIT_RULES
+from runner.trial.stats import more_to_target
 
 GIL_BOUND_CORES = 1.2  # threads whose CPU use stays at or below this many cores run one at a time
 IDLE_CORES = 0.5  # below this, workers mostly wait (sleep, I/O): the GIL is not what limits them
@@ -484,11 +485,8 @@ def _more_rounds(row: pd.Series) -> int | None:
     low, high = row.get("speedup_ci_low"), row.get("speedup_ci_high")
     if is_blank(low) or is_blank(high) or low <= 0:
         return None
-    width = math.sqrt(high / low) - 1
     count = int(row["pairs"]) if row.get("ci_method") == "paired" else int(row.get("repetitions") or 0)
-    if width <= PRECISE or count < 2:
-        return None
-    return max(1, math.ceil(count * ((width / PRECISE) ** 2 - 1)))
+    return more_to_target(math.sqrt(high / low) - 1, count, PRECISE)
 
 
 def precision_claims(context: Context) -> list[Claim]:

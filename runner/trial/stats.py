@@ -165,6 +165,16 @@ class PairedRatio:
         return math.sqrt(self.high / self.low) - 1 if self.low > 0 else math.inf
 
 
+def more_to_target(rel_half_width: float, count: int, target: float) -> int | None:
+    """About how many more pairs (or repetitions) would bring an interval of ``rel_half_width``
+    from ``count`` of them to ``target``, its width taken as ~ 1 / sqrt(count) (Student's t
+    narrowing too as the count grows, this leans high); None when it is there already, or when
+    the width or ``count`` says too little."""
+    if not math.isfinite(rel_half_width) or rel_half_width <= target or count < 2 or target <= 0:
+        return None
+    return max(1, math.ceil(count * ((rel_half_width / target) ** 2 - 1)))
+
+
 # --- The offsets pooled over a group's rows ---------------------------------------------------
 #
 # With a few couples per row (a quick sweep's rows get 5-10), the cluster-robust interval pays
