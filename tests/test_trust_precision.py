@@ -17,6 +17,7 @@ from conftest import all_runs, run_parsweep, runs_with_role, sqlite_uri
 from runner.trial.measure import (
     CONTENDERS_KNOWN_RULE,
     MIN_PAIRS,
+    OUT_OF_REACH_MIN_PAIRS,
     SWEEP_BUDGET_RULE,
     TARGET_SPEEDUP_RULE,
     AutoRepeats,
@@ -39,9 +40,11 @@ def drift(rounds: int, seed: int = 1) -> list[float]:
 
 
 def simulate(true_speedups: dict[str, float], noise: dict[str, float], rounds: int = 50, seed: int = 7,
-             budget_after: int | None = None) -> tuple[dict[str, AutoTrial], int]:
+             budget_after: int | None = None, budget_rounds: int | None = None) -> tuple[dict[str, AutoTrial], int]:
     """Rounds of a group (a serial baseline of 1.0 s and its contenders), each trial measured in
-    a round only while it still runs; returns the trials and the rounds the group took."""
+    a round only while it still runs; returns the trials and the rounds the group took.
+    ``budget_after``: the budget is spent from that round on; ``budget_rounds``: the rounds its
+    share holds (what the scheduler estimates from the rounds' pace)."""
     rng = random.Random(seed)
     factors = drift(rounds, seed)
     trials = {"serial": AutoTrial(0, RULES, [])}
@@ -57,7 +60,8 @@ def simulate(true_speedups: dict[str, float], noise: dict[str, float], rounds: i
             true = 1.0 / true_speedups.get(name, 1.0)
             jitter = math.exp(rng.gauss(0.0, noise.get(name, 0.005)))
             trials[name].samples.append((index, true * factors[index] * jitter))
-        decide_stops(list(trials.values()), budget_spent=budget_after is not None and taken >= budget_after)
+        left = None if budget_rounds is None else max(0, budget_rounds - taken)
+        decide_stops(list(trials.values()), budget_spent=budget_after is not None and taken >= budget_after, rounds_left=left)
     return trials, taken
 
 
@@ -97,6 +101,27 @@ def test_max_repeats_and_the_budget_still_end_the_group() -> None:
     trials, taken = simulate({"process_pool": 1.9}, {"process_pool": 0.10}, budget_after=MIN_PAIRS + 1)
     assert taken == MIN_PAIRS + 1
     assert trials["process_pool"].stop == SWEEP_BUDGET_RULE and trials["serial"].stop == CONTENDERS_KNOWN_RULE
+
+
+def test_a_target_out_of_reach_stops_early_and_leaves_the_budget_to_others() -> None:
+    """A contender whose pairs are 15% noisy needs about 90 pairs for +-3%; with 50 rounds in its
+    group's share it stops as soon as its width can be read (OUT_OF_REACH_MIN_PAIRS), by the
+    budget's rule, not after spending the share; the group ends there. One that needs more
+    pairs than that and has the rounds for them keeps going and gets there; without a budget
+    (or in the last group) the noisy one runs on to max_repeats, as before."""
+    trials, taken = simulate({"threading": 1.0, "process_pool": 1.9}, {"process_pool": 0.15}, budget_rounds=50)
+    noisy, precise, serial = trials["process_pool"], trials["threading"], trials["serial"]
+    assert noisy.stop == SWEEP_BUDGET_RULE and len(noisy.samples) == OUT_OF_REACH_MIN_PAIRS == taken
+    assert noisy.paired is not None and noisy.paired.rel_half_width > 0.03
+    assert precise.stop == TARGET_SPEEDUP_RULE and serial.stop == CONTENDERS_KNOWN_RULE
+
+    reachable, taken = simulate({"process_pool": 1.9}, {"process_pool": 0.09}, budget_rounds=60, seed=6)
+    trial = reachable["process_pool"]
+    assert trial.stop == TARGET_SPEEDUP_RULE and trial.paired is not None
+    assert OUT_OF_REACH_MIN_PAIRS < taken < RULES.max_repeats and trial.paired.low <= 1.9 <= trial.paired.high
+
+    unbounded, taken = simulate({"process_pool": 1.9}, {"process_pool": 0.15})
+    assert taken == RULES.max_repeats and unbounded["process_pool"].stop in ("max_repeats", TARGET_SPEEDUP_RULE)
 
 
 def test_trials_without_a_partner_keep_the_median_rule() -> None:

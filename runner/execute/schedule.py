@@ -75,6 +75,7 @@ WAIT_SHARE = 0.10  # chunk threads waiting this share of their time for a CPU ma
 MIN_WAIT_S = 0.001  # ...and at least this long (scheduler latency on tiny chunks is not interference)
 QUIET_PROBE_S = 0.5  # a quiet machine is one whose other processes use under the threshold for this long
 FINISH_TIMEOUT_S = 60.0
+ROUNDS_PACED = 10  # repeats=auto: the recent rounds whose pace says how many more fit in the budget
 
 
 @dataclass
@@ -272,6 +273,7 @@ class Scheduler:
         self._began: float | None = None
         self._groups_left = 0
         self._group_deadline: float | None = None
+        self._round_ends: list[float] = []  # when each of the group's recorded rounds ended (time.monotonic)
 
     @property
     def interleaved(self) -> bool:
@@ -326,7 +328,7 @@ class Scheduler:
         try:
             label = group[0].name if len(group) == 1 else f"{len(group)} trials of {group[0].name}"
             with host_lock(label, check=check_interrupted, say=self.observer.note) as waited:
-                self._group_began, self._rounds = time.monotonic(), 0
+                self._group_began, self._rounds, self._round_ends = time.monotonic(), 0, []
                 self._group_deadline = self._share_of_budget()
                 baselines = [live for live in lives if live.spec.backend == "serial"]
                 others = [live for live in lives if live.spec.backend != "serial"]
@@ -462,6 +464,7 @@ class Scheduler:
             self._round_index = None
         if recorded:
             self._mark_all(self.windows.close())
+            self._round_ends.append(time.monotonic())
 
     def _repetition(self, live: Live, recorded: bool) -> Repetition | None:
         assert live.process is not None
@@ -538,12 +541,24 @@ class Scheduler:
             trials.append(AutoTrial(id(live), plan, samples, id(base) if base is not None else None, live.spec.target_speedup_ci,
                                     stop=live.stop_rule, processes=processes, couples=couples))
         spent = self._group_deadline is not None and time.monotonic() >= self._group_deadline
-        decide_stops(trials, budget_spent=spent)
+        decide_stops(trials, budget_spent=spent, rounds_left=self._rounds_left())
         for live, trial in zip(autos, trials):
             if trial.paired is not None:
                 live.paired_rel_ci = trial.paired.rel_half_width
             if trial.stop != live.stop_rule:  # stopped now, or (a stop on the target read again) running again
                 live.stop_rule, live.done = trial.stop, trial.stop is not None
+
+    def _rounds_left(self) -> float | None:
+        """About how many more rounds fit before the group's share of ``sweep_budget_s`` ends, at
+        the pace of its last ROUNDS_PACED rounds (a process's start and warm-up every
+        ``repeats_per_process`` included); None without a budget, before two rounds, and in the
+        last group, which has no one to leave its time to (its rows run on to their limits)."""
+        ends = self._round_ends[-ROUNDS_PACED - 1 :]
+        if self._group_deadline is None or len(ends) < 2 or self._groups_left <= 1:
+            return None
+        pace = (ends[-1] - ends[0]) / (len(ends) - 1)
+        left = self._group_deadline - time.monotonic()
+        return max(0.0, left) / pace if pace > 0 else None
 
     def _left_short(self, batch: list[Live]) -> None:
         """repeats=auto, interleaved: each baseline a limit stopped counts the contenders paired with

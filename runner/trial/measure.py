@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from runner.trial.backends.base import Backend, ChunkFunction, ChunkResult
-from runner.trial.stats import CoupleSpread, PairedRatio, couple_spread, pair_by_round, paired_ratio, pool_offsets, summarize
+from runner.trial.stats import CoupleSpread, PairedRatio, couple_spread, more_to_target, pair_by_round, paired_ratio, pool_offsets, summarize
 from runner.trial.workloads.base import Workload
 
 if TYPE_CHECKING:
@@ -187,6 +187,18 @@ def repeat_plan(spec: TrialSpec) -> int | AutoRepeats:
 # runs again (and its baseline with it), until its figure holds or a limit ends it. In a quick
 # sweep (2026-12-04, max_repeats=150) a process_pool x1 row stopped at 20 pairs within +-5% and
 # the report, reading the same pairs with the final pool, gave it +-10.5%.
+#
+# A target out of reach stops early. When the rounds a contender's interval still needs (about
+# pairs x ((width / target)^2 - 1): runner.trial.stats.more_to_target) are more than
+# OUT_OF_REACH_MARGIN times the rounds that fit in what is left of its group's share of
+# sweep_budget_s, it stops at once with the rule sweep_budget_s (the budget is what it cannot
+# get there within, and the key to raise), instead of spending the group's share on rounds that
+# cannot bring it to its target: on a drifting minute the groups after it get that time (the
+# last group has no one to leave it to, and its rows run on to their limits). The
+# margin and the pairs it waits for (OUT_OF_REACH_MIN_PAIRS) are there because a width read
+# from a few pairs is itself uncertain, and the estimate leans high (Student's t narrows too).
+# In a quick sweep on the noisy VM (2026-12-04 18:38) the n=5e5 group's 2-worker rows, at
+# +-6-9% after their 100 pairs, took the group's whole share and left the next group short.
 
 #: Pairs a paired speedup needs before it may stop a contender: fewer say too little of the spread
 #: (with 2 or 3 nearly equal ratios, a t interval can come out narrow by luck).
@@ -195,6 +207,11 @@ MIN_PAIRS = 5
 #: must come from before it may stop: the pairs of one couple share its lasting offset, and the
 #: interval can tell that offset from noise only across couples (runner.trial.stats).
 MIN_COUPLES = 3
+#: A contender stops as out of reach only when the rounds it still needs are more than this many
+#: times the rounds left in its group's share of the budget (see above)...
+OUT_OF_REACH_MARGIN = 1.5
+#: ...and only after this many pairs, so that its width is not read from a handful.
+OUT_OF_REACH_MIN_PAIRS = 30
 
 TARGET_SPEEDUP_RULE = "target_speedup_ci"  # a contender: its paired speedup is known well enough
 CONTENDERS_KNOWN_RULE = "contenders_stopped"  # a baseline: every contender paired with it has stopped
@@ -239,11 +256,21 @@ def _spread(numerators: list[float], denominators: list[float], clusters: list[t
     return couple_spread([math.log(a / b) for a, b in zip(numerators, denominators)], clusters)
 
 
-def decide_stops(trials: Sequence[AutoTrial], budget_spent: bool = False) -> None:
+def out_of_reach(paired: PairedRatio | None, target: float, rounds_left: float | None) -> bool:
+    """Whether ``paired`` needs more rounds to reach ``target`` than can fit in ``rounds_left``
+    (with OUT_OF_REACH_MARGIN; never before OUT_OF_REACH_MIN_PAIRS pairs, nor without a budget)."""
+    if paired is None or rounds_left is None or paired.pairs < OUT_OF_REACH_MIN_PAIRS:
+        return False
+    more = more_to_target(paired.rel_half_width, paired.pairs, target)
+    return more is not None and more > OUT_OF_REACH_MARGIN * rounds_left
+
+
+def decide_stops(trials: Sequence[AutoTrial], budget_spent: bool = False, rounds_left: float | None = None) -> None:
     """Set ``stop`` on each running trial of a group that needs no more rounds (see above), and
     ``paired`` on each contender; clear it on a contender stopped on its target that no longer
-    is within it, and on its baseline (see above). A pure function of the samples (tested on
-    synthetic drift)."""
+    is within it, and on its baseline (see above). ``rounds_left``: about how many more rounds
+    fit in the group's share of ``sweep_budget_s`` (None: no budget). A pure function of the
+    samples (tested on synthetic drift)."""
     by_key = {trial.key: trial for trial in trials}
     partners: dict[int, list[AutoTrial]] = {}
     for trial in trials:
@@ -263,7 +290,9 @@ def decide_stops(trials: Sequence[AutoTrial], budget_spent: bool = False) -> Non
                 and trial.paired.rel_half_width <= trial.target):
             trial.stop = TARGET_SPEEDUP_RULE
         else:
-            trial.stop = trial.rules.limit(walls) or (SWEEP_BUDGET_RULE if budget_spent and len(walls) >= MIN_PAIRS else None)
+            spent = budget_spent and len(walls) >= MIN_PAIRS
+            trial.stop = trial.rules.limit(walls) or (
+                SWEEP_BUDGET_RULE if spent or out_of_reach(trial.paired, trial.target, rounds_left) else None)
     for trial in trials:
         if trial.stop not in (None, CONTENDERS_KNOWN_RULE) or (trial.baseline is not None and trial.baseline in by_key):
             continue
