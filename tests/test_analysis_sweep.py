@@ -26,7 +26,7 @@ def test_a_real_sweep_ends_with_the_report_on_its_parent_run(tmp_path: Path, cap
     env = {k: v for k, v in os.environ.items() if k != "MLFLOW_TRACKING_URI"}
     done = subprocess.run(
         [*parsweep(), "-m", "backend=serial,threading,multiprocessing", "workers=1,2", "n=2e4,4e4", "repeats=3", "warmup=0",
-         "interference.budget_s=5"],
+         "interference.budget_s=1"],
         cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300,
     )
     assert done.returncode == 0, done.stderr

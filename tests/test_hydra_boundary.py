@@ -115,9 +115,9 @@ def test_hydra_overrides_with_interpolations_are_kept_as_written(launch_dir: Pat
     )
     assert named.returncode == 0, named.explain()
     folders = sorted(p for p in (launch_dir / "named").iterdir() if p.is_dir())
-    assert [p.name for p in folders] == [
-        "backend=serial,n=1000,repeats=1,warmup=0,workers=1,workload=sleep",
-        "backend=threading,n=1000,repeats=1,warmup=0,workers=2,workload=sleep",
+    assert [p.name for p in folders] == [  # interference.budget_s=1: run_parsweep's (conftest.QUIET_WAIT)
+        "backend=serial,interference.budget_s=1,n=1000,repeats=1,warmup=0,workers=1,workload=sleep",
+        "backend=threading,interference.budget_s=1,n=1000,repeats=1,warmup=0,workers=2,workload=sleep",
     ]
     for folder in folders:
         recorded = yaml.safe_load((folder / ".hydra" / "hydra.yaml").read_text())["hydra"]["overrides"]["hydra"]

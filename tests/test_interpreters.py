@@ -141,6 +141,7 @@ def test_interpreters_backend_refused_without_concurrent_interpreters(launch_dir
 
 
 @pytest.mark.slow
+@pytest.mark.alone  # asserts that two threads or interpreters use two cores: nothing else may run
 def test_gil_build_against_free_threaded_build(launch_dir: Path, free_threaded_python: str) -> None:
     """One sweep over both interpreters: each trial's python.* tags are its own interpreter's; on
     the free-threaded build two threads use two cores, on the GIL build one."""
@@ -173,6 +174,7 @@ def test_gil_build_against_free_threaded_build(launch_dir: Path, free_threaded_p
 
 
 @pytest.mark.slow
+@pytest.mark.alone  # asserts that two threads or interpreters use two cores: nothing else may run
 def test_gil_forced_back_on_in_a_free_threaded_build(launch_dir: Path, free_threaded_python: str) -> None:
     """gil=1: PYTHON_GIL=1 for the trial; the tags say the GIL is on, threads stop scaling, and the
     measurement's identity (config hash) is not that of the build as is."""
@@ -213,6 +215,7 @@ def expected(n):
 
 
 @pytest.mark.slow
+@pytest.mark.alone  # asserts that two threads or interpreters use two cores: nothing else may run
 def test_interpreters_backend_runs_chunks_in_subinterpreters(launch_dir: Path, python314: str) -> None:
     (launch_dir / "where_chunks_run.py").write_text(WHERE_CHUNKS_RUN)
     uri = sqlite_uri(launch_dir / "store.db")
@@ -401,7 +404,7 @@ def test_the_gil_twin_is_the_same_version_and_flags_beside_the_free_threaded_bui
 def test_gil_preset_runs(launch_dir: Path, free_threaded_python: str) -> None:
     """The preset, tiny: both interpreters, every backend and worker count, one sweep."""
     uri = sqlite_uri(launch_dir / "store.db")
-    launch = run_parsweep(["-m", "sweep=gil", "n=1e5", "repeats=2", "warmup=0", "interference.budget_s=5"], launch_dir, uri=uri, timeout=300)
+    launch = run_parsweep(["-m", "sweep=gil", "n=1e5", "repeats=2", "warmup=0", "interference.budget_s=1"], launch_dir, uri=uri, timeout=300)
     assert launch.returncode == 0, launch.explain()
     trials = runs_with_role(all_runs(uri), "trial")
     pythons = {run.data.params["python"] for run in trials}

@@ -35,18 +35,19 @@ from pathlib import Path
 
 import pytest
 
-from conftest import HELD_LOCK, RAY_GROUP, REPO, clean_env
+from conftest import HELD_LOCK, QUIET_WAIT, RAY_GROUP, REPO, clean_env
 
 pytestmark = [pytest.mark.timeout(900), pytest.mark.slow]
 
 README = REPO / "README.md"
 MARKER = re.compile(r"<!--\s*readme-test:\s*(.*?)\s*-->")
 FENCE = re.compile(r"^(\s*)```(\w*)\s*$")
-SHRINK = ["repeats=2", "warmup=0", "interference.budget_s=5"]
+# a short wait for a quiet machine, as every test's launch (conftest.QUIET_WAIT)
+SHRINK = ["repeats=2", "warmup=0", QUIET_WAIT]
 # make run keeps the quick preset's repeats=auto (its estimate line says so): few repetitions through its limit
-SHRINK_AUTO = ["max_repeats=6", "warmup=0", "interference.budget_s=5"]
+SHRINK_AUTO = ["max_repeats=6", "warmup=0", QUIET_WAIT]
 SMALL_N = ["1e5", "2e5", "3e5", "4e5"]
-SETUP_SWEEP = "parsweep -m backend=serial,threading workers=1,2 n=1e5 repeats=3 warmup=0 quiet=true interference.budget_s=5"
+SETUP_SWEEP = "parsweep -m backend=serial,threading workers=1,2 n=1e5 repeats=3 warmup=0 quiet=true " + QUIET_WAIT
 SCRATCH_SKIP = {".git", "mlflow.db", "mlruns", "multirun", "outputs", "report"}
 MYWORK = '''\
 def chunk(start, end):
@@ -413,7 +414,8 @@ def test_an_interrupted_sweep_ends_as_the_readme_says(tmp_path: Path) -> None:
     (killed_line,) = [line for line in _readme_lines_after("parsweep: sweep ") if "marked KILLED" in line]
     # as in the README: the environment activated, so the shell finds `parsweep`
     env = {"MLFLOW_TRACKING_URI": f"sqlite:///{tmp_path / 'mlflow.db'}", "PATH": f"{REPO / '.venv' / 'bin'}:{os.environ['PATH']}"}
-    sweep = Background(shlex.split(command)[1:], tmp_path, env=env, command=[str(REPO / ".venv" / "bin" / "parsweep")])
+    sweep = Background(shlex.split(command)[1:], tmp_path, env=env, command=[str(REPO / ".venv" / "bin" / "parsweep")],
+                       quiet_wait=False)  # the command as written: it prints it back to resume it
     try:
         # the n=1e7 group is recorded; the n=2e7 group comes next: once its trial process runs, it is
         # being measured (right after the line, a busy machine could deliver the Ctrl-C before that

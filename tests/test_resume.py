@@ -21,7 +21,7 @@ from conftest import TINY, all_runs, parsweep_command, run_parsweep, runs_with_r
 pytestmark = [pytest.mark.slow]
 
 # Two groups measured one after the other: n=1e4 (quick) then n=3e7 (a few seconds).
-SWEEP = ["-m", "backend=serial,threading", "workers=2", "n=1e4,3e7", "repeats=3", "warmup=0", "interference.budget_s=5"]
+SWEEP = ["-m", "backend=serial,threading", "workers=2", "n=1e4,3e7", "repeats=3", "warmup=0", "interference.budget_s=1"]
 
 
 def children(uri: str, parent_id: str) -> list:
