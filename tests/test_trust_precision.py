@@ -18,11 +18,13 @@ from runner.trial.measure import (
     CONTENDERS_KNOWN_RULE,
     MIN_PAIRS,
     OUT_OF_REACH_MIN_PAIRS,
+    ROUNDS_PACED,
     SWEEP_BUDGET_RULE,
     TARGET_SPEEDUP_RULE,
     AutoRepeats,
     AutoTrial,
     decide_stops,
+    rounds_left,
 )
 from runner.trial.stats import pair_by_round, paired_ratio, summarize
 
@@ -122,6 +124,20 @@ def test_a_target_out_of_reach_stops_early_and_leaves_the_budget_to_others() -> 
 
     unbounded, taken = simulate({"process_pool": 1.9}, {"process_pool": 0.15})
     assert taken == RULES.max_repeats and unbounded["process_pool"].stop in ("max_repeats", TARGET_SPEEDUP_RULE)
+
+
+def test_the_rounds_left_come_from_the_recent_pace() -> None:
+    """Known answers: rounds of 1 s, then ROUNDS_PACED rounds of 0.5 s (a process started fewer
+    times, a faster phase): the pace is the recent 0.5 s, so 10 s left hold 20 rounds; past the
+    deadline none; no answer without a deadline, before two rounds, or in the last group."""
+    ends = [float(t) for t in range(21)] + [20 + 0.5 * k for k in range(1, ROUNDS_PACED + 1)]
+    now = ends[-1]
+    assert rounds_left(ends, deadline=now + 10, now=now, last_group=False) == pytest.approx(20)
+    assert rounds_left(ends[:11], deadline=10 + 10, now=10, last_group=False) == pytest.approx(10)  # 1 s a round
+    assert rounds_left(ends, deadline=now - 1, now=now, last_group=False) == 0
+    assert rounds_left(ends, deadline=None, now=now, last_group=False) is None
+    assert rounds_left(ends[:1], deadline=now + 10, now=now, last_group=False) is None
+    assert rounds_left(ends, deadline=now + 10, now=now, last_group=True) is None
 
 
 def test_trials_without_a_partner_keep_the_median_rule() -> None:

@@ -66,6 +66,7 @@ from runner.trial.measure import (
     Repetition,
     decide_stops,
     repeat_plan,
+    rounds_left,
 )
 from runner.trial.results import TrialResult
 from runner.trial.spec import Policy, TrialSpec
@@ -75,7 +76,6 @@ WAIT_SHARE = 0.10  # chunk threads waiting this share of their time for a CPU ma
 MIN_WAIT_S = 0.001  # ...and at least this long (scheduler latency on tiny chunks is not interference)
 QUIET_PROBE_S = 0.5  # a quiet machine is one whose other processes use under the threshold for this long
 FINISH_TIMEOUT_S = 60.0
-ROUNDS_PACED = 10  # repeats=auto: the recent rounds whose pace says how many more fit in the budget
 
 
 @dataclass
@@ -549,16 +549,9 @@ class Scheduler:
                 live.stop_rule, live.done = trial.stop, trial.stop is not None
 
     def _rounds_left(self) -> float | None:
-        """About how many more rounds fit before the group's share of ``sweep_budget_s`` ends, at
-        the pace of its last ROUNDS_PACED rounds (a process's start and warm-up every
-        ``repeats_per_process`` included); None without a budget, before two rounds, and in the
-        last group, which has no one to leave its time to (its rows run on to their limits)."""
-        ends = self._round_ends[-ROUNDS_PACED - 1 :]
-        if self._group_deadline is None or len(ends) < 2 or self._groups_left <= 1:
-            return None
-        pace = (ends[-1] - ends[0]) / (len(ends) - 1)
-        left = self._group_deadline - time.monotonic()
-        return max(0.0, left) / pace if pace > 0 else None
+        """The rounds that fit in what is left of the group's share of ``sweep_budget_s``
+        (:func:`runner.trial.measure.rounds_left`)."""
+        return rounds_left(self._round_ends, self._group_deadline, time.monotonic(), last_group=self._groups_left <= 1)
 
     def _left_short(self, batch: list[Live]) -> None:
         """repeats=auto, interleaved: each baseline a limit stopped counts the contenders paired with

@@ -256,6 +256,23 @@ def _spread(numerators: list[float], denominators: list[float], clusters: list[t
     return couple_spread([math.log(a / b) for a, b in zip(numerators, denominators)], clusters)
 
 
+ROUNDS_PACED = 10  # the recent rounds whose pace says how many more fit in the budget
+
+
+def rounds_left(round_ends: Sequence[float], deadline: float | None, now: float, last_group: bool) -> float | None:
+    """About how many more rounds fit before ``deadline`` (the group's share of ``sweep_budget_s``,
+    on the clock of ``now`` and ``round_ends``), at the pace of the last ROUNDS_PACED rounds: a
+    change of pace (a process's start and warm-up every ``repeats_per_process``, a slower phase
+    of the machine) counts once it is recent. None without a deadline, before two rounds have
+    ended, and in the last group, which has nobody to leave its time to (its rows run on to their
+    limits); 0 once the deadline has passed."""
+    ends = list(round_ends[-ROUNDS_PACED - 1 :])
+    if deadline is None or len(ends) < 2 or last_group:
+        return None
+    pace = (ends[-1] - ends[0]) / (len(ends) - 1)
+    return max(0.0, deadline - now) / pace if pace > 0 else None
+
+
 def out_of_reach(paired: PairedRatio | None, target: float, rounds_left: float | None) -> bool:
     """Whether ``paired`` needs more rounds to reach ``target`` than can fit in ``rounds_left``
     (with OUT_OF_REACH_MARGIN; never before OUT_OF_REACH_MIN_PAIRS pairs, nor without a budget)."""
