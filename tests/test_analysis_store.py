@@ -17,7 +17,6 @@ from typing import Any
 import pandas as pd
 import pytest
 from mlflow.entities import Metric, Param, RunTag
-from mlflow.tracking import MlflowClient
 
 from analysis.data.load import ReportError, latest_sweep_id, load_experiment, load_latest_sweep, load_samples, load_sweep
 from runner.tracking.names import (
@@ -32,6 +31,7 @@ from runner.tracking.names import (
     WARNINGS_TAG,
     WORKLOAD_FUNCTION_TAG,
 )
+from runner.tracking.store import open_client
 
 
 def host_tags(host: str, cpu_model: str = "Test CPU 3000", usable: int = 4) -> dict[str, str]:
@@ -76,7 +76,9 @@ class StoreBuilder:
 
     def __init__(self, directory: Path, experiment: str = "parsweep") -> None:
         self.uri = f"sqlite:///{directory / 'mlflow.db'}"
-        self.client = MlflowClient(tracking_uri=self.uri)
+        # opened as parsweep opens a store: a new one is a copy of MLflow's empty store, not ~1 s of
+        # migrations for each of the suite's synthetic stores (runner.tracking.fresh_store)
+        self.client = open_client(self.uri)
         found = self.client.get_experiment_by_name(experiment)
         self.experiment_id = found.experiment_id if found else self.client.create_experiment(
             experiment, artifact_location=(directory / "mlruns").as_uri()
