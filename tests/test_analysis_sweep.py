@@ -5,7 +5,6 @@ from __future__ import annotations
 import io
 import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pandas as pd
@@ -13,20 +12,16 @@ import pytest
 from mlflow.tracking import MlflowClient
 
 from analysis.__main__ import main
+from conftest import QUIET_WAIT, parsweep_command
 
 pytestmark = [pytest.mark.slow]
-
-
-def parsweep() -> list[str]:
-    script = Path(sys.executable).parent / "parsweep"
-    return [str(script)] if script.exists() else [sys.executable, "-m", "runner"]
 
 
 def test_a_real_sweep_ends_with_the_report_on_its_parent_run(tmp_path: Path, capsys) -> None:  # type: ignore[no-untyped-def]
     env = {k: v for k, v in os.environ.items() if k != "MLFLOW_TRACKING_URI"}
     done = subprocess.run(
-        [*parsweep(), "-m", "backend=serial,threading,multiprocessing", "workers=1,2", "n=2e4,4e4", "repeats=3", "warmup=0",
-         "interference.budget_s=1"],
+        [*parsweep_command(), "-m", "backend=serial,threading,multiprocessing", "workers=1,2", "n=2e4,4e4", "repeats=3", "warmup=0",
+         QUIET_WAIT],
         cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300,
     )
     assert done.returncode == 0, done.stderr

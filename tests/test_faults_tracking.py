@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 from test_faults_support import Background, MlflowServer, free_port
 
-from conftest import LOCK_FILE, all_runs, clean_env, multirun_trial_dirs, run_parsweep, runs_with_role
+from conftest import LOCK_FILE, QUIET_WAIT, all_runs, clean_env, multirun_trial_dirs, run_parsweep, runs_with_role
 
 pytestmark = [pytest.mark.slow]
 
@@ -38,7 +38,7 @@ def test_server_stopped_mid_sweep_then_journal_upload(tmp_path: Path) -> None:
     sweep = None
     try:
         sweep = Background(
-            ["-m", "backend=serial", "n=1e4,2e4,3e4,4e4", "repeats=2", "warmup=0", "interference.budget_s=1", f"tracking.uri={server.uri}"], launch_dir
+            ["-m", "backend=serial", "n=1e4,2e4,3e4,4e4", "repeats=2", "warmup=0", QUIET_WAIT, f"tracking.uri={server.uri}"], launch_dir
         )
         sweep.wait_for_line("[1/4]")
         # Hold the host lock so that the next trial waits while the server goes away.

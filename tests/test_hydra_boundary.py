@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from conftest import TINY, all_runs, count_runs_in_db, run_parsweep, runs_with_role, sqlite_uri
+from conftest import QUIET_WAIT, TINY, all_runs, count_runs_in_db, run_parsweep, runs_with_role, sqlite_uri
 
 pytestmark = [pytest.mark.timeout(180), pytest.mark.slow]
 
@@ -115,9 +115,9 @@ def test_hydra_overrides_with_interpolations_are_kept_as_written(launch_dir: Pat
     )
     assert named.returncode == 0, named.explain()
     folders = sorted(p for p in (launch_dir / "named").iterdir() if p.is_dir())
-    assert [p.name for p in folders] == [  # interference.budget_s=1: run_parsweep's (conftest.QUIET_WAIT)
-        "backend=serial,interference.budget_s=1,n=1000,repeats=1,warmup=0,workers=1,workload=sleep",
-        "backend=threading,interference.budget_s=1,n=1000,repeats=1,warmup=0,workers=2,workload=sleep",
+    assert [p.name for p in folders] == [  # QUIET_WAIT: run_parsweep adds it
+        f"backend=serial,{QUIET_WAIT},n=1000,repeats=1,warmup=0,workers=1,workload=sleep",
+        f"backend=threading,{QUIET_WAIT},n=1000,repeats=1,warmup=0,workers=2,workload=sleep",
     ]
     for folder in folders:
         recorded = yaml.safe_load((folder / ".hydra" / "hydra.yaml").read_text())["hydra"]["overrides"]["hydra"]

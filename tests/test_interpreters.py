@@ -404,7 +404,7 @@ def test_the_gil_twin_is_the_same_version_and_flags_beside_the_free_threaded_bui
 def test_gil_preset_runs(launch_dir: Path, free_threaded_python: str) -> None:
     """The preset, tiny: both interpreters, every backend and worker count, one sweep."""
     uri = sqlite_uri(launch_dir / "store.db")
-    launch = run_parsweep(["-m", "sweep=gil", "n=1e5", "repeats=2", "warmup=0", "interference.budget_s=1"], launch_dir, uri=uri, timeout=300)
+    launch = run_parsweep(["-m", "sweep=gil", "n=1e5", "repeats=2", "warmup=0"], launch_dir, uri=uri, timeout=300)
     assert launch.returncode == 0, launch.explain()
     trials = runs_with_role(all_runs(uri), "trial")
     pythons = {run.data.params["python"] for run in trials}

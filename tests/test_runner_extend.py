@@ -86,7 +86,7 @@ def sweep(source: Path, tmp_path: Path, args: list[str]) -> tuple[str, str]:
     launch_dir = tmp_path / "launch"
     launch_dir.mkdir()
     uri = sqlite_uri(tmp_path / "mlflow.db")
-    launch = run_parsweep(["-m", *args, "n=1e4", "repeats=1", "warmup=0", "interference.budget_s=1"], launch_dir, uri=uri,
+    launch = run_parsweep(["-m", *args, "n=1e4", "repeats=1", "warmup=0"], launch_dir, uri=uri,
                           env={"PYTHONPATH": str(source)}, command=[sys.executable, "-m", "runner"])
     assert launch.returncode == 0, launch.explain()
     return launch.stdout, uri

@@ -180,7 +180,7 @@ def test_a_baseline_a_limit_stopped_says_which_speedups_it_left_short(launch_dir
     uri = sqlite_uri(launch_dir / "mlflow.db")
     launch = run_parsweep(["-m", "backend=serial,process_pool", "workers=2", "workload=sleep", "n=10_000",
                            "workload.sleep_per_item_s=2e-6", "repeats=auto", "max_time_s=0.15", "target_speedup_ci=1e-6",
-                           "warmup=0", "interference.budget_s=1"], launch_dir, uri=uri)
+                           "warmup=0"], launch_dir, uri=uri)
     assert launch.returncode == 0, launch.explain()
     trials = {r.data.params["backend"]: r for r in runs_with_role(all_runs(uri), "trial")}
     # max_time_s, which counts the clean repetitions only; max_repeats when disturbed ones let the group run its planned count
