@@ -13,7 +13,7 @@ import ray  # noqa: F401  the cluster extra (make test installs it); missing, th
 
 from conftest import client_for, run_parsweep
 
-pytestmark = [pytest.mark.timeout(300), pytest.mark.cluster, pytest.mark.alone]
+pytestmark = [pytest.mark.timeout(300), pytest.mark.cluster]
 
 HEAD_CPUS = 2
 
@@ -46,7 +46,7 @@ def ray_spec(n: int, workers: int, address: str | None):
 
 
 # The edges: one item on one worker, and a range that 3 workers split unevenly. (A middle case,
-# 100_003 on 2, added a minute of the suite's Ray time, which runs alone, and nothing these two miss.)
+# 100_003 on 2, added a minute of the suite's Ray time and nothing these two miss.)
 @pytest.mark.parametrize("n, workers", [(1, 1), (1_000_000, 3)])
 def test_ray_backend_joins_a_running_cluster_and_sums_right(ray_cluster: str, n: int, workers: int) -> None:
     from runner.execute.schedule import run_isolated
@@ -83,7 +83,7 @@ def test_a_local_instance_by_default_on_loopback_and_quiet(ray_cluster: str, tmp
     """With a cluster running here, backend.address=null still gets a new instance of `workers` CPUs
     (not the cluster's); it listens on 127.0.0.1 only (Ray's one-machine switch, set before Ray is
     imported), and the trial's output carries none of Ray's start-up notices. (One trial checks all
-    three: each new Ray instance costs the suite's Ray time, which runs alone, 10-30 s.)"""
+    three: each new Ray instance costs the suite's Ray time 10-30 s.)"""
     import json
     import subprocess
     import sys

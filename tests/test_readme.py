@@ -310,9 +310,9 @@ def run(workspace: Workspace, block: Block, command: str, expected: list[str], s
 
 
 def marks(block: Block) -> list[pytest.MarkDecorator]:
-    """A block that starts Ray runs in the Ray tests' group, alone (see :data:`conftest.RAY_GROUP`)."""
+    """A block that starts Ray runs in the Ray tests' group (see :data:`conftest.RAY_GROUP`)."""
     if re.search(r"\bray\b", block.text):
-        return [pytest.mark.xdist_group(RAY_GROUP), pytest.mark.alone]
+        return [pytest.mark.xdist_group(RAY_GROUP)]
     return [pytest.mark.xdist_group(part(block))]
 
 
