@@ -34,6 +34,7 @@ def team_server(tmp_path_factory: pytest.TempPathFactory):
             f"database_uri = {postgres}/mlflow_auth\n"
             f"admin_username = {ADMIN}\n"
             "authorization_function = mlflow.server.auth:authenticate_request_basic_auth\n"
+            "auth_cache_ttl_seconds = 300\n"  # as the README's team server: one password check per 5 min
         )
         env = {
             "MLFLOW_AUTH_CONFIG_PATH": str(auth_ini),
