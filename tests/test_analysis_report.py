@@ -226,3 +226,25 @@ def test_publish_sweep_attaches_and_never_raises(store: Any, capsys: pytest.Capt
     assert publish_sweep(builder.uri, "0123abcd") == ""
     err = [line for line in capsys.readouterr().err.splitlines() if line.strip()]
     assert len(err) == 1 and err[0].startswith("  warning: could not build the sweep's report")
+
+
+def test_a_plot_with_nothing_to_compare_is_not_drawn(store: Any, tmp_path: Path) -> None:
+    """The same report narrowed: serial rows at two sizes keep the wall-time plot alone (a baseline's
+    speedup is 1 by definition), one row keeps none; the markdown names only the pictures written."""
+    import dataclasses
+
+    from analysis.render.plots import write_plots
+    from analysis.render.registry import write_all
+    from analysis.report import load_report
+
+    builder, _, sweep = store
+    report = load_report(builder.uri, sweep=sweep)
+    serial = dataclasses.replace(report, table=report.table[report.table["backend"] == "serial"])
+    assert sorted(serial.table["n"]) == [1000, 10000]
+    assert [path.name for path in write_plots(serial, tmp_path / "serial")] == ["wall_time_vs_n.png"]
+    one = dataclasses.replace(report, table=serial.table.head(1))
+    written = write_all(one, tmp_path / "one", formats=("markdown",))
+    assert [path.name for path in written] == ["report.md"]
+    assert ".png" not in (tmp_path / "one" / "report.md").read_text()
+    both = [path.name for path in write_plots(report, tmp_path / "all")]
+    assert both == ["speedup_vs_workers.png", "efficiency_heatmap.png", "wall_time_vs_n.png"]

@@ -99,6 +99,22 @@ def test_a_report_with_nothing_to_resample_leaves_scipy_stats_unloaded(launch_di
     assert [name for name, _ in imported(launch.stderr) if name.startswith("scipy.stats")] == []
 
 
+def test_a_one_trial_sweep_draws_no_plot_and_leaves_matplotlib_unloaded(launch_dir: Path) -> None:
+    """One trial has nothing to compare: no plot is drawn (analysis.render.plots.has_something_to_show),
+    so the sweep's end does not pay matplotlib's import and three figures (~0.9 s); the report files
+    still come, without a picture."""
+    launch = run_parsweep(
+        ["-m", "backend=serial", "n=1e3", "repeats=1", "warmup=0", "interference.retries=0"],
+        launch_dir, uri=sqlite_uri(launch_dir / "mlflow.db"), command=IMPORTTIME,
+    )
+    assert launch.returncode == 0, launch.explain()
+    assert "Speedup vs serial" in launch.stdout, "the report was not built"
+    assert [name for name, _ in imported(launch.stderr) if top(name) == "matplotlib"] == []
+    report = next(launch_dir.glob("mlruns/*/artifacts/report"))
+    assert (report / "report.md").is_file() and not list(report.glob("*.png"))
+    assert ".png" not in (report / "report.md").read_text()
+
+
 def hydra_help(args: list[str], cwd: Path, env: dict[str, str] | None = None) -> str:
     """The help ``@hydra.main`` itself prints for ``args``."""
     hydra_own = subprocess.run(
