@@ -67,15 +67,16 @@ def description_markdown(report: Report, limit: int = DESCRIPTION_LIMIT) -> str:
     return "\n".join(kept) + tail
 
 
-def attach_report(tracking_uri: str, run_id: str, report: Report) -> list[str]:
-    """Log the report's files (:data:`ARTIFACT_FORMATS`, the warnings CSV) and PNG plots under
-    ``report/`` on ``run_id`` and set its description to the markdown; returns the artifact paths logged."""
+def attach_report(tracking_uri: str, run_id: str, report: Report, plots: bool = True) -> list[str]:
+    """Log the report's files (:data:`ARTIFACT_FORMATS`, the warnings CSV) and PNG plots (unless
+    ``plots`` is false) under ``report/`` on ``run_id`` and set its description to the markdown;
+    returns the artifact paths logged."""
     from analysis.render.interactive import INTERACTIVE_FILE, to_interactive_html
     from runner.tracking.store import open_client
 
     client = open_client(tracking_uri)
     with tempfile.TemporaryDirectory(prefix="parsweep-report-") as tmp:
-        written = write_all(report, tmp, formats=ARTIFACT_FORMATS)
+        written = write_all(report, tmp, formats=ARTIFACT_FORMATS, plots=plots)
         interactive = Path(tmp) / INTERACTIVE_FILE
         interactive.write_text(to_interactive_html(report), encoding="utf-8")
         written.append(interactive)
@@ -102,8 +103,9 @@ def sweep_report(tracking_uri: str, sweep_run_id: str) -> Report:
     return build_report(trials, samples)
 
 
-def publish_sweep(tracking_uri: str, sweep_run_id: str) -> str:
-    """Build the sweep's report, attach it to the sweep's parent run, return the terminal table.
+def publish_sweep(tracking_uri: str, sweep_run_id: str, plots: bool = True) -> str:
+    """Build the sweep's report, attach it to the sweep's parent run (with its PNG plots unless
+    ``plots`` is false), return the terminal table.
 
     Never raises: a failure prints one warning line (and returns what could be built).
     """
@@ -114,7 +116,7 @@ def publish_sweep(tracking_uri: str, sweep_run_id: str) -> str:
         _warn("could not build the sweep's report; try: parsweep-report --sweep " + sweep_run_id, exc)
         return ""
     try:
-        attach_report(tracking_uri, sweep_run_id, report)
+        attach_report(tracking_uri, sweep_run_id, report, plots=plots)
     except Exception as exc:
         _warn("could not attach the report to the sweep's run", exc)
     try:

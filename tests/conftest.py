@@ -35,16 +35,25 @@ TINY = ["n=1e4", "repeats=2", "warmup=0"]
 # the default budget (60 s) and then 5 s, those waits, each holding the host lock, were 289 s of a
 # 773 s suite (2026-12-05), with both CPUs 29% idle. So a launch a test starts waits at most 1 s
 # (run_parsweep and Background add this unless the test sets an interference key itself or says
-# quiet_wait=False); the tests of the clean-up itself (test_trust_warnings.py, alone) set their own.
+# settings=False); the tests of the clean-up itself (test_trust_warnings.py, alone) set their own.
 QUIET_WAIT = "interference.budget_s=1"
+# A sweep's PNG plots cost about 0.9 s of CPU at its end (matplotlib's import, three figures): some
+# 90 sweeps of the suite drew them (2026-12-05) and a few tests look at them. So a launch a test starts
+# leaves them out unless the test names ``plots`` itself (the plot tests say plots=true).
+NO_PLOTS = "plots=false"
 NOT_MEASURING = ("--cfg", "--help", "-h", "--hydra-help", "--info", "--dry-run", "--shell-completion", "-sc")
 
 
-def with_quiet_wait(args: list[str], quiet_wait: bool = True) -> list[str]:
-    """``args`` plus :data:`QUIET_WAIT` when the launch measures and says nothing of interference."""
-    if not quiet_wait or any(a in NOT_MEASURING or a.lstrip("+~").startswith("interference") for a in args):
+def _names(args: list[str], key: str) -> bool:
+    return any(a.lstrip("+~").startswith(key) for a in args)
+
+
+def with_test_settings(args: list[str], settings: bool = True) -> list[str]:
+    """``args`` plus :data:`QUIET_WAIT` and :data:`NO_PLOTS` when the launch measures, each unless
+    the launch sets that key itself (``settings=False``: the command exactly as given)."""
+    if not settings or any(a in NOT_MEASURING for a in args):
         return args
-    return [*args, QUIET_WAIT]
+    return [*args, *([] if _names(args, "interference") else [QUIET_WAIT]), *([] if _names(args, "plots") else [NO_PLOTS])]
 
 # The estimate line names the host lock when another parsweep holds it as the launch starts. Under
 # make test that is another worker's test, at any moment, so a test matching the line allows it.
@@ -136,16 +145,17 @@ def run_parsweep(
     env: dict[str, str] | None = None,
     command: list[str] | None = None,
     timeout: float = 180,
-    quiet_wait: bool = True,
+    settings: bool = True,
 ) -> Launch:
     """Run ``parsweep ARGS`` in ``cwd``; ``uri`` becomes MLFLOW_TRACKING_URI when given; a launch
-    that measures waits at most 1 s for a quiet machine unless ``quiet_wait=False`` (:data:`QUIET_WAIT`)."""
+    that measures waits at most 1 s for a quiet machine and draws no plots unless ``settings=False``
+    (:func:`with_test_settings`)."""
     marker = f"launch-{uuid.uuid4().hex}"
     full_env = clean_env(**(env or {}))
     full_env[MARKER] = marker
     if uri is not None:
         full_env["MLFLOW_TRACKING_URI"] = uri
-    argv = with_quiet_wait(list(args), quiet_wait)
+    argv = with_test_settings(list(args), settings)
     began = time.perf_counter()
     done = subprocess.run(
         (command or parsweep_command()) + argv,

@@ -32,7 +32,7 @@ pytestmark = [pytest.mark.slow]
 def swept(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, Path]:
     launch_dir = tmp_path_factory.mktemp("notebook")
     uri = sqlite_uri(launch_dir / "mlflow.db")
-    launch = run_parsweep(["-m", "backend=serial,threading", "workers=1,2", *TINY], launch_dir, uri=uri)
+    launch = run_parsweep(["-m", "backend=serial,threading", "workers=1,2", *TINY, "plots=true"], launch_dir, uri=uri)
     assert launch.returncode == 0, launch.explain()
     return uri, launch_dir
 

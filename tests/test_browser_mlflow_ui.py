@@ -119,7 +119,7 @@ def test_sweep_and_trials_in_the_mlflow_ui(tmp_path: Path) -> None:
     launch_dir = tmp_path / "launch"
     launch_dir.mkdir()
     store = launch_dir / "mlflow.db"
-    launch = run_parsweep(["-m", "backend=serial,threading", "workers=1,2", *TINY], launch_dir, uri=sqlite_uri(store))
+    launch = run_parsweep(["-m", "backend=serial,threading", "workers=1,2", *TINY, "plots=true"], launch_dir, uri=sqlite_uri(store))
     assert launch.returncode == 0, launch.explain()
     runs = all_runs(sqlite_uri(store))
     (sweep,) = runs_with_role(runs, "sweep")

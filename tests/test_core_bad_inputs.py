@@ -36,6 +36,7 @@ CASES = [
     (["-m", "backend=threading,foo"], "backend", ["serial"]),
     (["-m", "backend=multiprocessing", "backend.start_method=fork,bogus"], "backend.start_method", ["forkserver"]),
     (["-m", "n=1e4,-1"], "n", [">= 1"]),
+    (["-m", "backend=serial,threading", "plots=maybe"], "plots", ["true or false"]),
     (["tracking=server", "tracking.uri=http://127.0.0.1:{port}"], "tracking.uri", ["cannot reach"]),
     (["-m", "backend=serial,threading", "tracking=server", "tracking.uri=http://127.0.0.1:{port}"], "tracking.uri", ["cannot reach"]),
     (["-m", "workers=100000", "--dry-run"], "workers", ["at most 1024"]),

@@ -24,6 +24,8 @@ import yaml
 from test_faults_support import Background
 
 from conftest import (
+    NO_PLOTS,
+    QUIET_WAIT,
     TESTS_DIR,
     all_runs,
     clean_env,
@@ -110,7 +112,7 @@ def test_two_sweeps_in_the_same_second_own_their_folders(tmp_path: Path, frozen:
         assert not wait_for_no_processes(sweep.marker, within_s=10)
 
 
-SWEEP = ["-m", "backend=serial,threading", "workers=2", "n=1e4,3e7", "repeats=3", "warmup=0", "interference.budget_s=1"]
+SWEEP = ["-m", "backend=serial,threading", "workers=2", "n=1e4,3e7", "repeats=3", "warmup=0", QUIET_WAIT, NO_PLOTS]
 
 
 def test_kill_9_of_the_parent_is_shown_as_interrupted_and_resume_finishes_it(tmp_path: Path) -> None:
@@ -131,7 +133,7 @@ def test_kill_9_of_the_parent_is_shown_as_interrupted_and_resume_finishes_it(tmp
     assert parent.info.status == "RUNNING"  # nobody could close it
     assert [p for p in leftovers(temp) if p.startswith("parsweep-trial-code-")], "the killed parent's folder is not there to clean"
 
-    resume = f"parsweep -m backend=serial,threading workers=2 n=1e4,3e7 repeats=3 warmup=0 interference.budget_s=1 resume={parent.info.run_id}"
+    resume = f"parsweep {' '.join(SWEEP)} resume={parent.info.run_id}"
     report_env = clean_env(TMPDIR=str(temp), MLFLOW_TRACKING_URI=uri)
     report = subprocess.run([str(Path(sys.executable).with_name("parsweep-report")), "--format", "csv"], cwd=tmp_path,
                             env=report_env, capture_output=True, text=True, timeout=120)

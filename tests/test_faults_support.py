@@ -20,15 +20,15 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from conftest import MARKER, MLFLOW_SERVER_ENV, clean_env, parsweep_command, with_quiet_wait
+from conftest import MARKER, MLFLOW_SERVER_ENV, clean_env, parsweep_command, with_test_settings
 
 
 class Background:
     """``parsweep ARGS`` running in its own session, its output collected line by line."""
 
     def __init__(self, args: list[str], cwd: Path, uri: str | None = None, env: dict[str, str] | None = None,
-                 command: list[str] | None = None, quiet_wait: bool = True) -> None:
-        args = with_quiet_wait(args, quiet_wait)
+                 command: list[str] | None = None, settings: bool = True) -> None:
+        args = with_test_settings(args, settings)
         self.marker = f"launch-{uuid.uuid4().hex}"
         full_env = clean_env(**(env or {}))
         full_env[MARKER] = self.marker

@@ -115,9 +115,10 @@ def test_hydra_overrides_with_interpolations_are_kept_as_written(launch_dir: Pat
     )
     assert named.returncode == 0, named.explain()
     folders = sorted(p for p in (launch_dir / "named").iterdir() if p.is_dir())
-    assert [p.name for p in folders] == [  # QUIET_WAIT: run_parsweep adds it
-        f"backend=serial,{QUIET_WAIT},n=1000,repeats=1,warmup=0,workers=1,workload=sleep",
-        f"backend=threading,{QUIET_WAIT},n=1000,repeats=1,warmup=0,workers=2,workload=sleep",
+    # QUIET_WAIT and NO_PLOTS: run_parsweep adds them; Hydra's sweepers (its basic one too) spell a bool as Python does
+    assert [p.name for p in folders] == [
+        f"backend=serial,{QUIET_WAIT},n=1000,plots=False,repeats=1,warmup=0,workers=1,workload=sleep",
+        f"backend=threading,{QUIET_WAIT},n=1000,plots=False,repeats=1,warmup=0,workers=2,workload=sleep",
     ]
     for folder in folders:
         recorded = yaml.safe_load((folder / ".hydra" / "hydra.yaml").read_text())["hydra"]["overrides"]["hydra"]

@@ -10,7 +10,7 @@ scratch directory that holds the checkout's files (so ``make run`` works there) 
 A comment before a block, ``<!-- readme-test: OPTIONS -->``, says how (options separated by ``;``):
 
 - ``shrink``: sizes are made small by overrides the test adds (``n``, ``repeats``, ``warmup``, a
-  short interference budget; ``make run ARGS=...``), so that the whole README runs in minutes;
+  short interference budget, no plots; ``make run ARGS=...``), so that the whole README runs in minutes;
 - ``serve PORT``: the command is a server: it must answer on 127.0.0.1:PORT, then it is stopped;
 - ``after a sweep``: the test first runs a small sweep of its own (:data:`SETUP_SWEEP`; the one it
   ran for an earlier block serves again while it is still the latest sweep, untouched), and
@@ -35,19 +35,19 @@ from pathlib import Path
 
 import pytest
 
-from conftest import HELD_LOCK, QUIET_WAIT, RAY_GROUP, REPO, clean_env
+from conftest import HELD_LOCK, NO_PLOTS, QUIET_WAIT, RAY_GROUP, REPO, clean_env
 
 pytestmark = [pytest.mark.timeout(900), pytest.mark.slow]
 
 README = REPO / "README.md"
 MARKER = re.compile(r"<!--\s*readme-test:\s*(.*?)\s*-->")
 FENCE = re.compile(r"^(\s*)```(\w*)\s*$")
-# a short wait for a quiet machine, as every test's launch (conftest.QUIET_WAIT)
-SHRINK = ["repeats=2", "warmup=0", QUIET_WAIT]
+# a short wait for a quiet machine and no plots, as every test's launch (conftest.with_test_settings)
+SHRINK = ["repeats=2", "warmup=0", QUIET_WAIT, NO_PLOTS]
 # make run keeps the quick preset's repeats=auto (its estimate line says so): few repetitions through its limit
-SHRINK_AUTO = ["max_repeats=6", "warmup=0", QUIET_WAIT]
+SHRINK_AUTO = ["max_repeats=6", "warmup=0", QUIET_WAIT, NO_PLOTS]
 SMALL_N = ["1e5", "2e5", "3e5", "4e5"]
-SETUP_SWEEP = "parsweep -m backend=serial,threading workers=1,2 n=1e5 repeats=3 warmup=0 quiet=true " + QUIET_WAIT
+SETUP_SWEEP = "parsweep -m backend=serial,threading workers=1,2 n=1e5 repeats=3 warmup=0 quiet=true " + QUIET_WAIT + " " + NO_PLOTS
 SCRATCH_SKIP = {".git", "mlflow.db", "mlruns", "multirun", "outputs", "report"}
 MYWORK = '''\
 def chunk(start, end):
@@ -415,7 +415,7 @@ def test_an_interrupted_sweep_ends_as_the_readme_says(tmp_path: Path) -> None:
     # as in the README: the environment activated, so the shell finds `parsweep`
     env = {"MLFLOW_TRACKING_URI": f"sqlite:///{tmp_path / 'mlflow.db'}", "PATH": f"{REPO / '.venv' / 'bin'}:{os.environ['PATH']}"}
     sweep = Background(shlex.split(command)[1:], tmp_path, env=env, command=[str(REPO / ".venv" / "bin" / "parsweep")],
-                       quiet_wait=False)  # the command as written: it prints it back to resume it
+                       settings=False)  # the command as written: it prints it back to resume it
     try:
         # the n=1e7 group is recorded; the n=2e7 group comes next: once its trial process runs, it is
         # being measured (right after the line, a busy machine could deliver the Ctrl-C before that

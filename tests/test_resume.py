@@ -16,12 +16,12 @@ import pytest
 from test_faults_support import Background
 
 from analysis.report import load_report
-from conftest import QUIET_WAIT, TINY, all_runs, parsweep_command, run_parsweep, runs_with_role, sqlite_uri
+from conftest import NO_PLOTS, QUIET_WAIT, TINY, all_runs, parsweep_command, run_parsweep, runs_with_role, sqlite_uri
 
 pytestmark = [pytest.mark.slow]
 
 # Two groups measured one after the other: n=1e4 (quick) then n=3e7 (a few seconds).
-SWEEP = ["-m", "backend=serial,threading", "workers=2", "n=1e4,3e7", "repeats=3", "warmup=0", QUIET_WAIT]
+SWEEP = ["-m", "backend=serial,threading", "workers=2", "n=1e4,3e7", "repeats=3", "warmup=0", QUIET_WAIT, NO_PLOTS]
 
 
 def children(uri: str, parent_id: str) -> list:

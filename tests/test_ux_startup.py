@@ -115,6 +115,21 @@ def test_a_one_trial_sweep_draws_no_plot_and_leaves_matplotlib_unloaded(launch_d
     assert ".png" not in (report / "report.md").read_text()
 
 
+def test_plots_false_leaves_the_pictures_out_and_matplotlib_unloaded(launch_dir: Path) -> None:
+    """``plots=false``: the sweep's report, its files and its table, without the PNG plots it would
+    draw for these two trials (nor matplotlib's import)."""
+    launch = run_parsweep(
+        ["-m", "backend=serial,threading", "n=1e3", "repeats=2", "warmup=0", "plots=false", "interference.retries=0"],
+        launch_dir, uri=sqlite_uri(launch_dir / "mlflow.db"), command=IMPORTTIME,
+    )
+    assert launch.returncode == 0, launch.explain()
+    assert "Speedup vs serial" in launch.stdout and "threading" in launch.stdout, "the report was not built"
+    assert [name for name, _ in imported(launch.stderr) if top(name) == "matplotlib"] == []
+    report = next(launch_dir.glob("mlruns/*/artifacts/report"))
+    assert {"report.md", "report.csv", "report.html"} <= {path.name for path in report.iterdir()}
+    assert not list(report.glob("*.png")) and ".png" not in (report / "report.md").read_text()
+
+
 def hydra_help(args: list[str], cwd: Path, env: dict[str, str] | None = None) -> str:
     """The help ``@hydra.main`` itself prints for ``args``."""
     hydra_own = subprocess.run(

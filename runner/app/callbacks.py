@@ -259,6 +259,7 @@ class TrackingCallback(Callback):
             if len(experiments) > 1:
                 raise ConfigError("experiment", ",".join(experiments), "a sweep logs to one experiment; sweep it in separate launches")
             quiet = self._quiet(config)
+            plots = parse_flag("plots", config.get("plots", True))
             resume = parse_resume(config.get("resume", False))
             if launch.dry_run and not resume:
                 self._print_plan(plan)
@@ -323,7 +324,7 @@ class TrackingCallback(Callback):
                     tracker.client.log_batch(parent, params=[Param(k, v) for k, v in swept_values(plan).items()])
             recorder.parent_run_id = parent
             self.session = launch.session = Session(
-                uri, experiments[0], experiment_id, recorder, total=total, quiet=quiet, multirun=True, parent_run_id=parent,
+                uri, experiments[0], experiment_id, recorder, total=total, quiet=quiet, plots=plots, multirun=True, parent_run_id=parent,
                 resumed=resumption is not None, sweep_dir=sweep_dir, swept=swept_keys(plan), local=local_launcher(config),
                 launched_ms=launched_ms,
             )

@@ -36,7 +36,7 @@ class ReportCallback(Callback):
         try:
             from analysis.publish import publish_sweep
 
-            text = publish_sweep(session.uri, session.parent_run_id)
+            text = publish_sweep(session.uri, session.parent_run_id, plots=session.plots)
         except Exception as exc:  # the table is a courtesy: it must not hide failed trials or the exit code
             terminal.warn(f"could not build the speedup table: {terminal.describe(exc)}")
             return

@@ -50,6 +50,7 @@ CHECKED_TYPES: dict[str, type] = {
     "schedule": str,
     "experiment": str,
     "quiet": bool,
+    "plots": bool,
     "target_rel_ci": float,
     "target_speedup_ci": float,
     "interference.threshold": float,

@@ -24,6 +24,7 @@ class Session:
     recorder: Recorder
     total: int = 1
     quiet: bool = False
+    plots: bool = True  # the sweep's report draws its plots (``plots``)
     multirun: bool = False
     parent_run_id: str | None = None
     resumed: bool = False

@@ -81,6 +81,9 @@ DEFAULTS: dict[str, Any] = {
     },
     "experiment": "parsweep",  # MLflow experiment
     "quiet": False,  # true: print only the final table and errors
+    # false: a sweep's report (terminal table, files on its run) comes without its PNG plots, which cost
+    # about 0.9 s at the sweep's end (matplotlib's import and three figures); parsweep-report --out draws them later
+    "plots": True,
     "resume": False,  # true: finish the interrupted sweep with this plan; or a sweep's run id
 }
 GROUPS = ("backend", "workload", "tracking", "sweep")
@@ -204,6 +207,7 @@ def check_value(key: str, value: Any) -> None:
         "repeats_per_process": parse_repeats_per_process,
         "experiment": lambda v: parse_name("experiment", v),
         "quiet": lambda v: parse_flag("quiet", v),
+        "plots": lambda v: parse_flag("plots", v),
         "resume": parse_resume,
     }
     check = checks.get(key)
