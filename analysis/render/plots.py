@@ -261,16 +261,23 @@ def _slug(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9_.]+", "-", text).strip("-") or "x"
 
 
-PLOTS = (("speedup_vs_workers", plot_speedup), ("efficiency_heatmap", plot_efficiency), ("wall_time_vs_n", plot_wall_time))
-
-
-def has_something_to_show(name: str, rows: pd.DataFrame) -> bool:
-    """Whether plot ``name`` of one host and workload's ``rows`` would show a comparison: the
-    speedup and efficiency plots need a trial that is not a serial baseline (a baseline's own
-    speedup is 1 by definition), the wall-time plot two rows (two sizes, or two trials at one)."""
-    if name == "wall_time_vs_n":
-        return len(rows) >= 2
+def _has_contender(rows: pd.DataFrame) -> bool:
+    """A trial that is not a serial baseline (a baseline's own speedup is 1 by definition)."""
     return bool((rows["backend"] != "serial").any())
+
+
+def _has_two_rows(rows: pd.DataFrame) -> bool:
+    """Two wall times to compare: two sizes, or two trials at one."""
+    return len(rows) >= 2
+
+
+#: Each plot: its file name, how it is drawn, and whether one host and workload's rows give it
+#: something to compare (a plot without is not drawn).
+PLOTS = (
+    ("speedup_vs_workers", plot_speedup, _has_contender),
+    ("efficiency_heatmap", plot_efficiency, _has_contender),
+    ("wall_time_vs_n", plot_wall_time, _has_two_rows),
+)
 
 
 def write_plots(report: Report, out_dir: str | Path, dpi: int = 110) -> list[Path]:
@@ -278,9 +285,9 @@ def write_plots(report: Report, out_dir: str | Path, dpi: int = 110) -> list[Pat
 
     Files: ``speedup_vs_workers.png``, ``efficiency_heatmap.png``, ``wall_time_vs_n.png``,
     suffixed ``-<host>-<workload>`` when the report spans more than one of those. A plot with
-    nothing to compare (:func:`has_something_to_show`) is not drawn: a serial-only sweep gets
-    the wall-time plot alone, a 1-trial sweep none, and then matplotlib is not even imported
-    (about 0.9 s of a 1-trial sweep's end on the 2-core VM: its import and three figures).
+    nothing to compare (:data:`PLOTS`) is not drawn: a serial-only sweep gets the wall-time plot
+    alone, a 1-trial sweep none, and then matplotlib is not even imported (benchmarks/startup.py:
+    a 1-trial sweep 0.6 s sooner).
     """
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -292,8 +299,8 @@ def write_plots(report: Report, out_dir: str | Path, dpi: int = 110) -> list[Pat
     for host, workload in pairs:
         suffix = "" if len(pairs) == 1 else f"-{_slug(str(host))}-{_slug(str(workload))}"
         rows = table[(table["host"] == host) & (table["workload"] == workload)]
-        for name, draw in PLOTS:
-            if not has_something_to_show(name, rows):
+        for name, draw, compares in PLOTS:
+            if not compares(rows):
                 continue
             plt = _pyplot()
             figure = draw(report, host, workload)

@@ -51,7 +51,7 @@ from runner.tracking.recorder import Recorder
 from runner.tracking.store import Tracker, TrackingError, check_reachable, resolve_uri
 from runner.trial.quality import group_warnings
 from runner.trial.results import TrialResult
-from runner.trial.spec import build_spec, parse_resume
+from runner.trial.spec import DEFAULTS, build_spec, parse_resume
 from runner.trial.values import ConfigError, parse_flag
 from runner.ui import progress, terminal
 
@@ -220,8 +220,10 @@ class TrackingCallback(Callback):
         tracker = Tracker(uri)
         return uri, tracker, tracker.experiment_id(experiment)
 
-    def _quiet(self, config: DictConfig) -> bool:
-        return parse_flag("quiet", config.get("quiet", False))
+    @staticmethod
+    def _flag(config: DictConfig, key: str) -> bool:
+        """A true/false setting of the launch (``quiet``, ``plots``), its default when unset."""
+        return parse_flag(key, config.get(key, DEFAULTS[key]))
 
     def on_run_start(self, config: DictConfig, **kwargs: Any) -> None:
         HydraConfig.instance().set_config(config)  # Hydra sets it only later; ${hydra:...} values need it
@@ -229,7 +231,7 @@ class TrackingCallback(Callback):
         with user_errors():
             pin_clock(config)
             plan = plan_trial(config)
-            quiet = self._quiet(config)
+            quiet = self._flag(config, "quiet")
             if launch.dry_run:
                 self._print_plan(plan)
                 raise SystemExit(0)
@@ -258,8 +260,8 @@ class TrackingCallback(Callback):
             experiments = sorted({trial.spec.experiment for trial in plan.trials})
             if len(experiments) > 1:
                 raise ConfigError("experiment", ",".join(experiments), "a sweep logs to one experiment; sweep it in separate launches")
-            quiet = self._quiet(config)
-            plots = parse_flag("plots", config.get("plots", True))
+            quiet = self._flag(config, "quiet")
+            plots = self._flag(config, "plots")
             resume = parse_resume(config.get("resume", False))
             if launch.dry_run and not resume:
                 self._print_plan(plan)
