@@ -37,8 +37,8 @@ TINY = ["n=1e4", "repeats=2", "warmup=0"]
 # (run_parsweep and Background add this unless the test sets an interference key itself or says
 # settings=False); the tests of the clean-up itself (test_trust_warnings.py, alone) set their own.
 QUIET_WAIT = "interference.budget_s=1"
-# A sweep's PNG plots cost about 0.9 s of CPU at its end (matplotlib's import, three figures): some
-# 90 sweeps of the suite drew them (2026-12-05) and a few tests look at them. So a launch a test starts
+# A sweep's PNG plots cost about 0.6 s at its end (matplotlib's import, three figures: benchmarks/startup.py):
+# most of the suite's sweeps drew them (86 sweep reports in one run, 2026-12-05) and a few tests look at them. So a launch a test starts
 # leaves them out unless the test names ``plots`` itself (the plot tests say plots=true).
 NO_PLOTS = "plots=false"
 NOT_MEASURING = ("--cfg", "--help", "-h", "--hydra-help", "--info", "--dry-run", "--shell-completion", "-sc")

@@ -82,7 +82,8 @@ DEFAULTS: dict[str, Any] = {
     "experiment": "parsweep",  # MLflow experiment
     "quiet": False,  # true: print only the final table and errors
     # false: a sweep's report (terminal table, files on its run) comes without its PNG plots, which cost
-    # about 0.9 s at the sweep's end (matplotlib's import and three figures); parsweep-report --out draws them later
+    # about 0.6 s at the sweep's end (matplotlib's import and three figures: benchmarks/startup.py's 1-trial sweep
+    # before and after it stopped drawing them); parsweep-report --out draws them later
     "plots": True,
     "resume": False,  # true: finish the interrupted sweep with this plan; or a sweep's run id
 }
