@@ -230,7 +230,8 @@ def test_publish_sweep_attaches_and_never_raises(store: Any, capsys: pytest.Capt
 
 def test_a_plot_with_nothing_to_compare_is_not_drawn(store: Any, tmp_path: Path) -> None:
     """The same report narrowed: serial rows at two sizes keep the wall-time plot alone (a baseline's
-    speedup is 1 by definition), one row keeps none; the markdown names only the pictures written."""
+    speedup is 1 by definition), and so do the other rows without a baseline to give them speedups;
+    one row keeps none; the markdown names only the pictures written."""
     import dataclasses
 
     from analysis.render.plots import write_plots
@@ -246,5 +247,9 @@ def test_a_plot_with_nothing_to_compare_is_not_drawn(store: Any, tmp_path: Path)
     written = write_all(one, tmp_path / "one", formats=("markdown",))
     assert [path.name for path in written] == ["report.md"]
     assert ".png" not in (tmp_path / "one" / "report.md").read_text()
+    # a sweep without a serial trial: its rows have no speedup, so no speedup or efficiency plot
+    contenders = report.table[report.table["backend"] != "serial"]
+    unpaired = dataclasses.replace(report, table=contenders.assign(speedup=float("nan"), efficiency=float("nan")))
+    assert [path.name for path in write_plots(unpaired, tmp_path / "no-baseline")] == ["wall_time_vs_n.png"]
     both = [path.name for path in write_plots(report, tmp_path / "all")]
     assert both == ["speedup_vs_workers.png", "efficiency_heatmap.png", "wall_time_vs_n.png"]

@@ -262,8 +262,10 @@ def _slug(text: str) -> str:
 
 
 def _has_contender(rows: pd.DataFrame) -> bool:
-    """A trial that is not a serial baseline (a baseline's own speedup is 1 by definition)."""
-    return bool((rows["backend"] != "serial").any())
+    """A speedup to show: a trial that is not a serial baseline (whose own speedup is 1 by
+    definition) and that has a baseline to be measured against (without one its speedup, and so
+    its efficiency, is blank, and the plot would be empty axes)."""
+    return bool(((rows["backend"] != "serial") & rows["speedup"].notna()).any())
 
 
 def _has_two_rows(rows: pd.DataFrame) -> bool:
@@ -285,8 +287,8 @@ def write_plots(report: Report, out_dir: str | Path, dpi: int = 110) -> list[Pat
 
     Files: ``speedup_vs_workers.png``, ``efficiency_heatmap.png``, ``wall_time_vs_n.png``,
     suffixed ``-<host>-<workload>`` when the report spans more than one of those. A plot with
-    nothing to compare (:data:`PLOTS`) is not drawn: a serial-only sweep gets the wall-time plot
-    alone, a 1-trial sweep none, and then matplotlib is not even imported (benchmarks/startup.py:
+    nothing to compare (:data:`PLOTS`) is not drawn: a serial-only sweep, or one without a serial
+    trial, gets the wall-time plot alone, a 1-trial sweep none, and then matplotlib is not even imported (benchmarks/startup.py:
     a 1-trial sweep 0.6 s sooner).
     """
     out = Path(out_dir)
