@@ -23,6 +23,7 @@ from runner.tracking.names import (
     GROUP_TAG,
     PYTHON_LABEL_TAG,
     REPEATS_STOP_TAG,
+    SAMPLE_METRIC,
     SAMPLE_PROBES_TAG,
     SAMPLE_PROCESSES_TAG,
     SAMPLE_ROUNDS_TAG,
@@ -285,6 +286,32 @@ def test_samples_come_from_the_tag_and_old_runs_from_their_history(tmp_path: Pat
     # plain run ids: every one from its history
     from_ids = load_samples(builder.uri, trials["run_id"])
     assert from_ids.groupby("run_id")["wall_time_s"].apply(list)[tagged] == pytest.approx([0.3, 0.1, 0.2, 9.0])
+
+
+def test_old_runs_histories_come_in_bulk_from_a_sql_store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Pins the one private MLflow path the report takes (runner.tracking.store.metric_history_bulk):
+    a sqlite store's client reaches ``get_metric_history_bulk`` through ``_tracking_client.store``,
+    and its answer for many runs, across query chunks, is the public per-run history's. A client
+    without that store (a tracking server's) gets None: the per-run requests."""
+    from runner.tracking import store as tracking_store
+    from runner.tracking.store import metric_history_bulk
+
+    builder = StoreBuilder(tmp_path)
+    sweep = builder.sweep()
+    old = {builder.trial(sweep, "threading", w, 1000, [0.5 + w, 0.4 + w, 0.6 + w], old=True): w for w in range(1, 6)}
+    client = open_client(builder.uri)
+    ids = list(old)
+    public = sorted((run_id, m.step, m.value) for run_id in ids for m in client.get_metric_history(run_id, SAMPLE_METRIC))
+    assert len(public) == 15
+    monkeypatch.setattr(tracking_store, "BULK_HISTORY_RUNS", 2)  # three queries for five runs
+    bulk = metric_history_bulk(client, ids, SAMPLE_METRIC)
+    assert bulk is not None, "MLflow's SQL store lost get_metric_history_bulk: the report falls back to a request per run"
+    assert sorted(bulk) == public
+    samples = load_samples(builder.uri, load_sweep(builder.uri, sweep))
+    for run_id, workers in old.items():
+        mine = samples[samples["run_id"] == run_id]
+        assert mine["wall_time_s"].tolist() == pytest.approx([0.5 + workers, 0.4 + workers, 0.6 + workers])
+    assert metric_history_bulk(object(), ids, SAMPLE_METRIC) is None
 
 
 def test_interpreter_labels_and_custom_workloads(tmp_path: Path) -> None:

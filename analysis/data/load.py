@@ -9,9 +9,10 @@ Runs are read with ``MlflowClient.search_runs`` in pages
 building its wide DataFrame). A trial's repetition wall times come with it: the runner keeps
 them in the ``parsweep.rep_wall_times_s`` tag (comma-separated, repetition order), so
 :func:`load_samples` parses them from the trial frame with no further query. Only runs logged
-before that tag existed fall back to the ``rep_wall_time_s`` metric history, one public
-``MlflowClient.get_metric_history`` request per run, in a thread pool (about 2 ms a run on a
-local sqlite store: 20 s for 10,000 old runs, nothing for new ones).
+before that tag existed fall back to the ``rep_wall_time_s`` metric history: from a SQL store
+(sqlite, PostgreSQL...) in one query per 500 runs, MLflow's own bulk query
+(:func:`runner.tracking.store.metric_history_bulk`), else one public
+``MlflowClient.get_metric_history`` request per run, in a thread pool (about 2 ms a run).
 
 Identity columns the report groups by: ``host`` (``host.name``; for cluster backends the
 cluster's name), ``python`` (the interpreter's label, :func:`python_labels`) and ``workload``
@@ -429,18 +430,26 @@ def _per_sample(trials: pd.DataFrame, samples: pd.DataFrame, column: str) -> np.
 
 def samples_from_history(tracking_uri: str, run_ids: Iterable[str], metric: str = SAMPLE_METRIC) -> pd.DataFrame:
     """The samples of runs logged without the samples tag: their ``rep_wall_time_s`` metric
-    history (public ``MlflowClient.get_metric_history``, :data:`HISTORY_THREADS` requests at a time)."""
+    history, in bulk from a SQL store (:func:`runner.tracking.store.metric_history_bulk`), else
+    one public ``MlflowClient.get_metric_history`` request per run, :data:`HISTORY_THREADS` at a
+    time. A step logged twice keeps its latest value."""
+    from runner.tracking.store import metric_history_bulk
+
     ids = list(dict.fromkeys(run_ids))
     records: list[tuple[str, int, float]] = []
     if ids:
         client = _client(tracking_uri)
+        bulk = metric_history_bulk(client, ids, metric)
+        if bulk is not None:
+            records = bulk
+        else:
 
-        def history(run_id: str) -> list[tuple[str, int, float]]:
-            return [(run_id, int(m.step), float(m.value)) for m in client.get_metric_history(run_id, metric)]
+            def history(run_id: str) -> list[tuple[str, int, float]]:
+                return [(run_id, int(m.step), float(m.value)) for m in client.get_metric_history(run_id, metric)]
 
-        with ThreadPoolExecutor(max_workers=HISTORY_THREADS) as pool:
-            for part in pool.map(history, ids):
-                records.extend(part)
+            with ThreadPoolExecutor(max_workers=HISTORY_THREADS) as pool:
+                for part in pool.map(history, ids):
+                    records.extend(part)
     frame = pd.DataFrame(records, columns=SAMPLE_COLUMNS)
     return frame.drop_duplicates(["run_id", "rep"], keep="last")
 
