@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 import pandas as pd
@@ -113,36 +114,33 @@ def sweep_figures(report: Report, duration_s: float | None = None) -> tuple[dict
     return {k: v for k, v in metrics.items() if k in SWEEP_METRICS}, tags
 
 
-def _changed_metrics(run: Any, metrics: dict[str, float]) -> dict[str, float]:
-    held = run.data.metrics
-    return {key: value for key, value in metrics.items() if held.get(key) != value}
+def _changed(held: Mapping[str, Any], wanted: Mapping[str, Any]) -> dict[str, Any]:
+    return {key: value for key, value in wanted.items() if held.get(key) != value}
 
 
-def _changed_tags(run: Any, tags: dict[str, str]) -> dict[str, str]:
-    held = run.data.tags
-    return {key: value for key, value in tags.items() if held.get(key) != value}
-
-
-def write_figures(client: Any, run: Any, metrics: dict[str, float], tags: dict[str, str]) -> int:
-    """Log what ``run`` does not hold yet (one ``log_batch``); returns how many values were written."""
+def write_figures(
+    client: Any, run_id: str, held: tuple[Mapping[str, float], Mapping[str, str]], metrics: dict[str, float], tags: dict[str, str]
+) -> int:
+    """Log what the run does not hold yet (``held``: its metrics and tags as read; one
+    ``log_batch``); returns how many values were written."""
     from mlflow.entities import Metric, RunTag
 
-    new_metrics = _changed_metrics(run, metrics)
-    new_tags = _changed_tags(run, tags)
+    new_metrics = _changed(held[0], metrics)
+    new_tags = _changed(held[1], tags)
     if not new_metrics and not new_tags:
         return 0
     stamp = int(time.time() * 1000)
     client.log_batch(
-        run.info.run_id,
+        run_id,
         metrics=[Metric(key, value, stamp, STEP) for key, value in sorted(new_metrics.items())],
         tags=[RunTag(key, value) for key, value in sorted(new_tags.items())],
     )
     return len(new_metrics) + len(new_tags)
 
 
-def sweep_duration_s(client: Any, sweep_run: Any, trial_runs: list[Any]) -> float | None:
+def sweep_duration_s(sweep_run: Any, trial_end_times_ms: Iterable[int | None]) -> float | None:
     """From the sweep's start to its last trial's end: a figure that a rebuilt report finds equal."""
-    ends = [run.info.end_time for run in trial_runs if run.info.end_time]
+    ends = [end for end in trial_end_times_ms if end]
     if not ends or not sweep_run.info.start_time:
         return None
     return max(0.0, float(max(ends) - sweep_run.info.start_time) / 1000)
@@ -152,23 +150,25 @@ def publish_figures(tracking_uri: str, sweep_run_id: str, report: Report) -> int
     """Write the report's figures onto the sweep's trial runs and its own run; returns values written.
 
     Only the runs the report pooled are touched; a trial the report left out (FAILED, not finished)
-    keeps whatever it held.
+    keeps whatever it held. What the trial runs hold is what the report's load read of them
+    (:class:`analysis.data.load.HeldFigures`); a report built some other way has them read again.
     """
+    from analysis.data.load import HELD, HeldFigures
     from runner.tracking.names import PARENT_TAG
     from runner.tracking.store import ensure_experiment_tags, open_client, search_all_runs
 
     client = open_client(tracking_uri)
     sweep = client.get_run(sweep_run_id)
     ensure_experiment_tags(client, sweep.info.experiment_id)  # stores made before parsweep set them
-    trials = search_all_runs(client, [sweep.info.experiment_id], f"tags.`{PARENT_TAG}` = '{sweep_run_id}'")
-    by_id = {run.info.run_id: run for run in trials}
+    held = report.selection.get(HELD)
+    if not isinstance(held, HeldFigures) or report.selection.get("sweep_run_id") != sweep_run_id:
+        held = HeldFigures.of(search_all_runs(client, [sweep.info.experiment_id], f"tags.`{PARENT_TAG}` = '{sweep_run_id}'"))
     written = 0
     for run_id, (metrics, tags) in trial_figures(report).items():
-        run = by_id.get(run_id)
-        if run is not None:
-            written += write_figures(client, run, metrics, tags)
-    metrics, tags = sweep_figures(report, sweep_duration_s(client, sweep, trials))
-    written += write_figures(client, sweep, metrics, tags)
+        if run_id in held.runs:
+            written += write_figures(client, run_id, held.runs[run_id][:2], metrics, tags)
+    metrics, tags = sweep_figures(report, sweep_duration_s(sweep, (end for _, _, end in held.runs.values())))
+    written += write_figures(client, sweep_run_id, (sweep.data.metrics, sweep.data.tags), metrics, tags)
     return written
 
 

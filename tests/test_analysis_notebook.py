@@ -81,6 +81,28 @@ def test_every_trial_carries_its_rows_figures(swept: tuple[str, Path]) -> None:
     assert all("speedup" in t.data.metrics for t in trials)
 
 
+def test_the_report_keeps_what_the_runs_held_so_writing_back_reads_nothing_again(swept: tuple[str, Path]) -> None:
+    """The sweep's load notes each trial run's written-back figures as read (analysis.data.load.HeldFigures);
+    the report carries that one snapshot (pandas deep-copies a frame's attrs: it is shared, not copied)."""
+    import copy
+
+    from analysis.data.load import HELD, HeldFigures, load_sweep
+
+    uri, _ = swept
+    runs = all_runs(uri)
+    (sweep,) = runs_with_role(runs, "sweep")
+    trials = {t.info.run_id: t for t in runs_with_role(runs, "trial")}
+    frame = load_sweep(uri, sweep.info.run_id)
+    held = frame.attrs[HELD]
+    assert isinstance(held, HeldFigures) and set(held.runs) == set(trials)
+    for run_id, (metrics, tags, end) in held.runs.items():
+        assert dict(metrics) == {k: v for k, v in trials[run_id].data.metrics.items() if k in TRIAL_METRICS}
+        assert tags[SPEEDUP_TRUST_TAG] == trials[run_id].data.tags[SPEEDUP_TRUST_TAG]
+        assert end == trials[run_id].info.end_time
+    assert copy.deepcopy(frame).attrs[HELD] is held and frame[frame["backend"] == "serial"].attrs[HELD] is held
+    assert load_report(uri, sweep=sweep.info.run_id).selection[HELD].runs == held.runs
+
+
 def test_the_sweep_summarises_and_the_experiment_opens_on_the_runs_table(swept: tuple[str, Path]) -> None:
     uri, _ = swept
     client = client_for(uri)

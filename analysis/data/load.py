@@ -23,8 +23,9 @@ from __future__ import annotations
 
 import functools
 import os
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +33,7 @@ import numpy as np
 import pandas as pd
 
 from runner.tracking.names import (
+    CI_METHOD_TAG,
     CONFIG_HASH_TAG,
     DISCARDED_TAG,
     ERROR_TAG,
@@ -47,6 +49,7 @@ from runner.tracking.names import (
     SAMPLES_TAG,
     SCHEDULE_SEED_TAG,
     SCHEDULE_TAG,
+    SPEEDUP_TRUST_TAG,
     TRIAL_METRICS,
     TRUST_TAG,
     WARNINGS_TAG,
@@ -306,6 +309,40 @@ def runs_to_frame(runs: Iterable[Any]) -> pd.DataFrame:
     return frame[COLUMNS + extra]
 
 
+HELD = "held"  # the key of a sweep's HeldFigures in its trial frame's attrs (and its report's selection)
+WRITTEN_BACK_TAGS = (SPEEDUP_TRUST_TAG, CI_METHOD_TAG)  # the tags a report writes on its trial runs
+
+
+@dataclass(frozen=True, eq=False)
+class HeldFigures:
+    """What a sweep's trial runs held, when they were read, of the figures a report writes back
+    on them (:func:`analysis.notebook.publish_figures`), so that writing them back needs no
+    second read of every run (on 10,000 runs that second search was about 40% of
+    ``parsweep-report``'s time, ``benchmarks/report_scale.py``).
+
+    ``runs``: per run id, its :data:`~runner.tracking.names.TRIAL_METRICS`, its
+    :data:`WRITTEN_BACK_TAGS` and its end time (ms since the epoch, or None). It rides in the
+    trial frame's ``attrs`` (:data:`HELD`). pandas deep-copies a frame's attrs into every frame
+    derived from it; this snapshot is read-only, so the copies share it.
+    """
+
+    runs: Mapping[str, tuple[Mapping[str, float], Mapping[str, str], int | None]]
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> HeldFigures:
+        return self
+
+    @classmethod
+    def of(cls, runs: Iterable[Any]) -> HeldFigures:
+        return cls({
+            str(run.info.run_id): (
+                {key: run.data.metrics[key] for key in TRIAL_METRICS if key in run.data.metrics},
+                {key: run.data.tags[key] for key in WRITTEN_BACK_TAGS if key in run.data.tags},
+                run.info.end_time,
+            )
+            for run in runs
+        })
+
+
 def _with_selection(frame: pd.DataFrame, **selection: Any) -> pd.DataFrame:
     frame.attrs.update(selection)
     return frame
@@ -327,7 +364,7 @@ def load_sweep(tracking_uri: str, sweep_run_id: str) -> pd.DataFrame:
     experiment = _client(tracking_uri).get_experiment(parent.info.experiment_id).name
     return _with_selection(
         runs_to_frame(runs), tracking_uri=tracking_uri, experiment=experiment, sweep_run_id=sweep_run_id,
-        sweep_name=parent.info.run_name,
+        sweep_name=parent.info.run_name, **{HELD: HeldFigures.of(runs)},
     )
 
 
