@@ -314,6 +314,41 @@ def test_old_runs_histories_come_in_bulk_from_a_sql_store(tmp_path: Path, monkey
     assert metric_history_bulk(object(), ids, SAMPLE_METRIC) is None
 
 
+def test_a_search_pauses_the_cycle_collector_and_gives_it_back(tmp_path: Path) -> None:
+    """Every run is read with Python's cycle collector paused (runner.tracking.store.collector_paused),
+    and the collector is left as it was found: on, off, or after an error inside."""
+    import gc
+
+    from runner.tracking.store import collector_paused, search_all_runs
+
+    builder = StoreBuilder(tmp_path)
+    sweep = builder.sweep()
+    ids = {builder.trial(sweep, "threading", w, 1000, reps_around(1.0)) for w in range(1, 4)}
+    client = open_client(builder.uri)
+    experiment = client.get_experiment_by_name("parsweep").experiment_id
+    assert gc.isenabled()
+    seen: list[bool] = []
+    original = client._client.search_runs  # the MlflowClient a RetryingClient holds
+
+    def searching(*args: Any, **kwargs: Any) -> Any:
+        seen.append(gc.isenabled())
+        return original(*args, **kwargs)
+
+    client._client.search_runs = searching
+    found = {run.info.run_id for run in search_all_runs(client, [experiment], f"tags.`mlflow.parentRunId` = '{sweep}'")}
+    assert found == ids and seen == [False] and gc.isenabled()
+    gc.disable()
+    try:
+        with collector_paused():
+            pass
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
+    with pytest.raises(RuntimeError), collector_paused():
+        raise RuntimeError("inside")
+    assert gc.isenabled()
+
+
 def test_interpreter_labels_and_custom_workloads(tmp_path: Path) -> None:
     """``python`` is the runner's label, or built the same way for runs logged before it; a custom
     workload is named by its function."""
