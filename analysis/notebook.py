@@ -167,6 +167,7 @@ def publish_figures(tracking_uri: str, sweep_run_id: str, report: Report) -> int
     for run_id, (metrics, tags) in trial_figures(report).items():
         if run_id in held.runs:
             written += write_figures(client, run_id, held.runs[run_id][:2], metrics, tags)
+            held.wrote(run_id, metrics, tags)
     metrics, tags = sweep_figures(report, sweep_duration_s(sweep, (end for _, _, end in held.runs.values())))
     written += write_figures(client, sweep_run_id, (sweep.data.metrics, sweep.data.tags), metrics, tags)
     return written

@@ -101,6 +101,17 @@ def test_the_report_keeps_what_the_runs_held_so_writing_back_reads_nothing_again
         assert end == trials[run_id].info.end_time
     assert copy.deepcopy(frame).attrs[HELD] is held and frame[frame["backend"] == "serial"].attrs[HELD] is held
     assert load_report(uri, sweep=sweep.info.run_id).selection[HELD].runs == held.runs
+    # what a publish writes is known to the snapshot: the same report published twice writes once
+    from analysis.notebook import publish_figures
+
+    one = next(iter(trials))
+    trust = trials[one].data.tags[SPEEDUP_TRUST_TAG]
+    client_for(uri).set_tag(one, SPEEDUP_TRUST_TAG, "tampered")
+    report = load_report(uri, sweep=sweep.info.run_id)
+    assert report.selection[HELD].runs[one][1][SPEEDUP_TRUST_TAG] == "tampered"
+    assert publish_figures(uri, sweep.info.run_id, report) == 1
+    assert publish_figures(uri, sweep.info.run_id, report) == 0
+    assert client_for(uri).get_run(one).data.tags[SPEEDUP_TRUST_TAG] == trust
 
 
 def test_the_sweep_summarises_and_the_experiment_opens_on_the_runs_table(swept: tuple[str, Path]) -> None:

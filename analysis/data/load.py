@@ -323,13 +323,20 @@ class HeldFigures:
     ``runs``: per run id, its :data:`~runner.tracking.names.TRIAL_METRICS`, its
     :data:`WRITTEN_BACK_TAGS` and its end time (ms since the epoch, or None). It rides in the
     trial frame's ``attrs`` (:data:`HELD`). pandas deep-copies a frame's attrs into every frame
-    derived from it; this snapshot is read-only, so the copies share it.
+    derived from it; the copies share this one instead, so that what ``publish_figures`` writes
+    (:meth:`wrote`) is known to all of them: publishing one report twice writes nothing the
+    second time.
     """
 
-    runs: Mapping[str, tuple[Mapping[str, float], Mapping[str, str], int | None]]
+    runs: dict[str, tuple[Mapping[str, float], Mapping[str, str], int | None]]
 
     def __deepcopy__(self, memo: dict[int, Any]) -> HeldFigures:
         return self
+
+    def wrote(self, run_id: str, metrics: Mapping[str, float], tags: Mapping[str, str]) -> None:
+        """The run now holds these figures too (they were just written onto it)."""
+        held_metrics, held_tags, end = self.runs[run_id]
+        self.runs[run_id] = ({**held_metrics, **metrics}, {**held_tags, **tags}, end)
 
     @classmethod
     def of(cls, runs: Iterable[Any]) -> HeldFigures:
