@@ -314,6 +314,25 @@ def test_old_runs_histories_come_in_bulk_from_a_sql_store(tmp_path: Path, monkey
     assert metric_history_bulk(object(), ids, SAMPLE_METRIC) is None
 
 
+@pytest.mark.slow
+def test_old_runs_through_a_tracking_server_take_one_request_each(tmp_path: Path) -> None:
+    """A tracking server's client has no bulk query: the same old runs' histories come one public
+    request per run, and read the same as from the store itself."""
+    import _cluster_services as services
+
+    from runner.tracking.store import metric_history_bulk
+
+    builder = StoreBuilder(tmp_path)
+    sweep = builder.sweep()
+    old = [builder.trial(sweep, "threading", w, 1000, [0.5 + w, 0.4 + w, 0.6 + w], old=True) for w in range(1, 4)]
+    direct = load_samples(builder.uri, old)
+    with services.mlflow_server(builder.uri, tmp_path) as url:
+        assert metric_history_bulk(open_client(url), old, SAMPLE_METRIC) is None
+        served = load_samples(url, old)
+    assert len(served) == 9
+    pd.testing.assert_frame_equal(served, direct)
+
+
 def test_a_search_pauses_the_cycle_collector_and_gives_it_back(tmp_path: Path) -> None:
     """Every run is read with Python's cycle collector paused (runner.tracking.store.collector_paused),
     and the collector is left as it was found: on, off, or after an error inside."""

@@ -313,7 +313,7 @@ HELD = "held"  # the key of a sweep's HeldFigures in its trial frame's attrs (an
 WRITTEN_BACK_TAGS = (SPEEDUP_TRUST_TAG, CI_METHOD_TAG)  # the tags a report writes on its trial runs
 
 
-@dataclass(frozen=True, eq=False)
+@dataclass(eq=False)
 class HeldFigures:
     """What a sweep's trial runs held, when they were read, of the figures a report writes back
     on them (:func:`analysis.notebook.publish_figures`), so that writing them back needs no
@@ -480,20 +480,17 @@ def samples_from_history(tracking_uri: str, run_ids: Iterable[str], metric: str 
     from runner.tracking.store import metric_history_bulk
 
     ids = list(dict.fromkeys(run_ids))
-    records: list[tuple[str, int, float]] = []
-    if ids:
-        client = _client(tracking_uri)
-        bulk = metric_history_bulk(client, ids, metric)
-        if bulk is not None:
-            records = bulk
-        else:
+    if not ids:
+        return pd.DataFrame(columns=SAMPLE_COLUMNS)
+    client = _client(tracking_uri)
+    records = metric_history_bulk(client, ids, metric)
+    if records is None:
 
-            def history(run_id: str) -> list[tuple[str, int, float]]:
-                return [(run_id, int(m.step), float(m.value)) for m in client.get_metric_history(run_id, metric)]
+        def history(run_id: str) -> list[tuple[str, int, float]]:
+            return [(run_id, int(m.step), float(m.value)) for m in client.get_metric_history(run_id, metric)]
 
-            with ThreadPoolExecutor(max_workers=HISTORY_THREADS) as pool:
-                for part in pool.map(history, ids):
-                    records.extend(part)
+        with ThreadPoolExecutor(max_workers=HISTORY_THREADS) as pool:
+            records = [record for part in pool.map(history, ids) for record in part]
     frame = pd.DataFrame(records, columns=SAMPLE_COLUMNS)
     return frame.drop_duplicates(["run_id", "rep"], keep="last")
 
