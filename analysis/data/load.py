@@ -317,8 +317,8 @@ WRITTEN_BACK_TAGS = (SPEEDUP_TRUST_TAG, CI_METHOD_TAG)  # the tags a report writ
 class HeldFigures:
     """What a sweep's trial runs held, when they were read, of the figures a report writes back
     on them (:func:`analysis.notebook.publish_figures`), so that writing them back needs no
-    second read of every run (on 10,000 runs that second search was about 40% of
-    ``parsweep-report``'s time, ``benchmarks/report_scale.py``).
+    second read of every run (on 10,000 runs, ``parsweep-report`` took 36 s with that second
+    search and 23-24 s without it, ``benchmarks/report_scale.py``).
 
     ``runs``: per run id, its :data:`~runner.tracking.names.TRIAL_METRICS`, its
     :data:`WRITTEN_BACK_TAGS` and its end time (ms since the epoch, or None). It rides in the

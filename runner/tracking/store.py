@@ -364,8 +364,8 @@ def metric_history_bulk(client: Any, run_ids: list[str], key: str) -> list[tuple
     ``get_metric_history`` once per run.
 
     A private path, on purpose. ``MlflowClient`` offers a metric's history one run at a time, a
-    request each (about 2 ms a run on a local sqlite store: 10,000 runs logged before the samples
-    tag took the report 2.66x ``search_runs``, ``benchmarks/report_scale.py --legacy``). MLflow's
+    request each: on 10,000 runs logged before the samples tag, ``parsweep-report`` took 68-69 s
+    against 36 s for runs that carry it (``benchmarks/report_scale.py``, benchmarks/README.md). MLflow's
     SQL store answers many runs in one query, ``get_metric_history_bulk``: the query MLflow's own
     server calls (``mlflow.server.handlers``) when its UI charts many runs, after the same
     ``hasattr`` test as here. It is reached through the client's ``_tracking_client.store``.
@@ -392,9 +392,10 @@ def collector_paused() -> Iterator[None]:
 
     Reading many runs builds a few hundred objects per run (SQLAlchemy's rows and instance
     states, MLflow's entities), all of them alive, and the collector, woken every few hundred new
-    objects, walks the growing heap again and again. On 10,000 runs (``benchmarks/report_scale.py``'s
-    store) one search took 15.2 s and 16.4 s with it, 7.5 s and 6.0 s without, alternated. What
-    the block leaves as garbage is collected as usual once the collector is back.
+    objects, walks the growing heap again and again: on 10,000 runs, ``parsweep-report`` took
+    1.48-1.54x ``mlflow.search_runs`` before the pause and 0.93-1.05x after it
+    (``benchmarks/report_scale.py``, benchmarks/README.md). What the block leaves as garbage is
+    collected as usual once the collector is back.
     """
     if not gc.isenabled():
         yield
