@@ -159,13 +159,21 @@ def _parallel(rows: pd.DataFrame) -> pd.DataFrame:
     return rows[(rows["backend"] != "serial") & rows["speedup"].notna()]
 
 
+def _usable_each(rows: pd.DataFrame) -> pd.Series:
+    """:func:`_usable` of every row at once (a column read, not a row-by-row loop: a report can
+    hold 10,000 rows)."""
+    if "host_cpu_usable" not in rows:
+        return pd.Series(math.inf, index=rows.index)
+    return pd.to_numeric(rows["host_cpu_usable"], errors="coerce").astype(float).fillna(math.inf)
+
+
 def candidates(rows: pd.DataFrame) -> pd.DataFrame:
     """The rows that may be called fastest: parallel, with a speedup, within the usable CPUs."""
     parallel = _parallel(rows)
     if parallel.empty:
         return parallel
-    within = [(row["backend"] in CLUSTER_BACKENDS) or row["workers"] <= _usable(row) for _, row in parallel.iterrows()]
-    return parallel[within]
+    within = parallel["backend"].isin(CLUSTER_BACKENDS) | (pd.to_numeric(parallel["workers"]) <= _usable_each(parallel))
+    return parallel[within.to_numpy(dtype=bool)]
 
 
 def _why_no_leader(rows: pd.DataFrame) -> str:
