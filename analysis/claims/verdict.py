@@ -67,7 +67,7 @@ import pandas as pd
 from analysis.model.columns import IMBALANCE, STARTUP_SHARE, startup_share
 from analysis.model.formatting import format_interval, format_n, format_seconds, is_blank
 from analysis.model.interpreters import configuration_label, is_free_threaded
-from analysis.model.metrics import FIXED_REPEATS
+from analysis.model.metrics import FIXED_REPEATS, usable_cpus
 from analysis.model.stats import CANNOT_TELL, FASTER, NO_DIFFERENCE, SLOWER
 from analysis.model.trust import CANCELS, FEW_REPETITIONS, INTERFERENCE, NOISY_BASELINE, PRECISE, SHORT, SPREAD, is_ok, parse_reasons, pooled_trust
 from runner.trial import backends
@@ -149,22 +149,18 @@ def _label(row: pd.Series, context: Context) -> str:
     return configuration_label(row, python=context.several_pythons)
 
 
+def _usable_each(rows: pd.DataFrame) -> pd.Series:
+    """Each row's usable CPUs, infinite where unknown (read as a column: a report can hold 10,000 rows)."""
+    return usable_cpus(rows).astype(float).fillna(math.inf)
+
+
 def _usable(row: pd.Series) -> float:
-    value = pd.to_numeric(pd.Series([row.get("host_cpu_usable")]), errors="coerce").iloc[0]
-    return float(value) if not pd.isna(value) else math.inf
+    return float(_usable_each(row.to_frame().T).iloc[0])
 
 
 def _parallel(rows: pd.DataFrame) -> pd.DataFrame:
     """The parallel rows with a speedup."""
     return rows[(rows["backend"] != "serial") & rows["speedup"].notna()]
-
-
-def _usable_each(rows: pd.DataFrame) -> pd.Series:
-    """:func:`_usable` of every row at once (a column read, not a row-by-row loop: a report can
-    hold 10,000 rows)."""
-    if "host_cpu_usable" not in rows:
-        return pd.Series(math.inf, index=rows.index)
-    return pd.to_numeric(rows["host_cpu_usable"], errors="coerce").astype(float).fillna(math.inf)
 
 
 def candidates(rows: pd.DataFrame) -> pd.DataFrame:

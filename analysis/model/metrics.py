@@ -464,7 +464,8 @@ def _intervals(
     return low, high
 
 
-def _usable_cpus(table: pd.DataFrame) -> pd.Series:
+def usable_cpus(table: pd.DataFrame) -> pd.Series:
+    """Each row's usable CPUs (``host_cpu_usable`` as a number; NaN where unknown)."""
     return pd.to_numeric(table["host_cpu_usable"], errors="coerce") if "host_cpu_usable" in table else pd.Series(np.nan, index=table.index)
 
 
@@ -480,11 +481,11 @@ def amdahl_fit(table: pd.DataFrame) -> pd.DataFrame:
     parallel = table[table["backend"] != "serial"].copy()
     if parallel.empty:
         return pd.DataFrame(columns=AMDAHL_COLUMNS)
-    parallel["_usable"] = _usable_cpus(parallel)
+    parallel["_usable"] = usable_cpus(parallel)
     p = parallel["workers"].to_numpy(dtype=float)
     s = parallel["speedup"].to_numpy(dtype=float)
-    usable_cpus = parallel["_usable"].to_numpy(dtype=float)
-    used = (p > 1) & ~np.isnan(s) & (p <= usable_cpus)
+    usable = parallel["_usable"].to_numpy(dtype=float)
+    used = (p > 1) & ~np.isnan(s) & (p <= usable)
     with np.errstate(divide="ignore", invalid="ignore"):
         x = np.where(used, 1 - 1 / p, 0.0)
         y = np.where(used, 1 / s - 1 / p, 0.0)
