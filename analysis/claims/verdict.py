@@ -504,9 +504,7 @@ def precision_claims(context: Context) -> list[Claim]:
                             f"{'is' if one else 'are'} known within +- {PRECISE:.0%} (the spread was the machine's drift, which "
                             "moved both sides of every pair)."))
     parallel = rows[(rows["backend"] != "serial") & rows["speedup_ci_low"].notna()]
-    low, high = (pd.to_numeric(parallel[key], errors="coerce").astype(float) for key in ("speedup_ci_low", "speedup_ci_high"))
-    beyond = (low > 0) & (np.sqrt(high / low) - 1 > PRECISE)  # only these can need more rounds (a report can hold 10,000 rows)
-    wide = [(row, more) for _, row in parallel[beyond.to_numpy(dtype=bool)].iterrows() if (more := _more_rounds(row)) is not None]
+    wide = [(row, more) for _, row in parallel.iterrows() if (more := _more_rounds(row)) is not None]
     if wide:
         worst = max(more for _, more in wide)
         one = len(wide) == 1
