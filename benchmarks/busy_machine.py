@@ -35,6 +35,7 @@ with its interval, the median of the quick sweeps.
 from __future__ import annotations
 
 import argparse
+import math
 import subprocess
 import sys
 import threading
@@ -176,7 +177,7 @@ def main() -> int:
     for label, sweeps in (("interleaved (default)", colds), ("sequential (before)", [cold_seq])):
         for n in sorted({key[0] for key in sweeps[0]}):
             for pool in ("thread_pool", "process_pool"):
-                found = [rows[(n, pool, 1)] for rows in sweeps if (n, pool, 1) in rows and rows[(n, pool, 1)]["speedup"] == rows[(n, pool, 1)]["speedup"]]
+                found = [row for rows in sweeps if (row := rows.get((n, pool, 1))) and not math.isnan(row["speedup"])]
                 if not found:
                     continue
                 ratio = median([row["speedup"] for row in found])
