@@ -17,6 +17,7 @@ from conftest import all_runs, run_parsweep, runs_with_role, sqlite_uri
 from runner.trial.measure import (
     CONTENDERS_KNOWN_RULE,
     MIN_PAIRS,
+    OUT_OF_REACH_MARGIN,
     OUT_OF_REACH_MIN_PAIRS,
     ROUNDS_PACED,
     SWEEP_BUDGET_RULE,
@@ -24,9 +25,10 @@ from runner.trial.measure import (
     AutoRepeats,
     AutoTrial,
     decide_stops,
+    out_of_reach,
     rounds_left,
 )
-from runner.trial.stats import pair_by_round, paired_ratio, summarize
+from runner.trial.stats import PairedRatio, more_to_target, pair_by_round, paired_ratio, summarize, t_quantile
 
 RULES = AutoRepeats(target_rel_ci=0.02, max_repeats=50, max_time_s=None)
 
@@ -124,6 +126,36 @@ def test_a_target_out_of_reach_stops_early_and_leaves_the_budget_to_others() -> 
 
     unbounded, taken = simulate({"process_pool": 1.9}, {"process_pool": 0.15})
     assert taken == RULES.max_repeats and unbounded["process_pool"].stop in ("max_repeats", TARGET_SPEEDUP_RULE)
+
+
+def test_out_of_reach_reads_the_width_as_more_couples_would_narrow_it() -> None:
+    """Known answer, the quick sweep of 2026-12-05 16:47: process_pool x2 at 30 pairs from 6
+    couples, 1.45x (1.21-1.74), read with Student's t at 5 degrees of freedom (2.571). More rounds
+    bring more couples, and t falls toward 1.96: the width they narrow is +-14.8%, not +-19.9%,
+    and about 233 more pairs reach +-5%, not 446. With 200 rounds left in its group's share it
+    goes on (the t width alone stopped it, and the sweep ended with 57 s of its budget unspent);
+    with 100 it stops. A width read without a quantile (None) is taken as it is."""
+    read = PairedRatio(ratio=1.45, low=1.21, high=1.74, pairs=30, clusters=6, quantile=t_quantile(0.975, 5))
+    assert read.rel_half_width == pytest.approx(0.199, abs=1e-3)
+    assert read.asymptotic_half_width() == pytest.approx(0.148, abs=1e-3)
+    assert more_to_target(read.rel_half_width, 30, 0.05) > OUT_OF_REACH_MARGIN * 200 > more_to_target(read.asymptotic_half_width(), 30, 0.05)
+    assert not out_of_reach(read, 0.05, rounds_left=200)
+    assert out_of_reach(read, 0.05, rounds_left=100)
+    unknown = PairedRatio(ratio=1.45, low=1.21, high=1.74, pairs=30, clusters=6)
+    assert unknown.asymptotic_half_width() == unknown.rel_half_width and out_of_reach(unknown, 0.05, rounds_left=200)
+
+
+def test_a_paired_ratio_says_which_quantile_its_interval_used() -> None:
+    """Unclustered pairs: Student's t with pairs - 1 degrees of freedom. Pairs from couples of
+    processes whose sums spread: the cluster-robust t with couples - 1, which the interval took."""
+    rng = random.Random(3)
+    base = [math.exp(rng.gauss(0, 0.1)) for _ in range(30)]
+    plain = paired_ratio(base, [1.0] * 30)
+    assert plain is not None and plain.quantile == pytest.approx(t_quantile(0.975, 29))
+    offsets = [0.3 * (couple % 2) for couple in range(6) for _ in range(5)]  # every other couple 35% off
+    skewed = paired_ratio([b * math.exp(o) for b, o in zip(base, offsets)], [1.0] * 30, clusters=[i // 5 for i in range(30)])
+    assert skewed is not None and skewed.clusters == 6 and skewed.quantile == pytest.approx(t_quantile(0.975, 5))
+    assert skewed.asymptotic_half_width() < skewed.rel_half_width
 
 
 def test_the_rounds_left_come_from_the_recent_pace() -> None:

@@ -196,9 +196,13 @@ def repeat_plan(spec: TrialSpec) -> int | AutoRepeats:
 # cannot bring it to its target: on a drifting minute the groups after it get that time (the
 # last group has no one to leave it to, and its rows run on to their limits). The
 # margin and the pairs it waits for (OUT_OF_REACH_MIN_PAIRS) are there because a width read
-# from a few pairs is itself uncertain, and the estimate leans high (Student's t narrows too).
+# from a few pairs is itself uncertain. The width is taken with the normal quantile in place of
+# the Student's t it was read with (PairedRatio.asymptotic_half_width): at 30 pairs from 6
+# couples of processes that t is 2.57, and the rounds still needed came out 1.7 times too many.
 # In a quick sweep on the noisy VM (2026-12-04 18:38) the n=5e5 group's 2-worker rows, at
-# +-6-9% after their 100 pairs, took the group's whole share and left the next group short.
+# +-6-9% after their 100 pairs, took the group's whole share and left the next group short; on
+# 2026-12-05 16:47, with t, the first group's process_pool x2 stopped at 30 pairs (+-18%, 6
+# couples) and the sweep ended in 33 s with 57 s of its budget unspent and that row untrusted.
 
 #: Pairs a paired speedup needs before it may stop a contender: fewer say too little of the spread
 #: (with 2 or 3 nearly equal ratios, a t interval can come out narrow by luck).
@@ -278,7 +282,7 @@ def out_of_reach(paired: PairedRatio | None, target: float, rounds_left: float |
     (with OUT_OF_REACH_MARGIN; never before OUT_OF_REACH_MIN_PAIRS pairs, nor without a budget)."""
     if paired is None or rounds_left is None or paired.pairs < OUT_OF_REACH_MIN_PAIRS:
         return False
-    more = more_to_target(paired.rel_half_width, paired.pairs, target)
+    more = more_to_target(paired.asymptotic_half_width(), paired.pairs, target)
     return more is not None and more > OUT_OF_REACH_MARGIN * rounds_left
 
 

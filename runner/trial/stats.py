@@ -158,6 +158,17 @@ class PairedRatio:
     high: float
     pairs: int
     clusters: int = 1  # couples of processes the pairs came from (see above)
+    quantile: float | None = None  # the t quantile the interval was read with (None: not known)
+
+    def asymptotic_half_width(self, confidence: float = CONFIDENCE) -> float:
+        """:attr:`rel_half_width` with the normal quantile in place of Student's t: what the
+        interval narrows toward as rounds add pairs and couples, besides 1 / sqrt(pairs). From a
+        few couples t is large (2.57 with 6), and a width read with it overstates the rounds
+        still needed (:func:`more_to_target`) by up to (t / z) squared."""
+        if self.quantile is None or not math.isfinite(self.rel_half_width):
+            return self.rel_half_width
+        z = statistics.NormalDist().inv_cdf(0.5 + confidence / 2)
+        return math.expm1(math.log1p(self.rel_half_width) * min(1.0, z / self.quantile))
 
     @property
     def rel_half_width(self) -> float:
@@ -286,11 +297,20 @@ def log_mean_interval(
     the random-effects one with the pooled offset variance, unless this row's couples spread
     more than the pool explains (see the comment above).
     """
+    mean, half, k, _ = _log_mean_interval(logs, clusters, confidence, pool)
+    return mean, half, k
+
+
+def _log_mean_interval(
+    logs: Sequence[float], clusters: Sequence[Hashable] | None, confidence: float, pool: OffsetPool | None
+) -> tuple[float, float, int, float]:
+    """:func:`log_mean_interval`, and the t quantile of the half-width it returns."""
     count = len(logs)
     mean = statistics.fmean(logs)
-    half = t_quantile(0.5 + confidence / 2, count - 1) * statistics.stdev(logs) / math.sqrt(count)
+    per_value = t_quantile(0.5 + confidence / 2, count - 1)
+    half = per_value * statistics.stdev(logs) / math.sqrt(count)
     if clusters is None:
-        return mean, half, 1
+        return mean, half, 1, per_value
     if len(clusters) != count:
         raise ValueError(f"one cluster label per value, got {len(clusters)} for {count} values")
     sums: dict[Hashable, float] = {}
@@ -298,17 +318,19 @@ def log_mean_interval(
         sums[label] = sums.get(label, 0.0) + value - mean
     k = len(sums)
     if k < 2:
-        return mean, half, 1
+        return mean, half, 1, per_value
     pooled = _pooled_half_width(couple_spread(logs, clusters), pool, confidence)
     if pooled is not None:
-        return mean, max(half, pooled), k
-    variance = k / (k - 1) * sum(total * total for total in sums.values()) / count**2
-    return mean, max(half, t_quantile(0.5 + confidence / 2, k - 1) * math.sqrt(variance)), k
+        robust, quantile = pooled
+    else:
+        quantile = t_quantile(0.5 + confidence / 2, k - 1)
+        robust = quantile * math.sqrt(k / (k - 1) * sum(total * total for total in sums.values()) / count**2)
+    return (mean, robust, k, quantile) if robust > half else (mean, half, k, per_value)
 
 
-def _pooled_half_width(spread: CoupleSpread | None, pool: OffsetPool | None, confidence: float) -> float | None:
-    """The random-effects half-width of a row's mean with the pooled offset variance; None when
-    there is no pool, or the row's couples spread more than it explains."""
+def _pooled_half_width(spread: CoupleSpread | None, pool: OffsetPool | None, confidence: float) -> tuple[float, float] | None:
+    """The random-effects half-width of a row's mean with the pooled offset variance, and its t
+    quantile; None when there is no pool, or the row's couples spread more than it explains."""
     if spread is None or pool is None:
         return None
     noise = spread.noise_variance
@@ -321,7 +343,8 @@ def _pooled_half_width(spread: CoupleSpread | None, pool: OffsetPool | None, con
     pairs = noise / spread.count
     variance = offsets + pairs
     df = variance**2 / (offsets**2 / pool.df + pairs**2 / (spread.count - spread.couples))
-    return t_quantile(0.5 + confidence / 2, max(1, int(df))) * math.sqrt(variance)
+    quantile = t_quantile(0.5 + confidence / 2, max(1, int(df)))
+    return quantile * math.sqrt(variance), quantile
 
 
 def paired_ratio(
@@ -343,8 +366,9 @@ def paired_ratio(
     if len(numerators) < 2 or min(numerators, default=0) <= 0 or min(denominators, default=0) <= 0:
         return None
     logs = [math.log(a / b) for a, b in zip(numerators, denominators)]
-    mean, half, k = log_mean_interval(logs, clusters, confidence, pool)
-    return PairedRatio(ratio=math.exp(mean), low=math.exp(mean - half), high=math.exp(mean + half), pairs=len(logs), clusters=k)
+    mean, half, k, quantile = _log_mean_interval(logs, clusters, confidence, pool)
+    return PairedRatio(ratio=math.exp(mean), low=math.exp(mean - half), high=math.exp(mean + half), pairs=len(logs), clusters=k,
+                       quantile=quantile)
 
 
 def pair_by_round(
