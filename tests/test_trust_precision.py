@@ -24,6 +24,7 @@ from runner.trial.measure import (
     TARGET_SPEEDUP_RULE,
     AutoRepeats,
     AutoTrial,
+    _turn_shares,
     decide_stops,
     out_of_reach,
     rounds_left,
@@ -143,6 +144,33 @@ def test_out_of_reach_reads_the_width_as_more_couples_would_narrow_it() -> None:
     assert out_of_reach(read, 0.05, rounds_left=100)
     unknown = PairedRatio(ratio=1.45, low=1.21, high=1.74, pairs=30, clusters=6)
     assert unknown.asymptotic_half_width() == unknown.rel_half_width and out_of_reach(unknown, 0.05, rounds_left=200)
+
+
+def test_other_rows_count_only_for_the_rounds_they_still_need() -> None:
+    """Known answer: at 30 pairs (+-8.3%, target +-3%) a noisy contender needs 201 more rounds,
+    and 120 rounds like the group's recent ones fit in its share. Alone with its baseline (its
+    turn and the baseline's the whole round) it is out of reach: 201 > 1.5 x 120. With three other contenders in those rounds,
+    each a fifth of a round and 5 rounds from its own target, the rounds it needs cost
+    201 x 2/5 + 3 x 5 x 1/5 = 83 rounds of today's: it goes on. If the others need as many rounds
+    as it does, the whole round runs beside it to the end and it stops, as before."""
+    read = PairedRatio(ratio=1.5, low=1.5 / 1.0831, high=1.5 * 1.0831, pairs=30, clusters=6)
+    assert more_to_target(read.rel_half_width, 30, 0.03) == 201
+    assert out_of_reach(read, 0.03, rounds_left=120)
+    assert not out_of_reach(read, 0.03, rounds_left=120, cost=2 / 5, others=[(5, 1 / 5)] * 3)
+    assert out_of_reach(read, 0.03, rounds_left=120, cost=2 / 5, others=[(400, 1 / 5)] * 3)
+
+
+def test_a_turn_share_is_read_from_the_recent_rounds() -> None:
+    """Known answers: a baseline of 1.0 s and a contender of 0.5 s in every round, a second
+    contender of 0.5 s only in the first rounds: over the last ROUNDS_PACED rounds a round holds
+    1.5 s, so the baseline's turn is 2/3 of it and the contender's 1/3; the one that stopped
+    before them has no share."""
+    rounds = range(3 * ROUNDS_PACED)
+    base = AutoTrial(0, RULES, [(i, 1.0) for i in rounds])
+    kept = AutoTrial(1, RULES, [(i, 0.5) for i in rounds], baseline=0)
+    stopped = AutoTrial(2, RULES, [(i, 0.5) for i in rounds[:ROUNDS_PACED]], baseline=0)
+    shares = _turn_shares([base, kept, stopped])
+    assert shares[0] == pytest.approx(2 / 3) and shares[1] == pytest.approx(1 / 3) and 2 not in shares
 
 
 def test_a_paired_ratio_says_which_quantile_its_interval_used() -> None:

@@ -199,6 +199,13 @@ def repeat_plan(spec: TrialSpec) -> int | AutoRepeats:
 # from a few pairs is itself uncertain. The width is taken with the normal quantile in place of
 # the Student's t it was read with (PairedRatio.asymptotic_half_width): at 30 pairs from 6
 # couples of processes that t is 2.57, and the rounds still needed came out 1.7 times too many.
+# The rounds that fit are counted like the group's recent ones, but the other contenders still
+# running take their turns in them only until they reach their own targets: each counts for the
+# rounds it still needs, at its turn's share of a round (_turn_shares), and the row judged for
+# all of its own with its baseline's turn. At 30 pairs most of a quick sweep's rows still run:
+# on 2026-12-05 16:47 the n=5e5 group's process_pool x2 was stopped there, judged as if the
+# rows beside it (which stopped at 54-77 pairs) ran to the end, and the sweep ended with 57 s
+# of its budget unspent.
 # In a quick sweep on the noisy VM (2026-12-04 18:38) the n=5e5 group's 2-worker rows, at
 # +-6-9% after their 100 pairs, took the group's whole share and left the next group short; on
 # 2026-12-05 16:47, with t, the first group's process_pool x2 stopped at 30 pairs (+-18%, 6
@@ -277,13 +284,40 @@ def rounds_left(round_ends: Sequence[float], deadline: float | None, now: float,
     return max(0.0, deadline - now) / pace if pace > 0 else None
 
 
-def out_of_reach(paired: PairedRatio | None, target: float, rounds_left: float | None) -> bool:
+def out_of_reach(paired: PairedRatio | None, target: float, rounds_left: float | None,
+                 cost: float = 1.0, others: Sequence[tuple[int, float]] = ()) -> bool:
     """Whether ``paired`` needs more rounds to reach ``target`` than can fit in ``rounds_left``
-    (with OUT_OF_REACH_MARGIN; never before OUT_OF_REACH_MIN_PAIRS pairs, nor without a budget)."""
+    (with OUT_OF_REACH_MARGIN; never before OUT_OF_REACH_MIN_PAIRS pairs, nor without a budget).
+
+    ``rounds_left`` counts rounds like the group's recent ones. ``cost``: the share of such a
+    round that this contender's turn and its baseline's take; ``others``: for each other
+    contender still running, the rounds it still needs itself and the share its turn takes. An
+    other contender takes its turns only until it reaches its own target, so a row that needs
+    many rounds is not judged as if the whole group ran beside it to the end (with every row
+    running as long as this one, the rule is the plain one: more rounds than fit)."""
     if paired is None or rounds_left is None or paired.pairs < OUT_OF_REACH_MIN_PAIRS:
         return False
     more = more_to_target(paired.asymptotic_half_width(), paired.pairs, target)
-    return more is not None and more > OUT_OF_REACH_MARGIN * rounds_left
+    if more is None:
+        return False
+    needed = more * cost + sum(min(theirs, more) * share for theirs, share in others)
+    return needed > OUT_OF_REACH_MARGIN * rounds_left
+
+
+def _turn_shares(trials: Sequence[AutoTrial]) -> dict[int, float]:
+    """Each trial's turn as a share of the group's recent rounds (the last ROUNDS_PACED rounds
+    any trial ran in): its median wall over those rounds' total wall per round. The rounds' own
+    overhead (dispatch, probes, a process's start) is taken to grow with the work."""
+    ends = [index for trial in trials for index, _ in trial.samples]
+    if not ends:
+        return {}
+    recent = set(range(max(ends) - ROUNDS_PACED + 1, max(ends) + 1))
+    walls = {trial.key: [wall for index, wall in trial.samples if index in recent] for trial in trials}
+    rounds = {index for trial in trials for index, _ in trial.samples if index in recent}
+    per_round = sum(sum(values) for values in walls.values()) / max(1, len(rounds))
+    if per_round <= 0:
+        return {}
+    return {key: statistics.median(values) / per_round for key, values in walls.items() if values}
 
 
 def decide_stops(trials: Sequence[AutoTrial], budget_spent: bool = False, rounds_left: float | None = None) -> None:
@@ -301,6 +335,7 @@ def decide_stops(trials: Sequence[AutoTrial], budget_spent: bool = False, rounds
              if trial.baseline is not None and trial.baseline in by_key and trial.samples}
     # every contender's couples, the stopped ones' too: the group's offsets, pooled (runner.trial.stats)
     pool = pool_offsets([_spread(*paired) for paired in pairs.values()])
+    judged = []  # contenders still running after their target and limits: is the target in reach?
     for trial in trials:  # contenders first: a baseline's fate depends on theirs
         if trial.key not in pairs or trial.stop not in (None, TARGET_SPEEDUP_RULE):
             continue  # a stop on the target is read again (above); a limit is final
@@ -312,8 +347,24 @@ def decide_stops(trials: Sequence[AutoTrial], budget_spent: bool = False, rounds
             trial.stop = TARGET_SPEEDUP_RULE
         else:
             spent = budget_spent and len(walls) >= MIN_PAIRS
-            trial.stop = trial.rules.limit(walls) or (
-                SWEEP_BUDGET_RULE if spent or out_of_reach(trial.paired, trial.target, rounds_left) else None)
+            trial.stop = trial.rules.limit(walls) or (SWEEP_BUDGET_RULE if spent else None)
+            if trial.stop is None:
+                judged.append(trial)
+    if rounds_left is not None and judged:
+        shares = _turn_shares(trials)
+        needs = {trial.key: (more_to_target(trial.paired.asymptotic_half_width(), trial.paired.pairs, trial.target) or 0)
+                 if trial.paired is not None else 0 for trial in judged}
+        reach = {}
+        for trial in judged:
+            assert trial.baseline is not None
+            others = [(needs[other.key], shares.get(other.key, 0.0)) for other in judged if other is not trial]
+            for base in {other.baseline for other in judged if other.baseline not in (None, trial.baseline)}:  # another interpreter's
+                others.append((max(needs[other.key] for other in judged if other.baseline == base), shares.get(base, 0.0)))
+            cost = shares.get(trial.key, 0.0) + shares.get(trial.baseline, 0.0)
+            reach[trial.key] = not out_of_reach(trial.paired, trial.target, rounds_left, cost or 1.0, others)
+        for trial in judged:  # decided together: one row's stop does not change another's reading this round
+            if not reach[trial.key]:
+                trial.stop = SWEEP_BUDGET_RULE
     for trial in trials:
         if trial.stop not in (None, CONTENDERS_KNOWN_RULE) or (trial.baseline is not None and trial.baseline in by_key):
             continue
