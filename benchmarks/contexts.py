@@ -43,10 +43,9 @@ from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from _common import machine_lines, table
 
-from runner.trial.stats import paired_ratio
+from runner.trial.stats import paired_ratio, t_quantile
 from runner.trial.workloads.sum_range import sum_range_chunk
 
 PLACES = ("main", "thread", "fork worker", "spawn worker")
@@ -140,7 +139,7 @@ def main(argv: list[str] | None = None) -> int:
     for place in FIGURES:
         logs = [math.log(r) for r, _, _ in per_host[place]]
         mean = statistics.fmean(logs)
-        half = _t95(len(logs) - 1) * statistics.stdev(logs) / math.sqrt(len(logs)) if len(logs) > 1 else math.inf
+        half = t_quantile(0.975, len(logs) - 1) * statistics.stdev(logs) / math.sqrt(len(logs)) if len(logs) > 1 else math.inf
         excluding = sum(1 for _, low, high in per_host[place] if not low <= 1 <= high)
         summary.append([place, f"{math.exp(mean):.3f}", f"{math.exp(mean - half):.3f}-{math.exp(mean + half):.3f}",
                         f"{min(r for r, _, _ in per_host[place]):.3f}-{max(r for r, _, _ in per_host[place]):.3f}",
@@ -149,12 +148,6 @@ def main(argv: list[str] | None = None) -> int:
     print(table(["place", "mean", "95% CI", "hosts' range", "hosts excluding 1.00"], summary))
     print("\n".join(["", *machine_lines()[-1:]]))
     return 0
-
-
-def _t95(df: int) -> float:
-    from scipy import stats
-
-    return float(stats.t.ppf(0.975, df))
 
 
 if __name__ == "__main__":

@@ -24,10 +24,10 @@ from runner.trial.measure import (
     TARGET_SPEEDUP_RULE,
     AutoRepeats,
     AutoTrial,
-    _turn_shares,
     decide_stops,
     out_of_reach,
     rounds_left,
+    turn_shares,
 )
 from runner.trial.stats import PairedRatio, more_to_target, pair_by_round, paired_ratio, summarize, t_quantile
 
@@ -169,7 +169,7 @@ def test_a_turn_share_is_read_from_the_recent_rounds() -> None:
     base = AutoTrial(0, RULES, [(i, 1.0) for i in rounds])
     kept = AutoTrial(1, RULES, [(i, 0.5) for i in rounds], baseline=0)
     stopped = AutoTrial(2, RULES, [(i, 0.5) for i in rounds[:ROUNDS_PACED]], baseline=0)
-    shares = _turn_shares([base, kept, stopped])
+    shares = turn_shares([base, kept, stopped])
     assert shares[0] == pytest.approx(2 / 3) and shares[1] == pytest.approx(1 / 3) and 2 not in shares
 
 

@@ -201,7 +201,7 @@ def repeat_plan(spec: TrialSpec) -> int | AutoRepeats:
 # couples of processes that t is 2.57, and the rounds still needed came out 1.7 times too many.
 # The rounds that fit are counted like the group's recent ones, but the other contenders still
 # running take their turns in them only until they reach their own targets: each counts for the
-# rounds it still needs, at its turn's share of a round (_turn_shares), and the row judged for
+# rounds it still needs, at its turn's share of a round (turn_shares), and the row judged for
 # all of its own with its baseline's turn. At 30 pairs most of a quick sweep's rows still run:
 # on 2026-12-05 16:47 the n=5e5 group's process_pool x2 was stopped there, judged as if the
 # rows beside it (which stopped at 54-77 pairs) ran to the end, and the sweep ended with 57 s
@@ -304,7 +304,7 @@ def out_of_reach(paired: PairedRatio | None, target: float, rounds_left: float |
     return needed > OUT_OF_REACH_MARGIN * rounds_left
 
 
-def _turn_shares(trials: Sequence[AutoTrial]) -> dict[int, float]:
+def turn_shares(trials: Sequence[AutoTrial]) -> dict[int, float]:
     """Each trial's turn as a share of the group's recent rounds (the last ROUNDS_PACED rounds
     any trial ran in): its median wall over those rounds' total wall per round. The rounds' own
     overhead (dispatch, probes, a process's start) is taken to grow with the work."""
@@ -351,7 +351,7 @@ def decide_stops(trials: Sequence[AutoTrial], budget_spent: bool = False, rounds
             if trial.stop is None:
                 judged.append(trial)
     if rounds_left is not None and judged:
-        shares = _turn_shares(trials)
+        shares = turn_shares(trials)
         needs = {trial.key: (more_to_target(trial.paired.asymptotic_half_width(), trial.paired.pairs, trial.target) or 0)
                  if trial.paired is not None else 0 for trial in judged}
         reach = {}
