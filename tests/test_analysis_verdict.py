@@ -221,9 +221,11 @@ CASES: dict[str, tuple[Builder, list[str], list[str]]] = {
          "in short (n=1e7): threads 0.99x (", "GIL), processes 3.80x ("],
         [NOT_MEASURABLY, "threading x2 is fastest", "[?"],
     ),
-    "threads faster at one core: no GIL claim either way": (
+    "threads faster at one core: no GIL claim either way, the one core said": (
         faster_threads_at_one_core,
-        ["n=1e7: threading x4 is fastest"],
+        ["n=1e7: threading x4 is fastest",
+         "threading x4 on 3.11.7 is 1.33x faster than serial (95% CI", "with CPU use at 1.0 core: not work done in parallel",
+         "the same code ran faster in its threads than in the serial trial's main thread"],
         ["GIL-bound", "releases the GIL"],
     ),
     # rule fastest: only when the interval clears the runner-up's

@@ -26,7 +26,9 @@ gil             "GIL-bound" for threads on a GIL build only from CPU use (at mos
                 speedup that is not measurably above 1; "in parallel" for threads on a
                 free-threaded build only when they are measurably faster *and* use more than
                 one core; "releases the GIL" on a GIL build only when measurably faster with
-                more than one core busy or with the CPU idle (waiting, not computing)
+                more than one core busy or with the CPU idle (waiting, not computing);
+                threads on a GIL build measurably faster with one core busy: "not work done
+                in parallel", the same code run faster in a new thread (neither GIL claim)
 subinterpreters ``interpreters`` at several workers, measurably faster
 startup         "start-up bound" only from ``startup_s`` (workers started inside the timed
                 repetition: ``multiprocessing``, and ``threading`` on a free-threaded build:
@@ -389,6 +391,15 @@ def gil_claims(context: Context) -> list[Claim]:
                 claims.append(Claim(f"threads speed up on {python} ({configuration_label(top, python=False)}: {top['speedup']:.2f}x, "
                                     f"{_ci(top, context.confidence)}, {top['cpu_utilization']:.1f} cores busy): this workload "
                                     "releases the GIL.", _trust_of(top)))
+            else:
+                one_core = faster[faster["cpu_utilization"].between(IDLE_CORES, GIL_BOUND_CORES)]
+                if not one_core.empty:
+                    top = one_core.sort_values("speedup", ascending=False).iloc[0]
+                    claims.append(Claim(
+                        f"{configuration_label(top, python=False)} on {python} is {top['speedup']:.2f}x faster than serial "
+                        f"({_ci(top, context.confidence)}) with CPU use at {top['cpu_utilization']:.1f} core: not work done in "
+                        "parallel, but one core's work done faster; the same code ran faster in its threads than in the serial "
+                        "trial's main thread (a new thread can: README, \"Where the loop runs\").", _trust_of(top)))
     return claims
 
 
