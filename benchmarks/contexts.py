@@ -45,7 +45,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import machine_lines, table
 
-from runner.trial.stats import paired_ratio, t_quantile
+from runner.trial.stats import log_mean_interval, paired_ratio
 from runner.trial.workloads.sum_range import sum_range_chunk
 
 PLACES = ("main", "thread", "fork worker", "spawn worker")
@@ -138,8 +138,7 @@ def main(argv: list[str] | None = None) -> int:
     summary = []
     for place in FIGURES:
         logs = [math.log(r) for r, _, _ in per_host[place]]
-        mean = statistics.fmean(logs)
-        half = t_quantile(0.975, len(logs) - 1) * statistics.stdev(logs) / math.sqrt(len(logs)) if len(logs) > 1 else math.inf
+        mean, half, _ = log_mean_interval(logs) if len(logs) > 1 else (logs[0], math.inf, 1)  # hosts are the samples
         excluding = sum(1 for _, low, high in per_host[place] if not low <= 1 <= high)
         summary.append([place, f"{math.exp(mean):.3f}", f"{math.exp(mean - half):.3f}-{math.exp(mean + half):.3f}",
                         f"{min(r for r, _, _ in per_host[place]):.3f}-{max(r for r, _, _ in per_host[place]):.3f}",
