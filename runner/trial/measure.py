@@ -202,14 +202,13 @@ def repeat_plan(spec: TrialSpec) -> int | AutoRepeats:
 # The rounds that fit are counted like the group's recent ones, but the other contenders still
 # running take their turns in them only until they reach their own targets: each counts for the
 # rounds it still needs, at its turn's share of a round (turn_shares), and the row judged for
-# all of its own with its baseline's turn. At 30 pairs most of a quick sweep's rows still run:
-# on 2026-12-05 16:47 the n=5e5 group's process_pool x2 was stopped there, judged as if the
-# rows beside it (which stopped at 54-77 pairs) ran to the end, and the sweep ended with 57 s
-# of its budget unspent.
+# all of its own with its baseline's turn.
 # In a quick sweep on the noisy VM (2026-12-04 18:38) the n=5e5 group's 2-worker rows, at
-# +-6-9% after their 100 pairs, took the group's whole share and left the next group short; on
-# 2026-12-05 16:47, with t, the first group's process_pool x2 stopped at 30 pairs (+-18%, 6
-# couples) and the sweep ended in 33 s with 57 s of its budget unspent and that row untrusted.
+# +-6-9% after their 100 pairs, took the group's whole share and left the next group short. On
+# 2026-12-05 16:47, before both readings above, the first group's process_pool x2 was stopped
+# at 30 pairs (+-18%, 6 couples), judged with t and as if the rows beside it (which stopped at
+# 54-77 pairs) ran to the end: the sweep ended in 33 s with 57 s of its budget unspent and that
+# row untrusted.
 
 #: Pairs a paired speedup needs before it may stop a contender: fewer say too little of the spread
 #: (with 2 or 3 nearly equal ratios, a t interval can come out narrow by luck).
@@ -297,11 +296,17 @@ def out_of_reach(paired: PairedRatio | None, target: float, rounds_left: float |
     running as long as this one, the rule is the plain one: more rounds than fit)."""
     if paired is None or rounds_left is None or paired.pairs < OUT_OF_REACH_MIN_PAIRS:
         return False
-    more = more_to_target(paired.asymptotic_half_width(), paired.pairs, target)
+    more = rounds_to_target(paired, target)
     if more is None:
         return False
     needed = more * cost + sum(min(theirs, more) * share for theirs, share in others)
     return needed > OUT_OF_REACH_MARGIN * rounds_left
+
+
+def rounds_to_target(paired: PairedRatio, target: float) -> int | None:
+    """About how many more rounds bring ``paired`` to ``target`` (None: it is there), its width
+    read at the normal quantile (:meth:`~runner.trial.stats.PairedRatio.asymptotic_half_width`)."""
+    return more_to_target(paired.asymptotic_half_width(), paired.pairs, target)
 
 
 def turn_shares(trials: Sequence[AutoTrial]) -> dict[int, float]:
@@ -352,8 +357,8 @@ def decide_stops(trials: Sequence[AutoTrial], budget_spent: bool = False, rounds
                 judged.append(trial)
     if rounds_left is not None and judged:
         shares = turn_shares(trials)
-        needs = {trial.key: (more_to_target(trial.paired.asymptotic_half_width(), trial.paired.pairs, trial.target) or 0)
-                 if trial.paired is not None else 0 for trial in judged}
+        needs = {trial.key: (rounds_to_target(trial.paired, trial.target) or 0) if trial.paired is not None else 0
+                 for trial in judged}
         reach = {}
         for trial in judged:
             assert trial.baseline is not None
