@@ -25,6 +25,7 @@ from runner.trial.measure import (
     AutoRepeats,
     AutoTrial,
     decide_stops,
+    other_turns,
     out_of_reach,
     rounds_left,
     turn_shares,
@@ -158,6 +159,18 @@ def test_other_rows_count_only_for_the_rounds_they_still_need() -> None:
     assert out_of_reach(read, 0.03, rounds_left=120)
     assert not out_of_reach(read, 0.03, rounds_left=120, cost=2 / 5, others=[(5, 1 / 5)] * 3)
     assert out_of_reach(read, 0.03, rounds_left=120, cost=2 / 5, others=[(400, 1 / 5)] * 3)
+
+
+def test_what_runs_beside_a_row_is_each_other_row_for_its_own_need() -> None:
+    """Known answer, a group with two interpreters' baselines (0 and 2): beside contender 1, its
+    sibling 3 for the 5 rounds it needs, contender 4 of the other interpreter for its 40, and that
+    interpreter's baseline for as long as its neediest contender (40). Its own baseline is not
+    among them (it is the row's cost)."""
+    one, three, four = (AutoTrial(1, RULES, [], baseline=0), AutoTrial(3, RULES, [], baseline=0),
+                        AutoTrial(4, RULES, [], baseline=2))
+    shares = {0: 0.3, 1: 0.1, 2: 0.25, 3: 0.15, 4: 0.2}
+    assert sorted(other_turns(one, [one, three, four], {1: 100, 3: 5, 4: 40}, shares)) == [(5, 0.15), (40, 0.2), (40, 0.25)]
+    assert sorted(other_turns(four, [one, three, four], {1: 100, 3: 5, 4: 40}, shares)) == [(5, 0.15), (100, 0.1), (100, 0.3)]
 
 
 def test_a_turn_share_is_read_from_the_recent_rounds() -> None:

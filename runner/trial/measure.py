@@ -325,6 +325,18 @@ def turn_shares(trials: Sequence[AutoTrial]) -> dict[int, float]:
     return {key: statistics.median(values) / per_round for key, values in walls.items() if values}
 
 
+def other_turns(trial: AutoTrial, judged: Sequence[AutoTrial], needs: dict[int, int], shares: dict[int, float]
+                ) -> list[tuple[int, float]]:
+    """What runs beside ``trial`` in the rounds it still needs: each other contender of
+    ``judged`` for the rounds it needs itself, at its turn's share, and the baseline of another
+    interpreter's contenders for as long as the neediest of them runs (``trial``'s own baseline
+    is its cost, not another's turn)."""
+    others = [(needs[other.key], shares.get(other.key, 0.0)) for other in judged if other is not trial]
+    for base in {other.baseline for other in judged if other.baseline not in (None, trial.baseline)}:
+        others.append((max(needs[other.key] for other in judged if other.baseline == base), shares.get(base, 0.0)))
+    return others
+
+
 def decide_stops(trials: Sequence[AutoTrial], budget_spent: bool = False, rounds_left: float | None = None) -> None:
     """Set ``stop`` on each running trial of a group that needs no more rounds (see above), and
     ``paired`` on each contender; clear it on a contender stopped on its target that no longer
@@ -362,10 +374,8 @@ def decide_stops(trials: Sequence[AutoTrial], budget_spent: bool = False, rounds
         reach = {}
         for trial in judged:
             assert trial.baseline is not None
-            others = [(needs[other.key], shares.get(other.key, 0.0)) for other in judged if other is not trial]
-            for base in {other.baseline for other in judged if other.baseline not in (None, trial.baseline)}:  # another interpreter's
-                others.append((max(needs[other.key] for other in judged if other.baseline == base), shares.get(base, 0.0)))
             cost = shares.get(trial.key, 0.0) + shares.get(trial.baseline, 0.0)
+            others = other_turns(trial, judged, needs, shares)
             reach[trial.key] = not out_of_reach(trial.paired, trial.target, rounds_left, cost or 1.0, others)
         for trial in judged:  # decided together: one row's stop does not change another's reading this round
             if not reach[trial.key]:
